@@ -1,0 +1,77 @@
+// The one loader of the native addon, and the typed interface of what it exports.
+// Order (node-gyp-build's): a local build/Release, then prebuilds/<platform>-<arch>/.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+
+export interface NativeTensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+/** The raw binding. Arguments are validated in TypeScript before they get here. */
+export interface NativeBinding {
+  torchVersion: string;
+  /** Complex patch (interleaved) of shape patchShape and complex probe -> amplitudes. */
+  diffract(patch: Float32Array, patchShape: number[], probe: Float32Array,
+    threads: number): Promise<NativeTensor>;
+  poissonLossGradient(patch: Float32Array, patchShape: number[], probe: Float32Array,
+    measured: Float32Array, threads: number): Promise<{ loss: number; gradient: Float32Array }>;
+}
+
+export interface LoadedAddon {
+  binding: NativeBinding;
+  /** The .node file that was loaded. */
+  file: string;
+}
+
+/** The package root: the folder with package.json, above lib/ (source) or dist/lib/ (built). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('ptychopinn: cannot find the package root');
+    dir = up;
+  }
+  return dir;
+}
+
+export class AddonLoadError extends Error {
+  override name = 'AddonLoadError';
+}
+
+export function loadAddon(root: string = packageRoot()): LoadedAddon {
+  let file: string;
+  try {
+    file = nodeGypBuild.path(root);
+  } catch {
+    throw new AddonLoadError(
+      `ptychopinn: no native addon found. Looked for ${join(root, 'build', 'Release', 'ptychopinn.node')} ` +
+      `(a local build) and ${join(root, 'prebuilds', `${process.platform}-${process.arch}`)}/ ` +
+      '(prebuilt). Run `npm install` in the package folder (or `npm run build:addon`) to build it; ' +
+      'that needs LibTorch (see the README, "How LibTorch is found").');
+  }
+  try {
+    return { binding: require(file) as NativeBinding, file };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const missing = /(lib(torch|c10)[\w.-]*\.so[\w.]*)/.exec(message);
+    const hint = missing
+      ? `The LibTorch it was built against (${missing[1]}) cannot be found at run time: ` +
+        'reinstall that LibTorch or rebuild with `npm run build:addon`.'
+      : 'Rebuild it with `npm run build:addon`.';
+    throw new AddonLoadError(`ptychopinn: cannot load the native addon ${file}: ${message}\n${hint}`);
+  }
+}
+
+let loaded: LoadedAddon | undefined;
+
+/** The addon, loaded on first use so that torch-free features work without it. */
+export function addon(): LoadedAddon {
+  loaded ??= loadAddon();
+  return loaded;
+}

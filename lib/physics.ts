@@ -1,0 +1,59 @@
+// The physics forward model (SPEC section 6, gridsize 1) exposed for checks and simulation:
+// patch x probe -> orthonormal FFT -> fftshift -> amplitude, and the Poisson loss's gradient.
+import { addon } from './binding.js';
+import { type ComplexArray, type FloatArray, elementCount, shapeText } from './ndarray.js';
+import { resolveThreads } from './threads.js';
+
+export interface NativeOptions {
+  /** LibTorch threads for this call (default: every core). */
+  threads?: number;
+}
+
+function checkPatches(patches: ComplexArray, probe: ComplexArray): number {
+  if (patches.dtype !== 'complex64' || probe.dtype !== 'complex64') {
+    throw new TypeError(`patches and probe must be complex64, got ${patches.dtype} and ${probe.dtype}`);
+  }
+  const [b, n, m] = patches.shape;
+  if (patches.shape.length !== 3 || n !== m || n < 1 || b < 1) {
+    throw new RangeError(`patches must have shape (B, N, N), got ${shapeText(patches.shape)}`);
+  }
+  if (probe.shape.length !== 2 || probe.shape[0] !== n || probe.shape[1] !== n) {
+    throw new RangeError(`probe must have shape (${n}, ${n}) to match the patches, got ${shapeText(probe.shape)}`);
+  }
+  for (const [name, a] of [['patches', patches], ['probe', probe]] as const) {
+    if (a.data.length !== 2 * elementCount(a.shape)) {
+      throw new RangeError(`${name} holds ${a.data.length / 2} complex values, its shape ${shapeText(a.shape)} needs ${elementCount(a.shape)}`);
+    }
+  }
+  return n;
+}
+
+/** Far-field amplitudes (B, N, N) of complex patches (B, N, N) under the probe (N, N). */
+export async function diffract(patches: ComplexArray, probe: ComplexArray,
+  options: NativeOptions = {}): Promise<FloatArray> {
+  checkPatches(patches, probe);
+  const threads = resolveThreads(options.threads);
+  const out = await addon().binding.diffract(patches.data, patches.shape, probe.data, threads);
+  return { dtype: 'float32', shape: out.shape, data: out.data };
+}
+
+export interface LossAndGradient {
+  /** Mean over the batch of sum over pixels of (A^2 - X^2 log A^2). */
+  loss: number;
+  /** dLoss/dRe(patch) + i dLoss/dIm(patch), shaped like the patches. */
+  gradient: ComplexArray;
+}
+
+/** The Poisson loss of patches against measured amplitudes, and its gradient. */
+export async function poissonLossGradient(patches: ComplexArray, probe: ComplexArray,
+  measured: FloatArray, options: NativeOptions = {}): Promise<LossAndGradient> {
+  checkPatches(patches, probe);
+  if (measured.dtype !== 'float32' || shapeText(measured.shape) !== shapeText(patches.shape) ||
+      measured.data.length !== elementCount(measured.shape)) {
+    throw new RangeError(`measured must be float32 of shape ${shapeText(patches.shape)}, got ${measured.dtype} ${shapeText(measured.shape)}`);
+  }
+  const threads = resolveThreads(options.threads);
+  const out = await addon().binding.poissonLossGradient(patches.data, patches.shape, probe.data,
+    measured.data, threads);
+  return { loss: out.loss, gradient: { dtype: 'complex64', shape: [...patches.shape], data: out.gradient } };
+}

@@ -1,0 +1,28 @@
+// TypedArray <-> torch::Tensor without copies: the one place where JS memory meets LibTorch.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <vector>
+
+namespace ptpinn {
+
+std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what);
+
+// A view of a Float32Array as a float32 tensor of `shape` (no copy). The caller keeps the
+// array alive (TorchJob's keepAlive) for as long as the tensor is used.
+at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what);
+
+// A view of an interleaved (re, im) Float32Array as a complex64 tensor of `shape` (no copy).
+at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& shape,
+                       const char* what);
+
+// A Float32Array over the tensor's memory (complex tensors as interleaved re, im). The tensor,
+// made contiguous, is owned by the ArrayBuffer's finalizer: no copy when already contiguous.
+Napi::Float32Array Float32ArrayFromTensor(Napi::Env env, const at::Tensor& tensor);
+
+// The tensor's shape as a JS array (complex tensors without the trailing 2).
+Napi::Array ShapeToJs(Napi::Env env, const at::Tensor& tensor);
+
+}  // namespace ptpinn

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// @ts-check
+// `npm install` entry: choose a LibTorch (scripts/libtorch.js), install Debian's when allowed and
+// missing, then build the addon with cmake-js. `--dry-run` prints the plan and builds nothing.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machineProbe, planLibtorch } from './libtorch.js';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const log = (/** @type {string} */ line) => console.log(`ptychopinn: ${line}`);
+
+const dryRun = process.argv.includes('--dry-run');
+let plan = planLibtorch(process.env, machineProbe);
+if (dryRun) {
+  console.log(JSON.stringify(plan, null, 2));
+  process.exit(plan.source === 'none' ? 1 : 0);
+}
+log(plan.summary);
+if (plan.error) process.exit(1);
+
+if (plan.commands) {
+  for (const [cmd, ...args] of plan.commands) {
+    log(`running ${cmd} ${args.join(' ')}`);
+    const run = spawnSync(cmd, args, {
+      stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (run.status !== 0) {
+      log(`${cmd} failed (exit ${run.status}); install libtorch-dev by hand or set LIBTORCH`);
+      process.exit(1);
+    }
+  }
+  plan = planLibtorch(process.env, machineProbe);
+  log(plan.summary);
+  if (plan.source !== 'system') {
+    log('libtorch-dev was installed but its TorchConfig.cmake was not found');
+    process.exit(1);
+  }
+}
+
+// A different LibTorch than the cached configuration's needs a clean build: CMake would keep
+// the old Torch_DIR in its cache.
+const buildDir = join(root, 'build');
+const stamp = join(buildDir, 'libtorch-choice.json');
+const choice = JSON.stringify({ source: plan.source, defines: plan.cmakeDefines });
+const same = existsSync(stamp) && readFileSync(stamp, 'utf8') === choice;
+const cmakeJs = createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
+const args = [cmakeJs, same ? 'build' : 'rebuild', '--out', 'build',
+  '--parallel', String(Math.min(2, cpus().length)),
+  ...plan.cmakeDefines.map((d) => `--CD${d}`)];
+log(`building the addon: cmake-js ${args.slice(1).join(' ')}`);
+const build = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) {
+  log('the addon build failed; the lines above say why');
+  process.exit(build.status ?? 1);
+}
+mkdirSync(buildDir, { recursive: true });
+writeFileSync(stamp, choice);
+const torch = execFileSync(process.execPath, ['-e',
+  'console.log(require(process.argv[1]).torchVersion)', join(buildDir, 'Release', 'ptychopinn.node')],
+{ encoding: 'utf8' }).trim();
+log(`built build/Release/ptychopinn.node against LibTorch ${torch}`);
