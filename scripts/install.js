@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // @ts-check
 // `npm install` entry: choose a LibTorch (scripts/libtorch.js), install Debian's when allowed and
-// missing, then build the addon with cmake-js. `--dry-run` prints the plan and builds nothing.
+// missing, then build the addon with cmake-js. `--dry-run` prints the plan and changes nothing;
+// `--no-build` carries out the plan (the apt install) but builds nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,6 +15,7 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const log = (/** @type {string} */ line) => console.log(`ptychopinn: ${line}`);
 
 const dryRun = process.argv.includes('--dry-run');
+const noBuild = process.argv.includes('--no-build');
 let plan = planLibtorch(process.env, machineProbe);
 if (dryRun) {
   console.log(JSON.stringify(plan, null, 2));
@@ -40,6 +42,8 @@ if (plan.commands) {
     process.exit(1);
   }
 }
+
+if (noBuild) process.exit(0);
 
 // A different LibTorch than the cached configuration's needs a clean build: CMake would keep
 // the old Torch_DIR in its cache.

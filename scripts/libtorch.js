@@ -76,7 +76,9 @@ export function planLibtorch(env, probe) {
       summary: `LibTorch ${py.version} from the Python torch package of ${python} (${py.root})`,
     };
   }
-  const system = SYSTEM_TORCH_DIRS.find((dir) => probe.exists(join(dir, 'TorchConfig.cmake')));
+  // PTYCHOPINN_TORCH_SYSTEM_DIRS replaces the list for unusual layouts (and for tests).
+  const systemDirs = env.PTYCHOPINN_TORCH_SYSTEM_DIRS?.split(':').filter(Boolean) ?? SYSTEM_TORCH_DIRS;
+  const system = systemDirs.find((dir) => probe.exists(join(dir, 'TorchConfig.cmake')));
   if (system) {
     return {
       source: 'system', cmakeDefines: [`Torch_DIR=${system}`],
@@ -96,7 +98,7 @@ export function planLibtorch(env, probe) {
     ? 'run `sudo apt-get install --no-install-recommends libtorch-dev`'
     : 'install LibTorch (https://pytorch.org, the C++ "LibTorch" download)';
   return none('no LibTorch found. Checked LIBTORCH, Torch_DIR, the Python torch package of ' +
-    `${python}, and ${SYSTEM_TORCH_DIRS[0]}. To fix: ${how} and set LIBTORCH to its root, ` +
+    `${python}, and ${systemDirs.join(', ')}. To fix: ${how} and set LIBTORCH to its root, ` +
     'or `pip install torch` for the Python that PYTHON names, then run `npm install` again.');
 }
 
