@@ -3,8 +3,9 @@
 // `npm test`: AVA with TAP output, closed by the line CI reads: `N passed, N failed`.
 // --fast runs everything but the end-to-end cycle, --cycle the cycle alone.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 
 const argv = process.argv.slice(2);
 const tier = argv.includes('--cycle') ? 'cycle' : argv.includes('--fast') ? 'fast' : 'all';
@@ -12,9 +13,13 @@ const extra = argv.filter((a) => a !== '--cycle' && a !== '--fast');
 const cycle = (/** @type {string} */ f) => /(^|\/)cycle[^/]*\.test\.ts$/.test(f);
 const all = readdirSync('tests', { recursive: true, encoding: 'utf8' })
   .filter((f) => f.endsWith('.test.ts')).map((f) => `tests/${f}`).sort();
-const files = tier === 'all' ? all : all.filter((f) => (tier === 'cycle') === cycle(f));
+const named = extra.filter((a) => a.endsWith('.ts'));
+const files = named.length > 0 ? [] : tier === 'all' ? all : all.filter((f) => (tier === 'cycle') === cycle(f));
 
-const ava = createRequire(import.meta.url).resolve('ava/entrypoints/cli.mjs');
+// ava exports neither its CLI nor its package.json: find its folder from its main entry.
+const main = createRequire(import.meta.url).resolve('ava');
+const avaDir = main.slice(0, main.lastIndexOf('/node_modules/ava/') + '/node_modules/ava'.length);
+const ava = join(avaDir, JSON.parse(readFileSync(join(avaDir, 'package.json'), 'utf8')).bin.ava);
 const child = spawn(process.execPath, [ava, '--tap', ...files, ...extra], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
