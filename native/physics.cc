@@ -1,5 +1,7 @@
 #include "physics.h"
 
+#include <cmath>
+
 namespace ptpinn::physics {
 
 at::Tensor Intensity(const at::Tensor& patch, const at::Tensor& probe) {
@@ -19,6 +21,11 @@ at::Tensor PoissonNll(const at::Tensor& intensity, const at::Tensor& measured) {
   return perPixel.reshape({perPixel.size(0), -1}).sum(1).mean();
 }
 
+at::Tensor AmplitudeMae(const at::Tensor& intensity, const at::Tensor& measured) {
+  // the small floor keeps sqrt's gradient finite where the model predicts no light
+  return (intensity.clamp_min(1e-12).sqrt() - measured).abs().mean();
+}
+
 LossAndGradient PoissonLossAndGradient(const at::Tensor& patch, const at::Tensor& probe,
                                        const at::Tensor& measured) {
   // Differentiate with respect to the real view so the result is plainly (dL/dRe, dL/dIm),
@@ -27,6 +34,41 @@ LossAndGradient PoissonLossAndGradient(const at::Tensor& patch, const at::Tensor
   at::Tensor loss = PoissonNll(Intensity(at::view_as_complex(parts), probe), measured);
   loss.backward();
   return {loss.detach(), parts.grad()};
+}
+
+at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t outH,
+                     int64_t outW) {
+  const int64_t h = images.size(2), w = images.size(3);
+  const auto opts = images.options();
+  // source pixel of each output pixel, normalised for grid_sample with align_corners = true
+  const at::Tensor rows = at::arange(outH, opts) - (outH - h) / 2.0;
+  const at::Tensor cols = at::arange(outW, opts) - (outW - w) / 2.0;
+  const at::Tensor dx = shifts.select(1, 0).to(opts.dtype()).view({-1, 1, 1});
+  const at::Tensor dy = shifts.select(1, 1).to(opts.dtype()).view({-1, 1, 1});
+  const at::Tensor gx = (cols.view({1, 1, outW}) - dx) * (2.0 / std::max<int64_t>(w - 1, 1)) - 1;
+  const at::Tensor gy = (rows.view({1, outH, 1}) - dy) * (2.0 / std::max<int64_t>(h - 1, 1)) - 1;
+  const int64_t m = images.size(0);
+  const at::Tensor grid =
+      at::stack({gx.expand({m, outH, outW}), gy.expand({m, outH, outW})}, -1);
+  return at::grid_sampler(images, grid, /*bilinear*/ 0, /*zeros*/ 0, /*align_corners*/ true);
+}
+
+at::Tensor MergeGroup(const at::Tensor& patches, const at::Tensor& offsets) {
+  const int64_t b = patches.size(0), c = patches.size(1), n = patches.size(-1);
+  // a canvas that holds every member: the reference's fixed size silently cut far offsets off
+  const double reach = offsets.abs().max().item<double>();
+  const int64_t canvas = n + 2 * (static_cast<int64_t>(std::ceil(reach)) + 1);
+  const auto real = at::view_as_real(patches).permute({0, 1, 4, 2, 3}).reshape({b * c, 2, n, n});
+  at::Tensor mask = at::zeros({n, n}, real.options());
+  mask.narrow(0, n / 4, n / 2).narrow(1, n / 4, n / 2).fill_(1);
+  const at::Tensor weighted = at::cat({real * mask, mask.expand({b * c, 1, n, n})}, 1);
+  const at::Tensor shifts = offsets.reshape({b * c, 2});
+  const at::Tensor placed = Translate(weighted, shifts, canvas, canvas).view({b, c, 3, canvas, canvas}).sum(1);
+  const at::Tensor merged = placed.narrow(1, 0, 2) / placed.narrow(1, 2, 1).clamp_min(1);
+  const at::Tensor perMember =
+      merged.unsqueeze(1).expand({b, c, 2, canvas, canvas}).reshape({b * c, 2, canvas, canvas});
+  const at::Tensor cut = Translate(perMember, -shifts, n, n);
+  return at::view_as_complex(cut.view({b, c, 2, n, n}).permute({0, 1, 3, 4, 2}).contiguous());
 }
 
 }  // namespace ptpinn::physics

@@ -1,4 +1,5 @@
-// The physics forward model of SPEC section 6 and its Poisson likelihood.
+// The physics of SPEC section 6: illumination, far-field diffraction, the Poisson likelihood, and
+// the gridsize > 1 merge of a group's patches on a shared canvas.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -17,6 +18,9 @@ at::Tensor Diffract(const at::Tensor& patch, const at::Tensor& probe);
 // sum over all but the batch dim of (I - X^2 log I), mean over the batch. xlogy keeps X = 0 exact.
 at::Tensor PoissonNll(const at::Tensor& intensity, const at::Tensor& measured);
 
+// Mean absolute error between modelled amplitudes sqrt(I) and measured amplitudes X.
+at::Tensor AmplitudeMae(const at::Tensor& intensity, const at::Tensor& measured);
+
 struct LossAndGradient {
   at::Tensor loss;      // scalar
   at::Tensor gradient;  // float (..., N, N, 2): dLoss/dRe(patch), dLoss/dIm(patch)
@@ -26,5 +30,16 @@ struct LossAndGradient {
 // imaginary parts, through autograd.
 LossAndGradient PoissonLossAndGradient(const at::Tensor& patch, const at::Tensor& probe,
                                        const at::Tensor& measured);
+
+// Bilinear translation: images (M, K, H, W) real, shifts (M, 2) as (dx, dy) pixels. The result
+// (M, K, outH, outW) holds at (a, b) the input at (a - cy - dy, b - cx - dx), where
+// (cy, cx) = ((outH - H) / 2, (outW - W) / 2) centres the input; outside the input it is 0.
+at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t outH,
+                     int64_t outW);
+
+// object_big: the group's C patches (B, C, N, N) complex, placed at their offsets (B, C, 2) =
+// member position - centroid on a canvas that holds every offset, each counting only in its
+// central N/2 x N/2, averaged where they overlap, and each member's patch cut back out.
+at::Tensor MergeGroup(const at::Tensor& patches, const at::Tensor& offsets);
 
 }  // namespace ptpinn::physics

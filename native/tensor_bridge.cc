@@ -54,6 +54,17 @@ at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape
   return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(at::kFloat));
 }
 
+at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape,
+                       const char* what) {
+  if (!value.IsTypedArray() ||
+      value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a Float64Array");
+  }
+  auto array = value.As<Napi::Float64Array>();
+  CheckLength(value, array.ElementLength(), Numel(shape), what);
+  return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(at::kDouble));
+}
+
 at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& shape,
                        const char* what) {
   auto array = AsFloat32(value, what);
@@ -62,6 +73,17 @@ at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& sha
   realShape.push_back(2);
   return at::view_as_complex(
       at::from_blob(array.Data(), realShape, at::TensorOptions().dtype(at::kFloat)));
+}
+
+at::Tensor IndexTensor(const Napi::Value& value, const std::vector<int64_t>& shape,
+                       const char* what) {
+  if (!value.IsTypedArray() ||
+      value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be an Int32Array");
+  }
+  auto array = value.As<Napi::Int32Array>();
+  CheckLength(value, array.ElementLength(), Numel(shape), what);
+  return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(at::kInt)).to(at::kLong);
 }
 
 Napi::Float32Array Float32ArrayFromTensor(Napi::Env env, const at::Tensor& tensor) {

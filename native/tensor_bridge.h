@@ -14,6 +14,10 @@ std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what);
 // array alive (TorchJob's keepAlive) for as long as the tensor is used.
 at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what);
 
+// The same for a Float64Array (scan positions keep their float64 precision).
+at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape,
+                       const char* what);
+
 // A view of an interleaved (re, im) Float32Array as a complex64 tensor of `shape` (no copy).
 at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& shape,
                        const char* what);
@@ -24,5 +28,13 @@ Napi::Float32Array Float32ArrayFromTensor(Napi::Env env, const at::Tensor& tenso
 
 // The tensor's shape as a JS array (complex tensors without the trailing 2).
 Napi::Array ShapeToJs(Napi::Env env, const at::Tensor& tensor);
+
+}  // namespace ptpinn
+
+namespace ptpinn {
+
+// An Int32Array of indices as an int64 tensor of `shape` (copied: LibTorch indexes with int64).
+at::Tensor IndexTensor(const Napi::Value& value, const std::vector<int64_t>& shape,
+                       const char* what);
 
 }  // namespace ptpinn

@@ -1,0 +1,135 @@
+#include "network.h"
+
+#include <cmath>
+#include <mutex>
+#include <stdexcept>
+
+namespace ptpinn {
+
+namespace F = torch::nn::functional;
+
+Activation ParseActivation(const std::string& name) {
+  if (name == "silu" || name == "swish") return Activation::kSilu;
+  if (name == "sigmoid") return Activation::kSigmoid;
+  if (name == "softplus") return Activation::kSoftplus;
+  if (name == "relu") return Activation::kRelu;
+  throw std::invalid_argument("unknown amplitude activation '" + name + "'");
+}
+
+namespace {
+
+torch::nn::Conv2d Conv3x3(int64_t in, int64_t out) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(true));
+}
+
+torch::Tensor Activate(const torch::Tensor& x, Activation a) {
+  switch (a) {
+    case Activation::kSilu: return torch::silu(x);
+    case Activation::kSigmoid: return torch::sigmoid(x);
+    case Activation::kSoftplus: return F::softplus(x);
+    case Activation::kRelu: return torch::relu(x);
+  }
+  return x;
+}
+
+torch::Tensor Upsample2(const torch::Tensor& x) {
+  return torch::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
+}
+
+// Number of encoder blocks: N / 2^blocks = 8.
+int64_t EncoderDepth(int64_t n) {
+  if (n != 64 && n != 128 && n != 256) {
+    throw std::invalid_argument("N must be 64, 128 or 256, got " + std::to_string(n));
+  }
+  return static_cast<int64_t>(std::lround(std::log2(static_cast<double>(n)))) - 3;
+}
+
+}  // namespace
+
+ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out)
+    : conv1(register_module("conv1", Conv3x3(in, out))),
+      conv2(register_module("conv2", Conv3x3(out, out))) {}
+
+torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) {
+  return torch::relu(conv2(torch::relu(conv1(x))));
+}
+
+EncoderImpl::EncoderImpl(const NetworkConfig& c) {
+  const int64_t depth = EncoderDepth(c.n);
+  int64_t in = c.channels;
+  for (int64_t i = 0; i < depth; ++i) {
+    // channels double each block and end at 128f
+    const int64_t out = 128 * c.filterScale >> (depth - 1 - i);
+    blocks->push_back(ConvBlock(in, out));
+    in = out;
+  }
+  register_module("blocks", blocks);
+}
+
+torch::Tensor EncoderImpl::forward(torch::Tensor x) {
+  for (const auto& block : *blocks) {
+    x = torch::max_pool2d(block->as<ConvBlock>()->forward(x), 2);
+  }
+  return x;
+}
+
+DecoderImpl::DecoderImpl(const NetworkConfig& c, Kind k)
+    : kind(k),
+      activation(k == Kind::kAmplitude ? c.ampActivation : Activation::kSilu),
+      n(c.n),
+      outerChannels(32 * c.filterScale / 8),
+      probeBig(c.probeBig) {
+  const int64_t depth = EncoderDepth(c.n) - 1;
+  int64_t in = 128 * c.filterScale;
+  for (int64_t i = 0; i < depth; ++i) {
+    // 32f * 2^(depth-1-i): 64f, 32f at N = 64; 128f, 64f, 32f at N = 128
+    const int64_t out = 32 * c.filterScale << (depth - 1 - i);
+    blocks->push_back(ConvBlock(in, out));
+    in = out;
+  }
+  register_module("blocks", blocks);
+  const int64_t last = 32 * c.filterScale;
+  center = register_module("center", Conv3x3(last - outerChannels, c.channels));
+  if (probeBig) {
+    outer = register_module("outer", ConvBlock(outerChannels, last));
+    outer_out = register_module("outer_out", Conv3x3(last, c.channels));
+  }
+}
+
+torch::Tensor DecoderImpl::forward(torch::Tensor x) {
+  for (const auto& block : *blocks) x = Upsample2(block->as<ConvBlock>()->forward(x));
+  const int64_t channels = x.size(1);
+  torch::Tensor inner = center(x.narrow(1, 0, channels - outerChannels));
+  inner = kind == Kind::kPhase ? M_PI * torch::tanh(inner) : Activate(inner, activation);
+  // the centre path fills the central N/2 x N/2 of the patch
+  const int64_t pad = n / 4;
+  torch::Tensor out = torch::constant_pad_nd(inner, {pad, pad, pad, pad}, 0);
+  if (probeBig) {
+    torch::Tensor full = Upsample2(outer(x.narrow(1, channels - outerChannels, outerChannels)));
+    out = out + torch::silu(outer_out(full));
+  }
+  return out;
+}
+
+PtychoPinnImpl::PtychoPinnImpl(const NetworkConfig& c)
+    : config(c),
+      encoder(register_module("encoder", Encoder(c))),
+      decoder_amp(register_module("decoder_amp", Decoder(c, DecoderImpl::Kind::kAmplitude))),
+      decoder_phase(register_module("decoder_phase", Decoder(c, DecoderImpl::Kind::kPhase))) {}
+
+torch::Tensor PtychoPinnImpl::forward(const torch::Tensor& x) {
+  torch::Tensor features = encoder(x);
+  const torch::Tensor amplitude = decoder_amp(features);
+  const torch::Tensor phase = decoder_phase(features);
+  // not torch::polar: SiLU amplitudes may be slightly negative
+  return torch::complex(amplitude * torch::cos(phase), amplitude * torch::sin(phase));
+}
+
+PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed) {
+  static std::mutex initMutex;
+  std::lock_guard<std::mutex> lock(initMutex);
+  torch::manual_seed(seed);
+  return PtychoPinn(config);
+}
+
+}  // namespace ptpinn

@@ -1,0 +1,70 @@
+// The PtychoPINN network of SPEC section 5: a shared encoder and two decoders (amplitude and
+// phase), each decoder ending in a centre path and a full-patch ("probe_big") path.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace ptpinn {
+
+enum class Activation { kSilu, kSigmoid, kSoftplus, kRelu };
+
+struct NetworkConfig {
+  int64_t n = 64;            // pattern size N: 64, 128 or 256
+  int64_t channels = 1;      // C = gridsize^2
+  int64_t filterScale = 2;   // n_filters_scale f
+  Activation ampActivation = Activation::kSilu;
+  bool probeBig = true;
+};
+
+Activation ParseActivation(const std::string& name);
+
+// conv -> ReLU -> conv -> ReLU (3x3, padding 1, biases).
+struct ConvBlockImpl : torch::nn::Module {
+  ConvBlockImpl(int64_t in, int64_t out);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+};
+TORCH_MODULE(ConvBlock);
+
+struct EncoderImpl : torch::nn::Module {
+  explicit EncoderImpl(const NetworkConfig& config);
+  torch::Tensor forward(torch::Tensor x);
+  torch::nn::ModuleList blocks;
+};
+TORCH_MODULE(Encoder);
+
+struct DecoderImpl : torch::nn::Module {
+  enum class Kind { kAmplitude, kPhase };
+  DecoderImpl(const NetworkConfig& config, Kind kind);
+  // (B, 128f, N/2^k, N/2^k) features -> (B, C, N, N)
+  torch::Tensor forward(torch::Tensor x);
+
+  torch::nn::ModuleList blocks;
+  torch::nn::Conv2d center{nullptr};  // path 1: all but the last c_outer channels
+  ConvBlock outer{nullptr};           // path 2: the last c_outer channels, to full size
+  torch::nn::Conv2d outer_out{nullptr};
+  Kind kind;
+  Activation activation;
+  int64_t n, outerChannels;
+  bool probeBig;
+};
+TORCH_MODULE(Decoder);
+
+struct PtychoPinnImpl : torch::nn::Module {
+  explicit PtychoPinnImpl(const NetworkConfig& config);
+  // (B, C, N, N) normalised amplitudes -> complex (B, C, N, N) object patches
+  torch::Tensor forward(const torch::Tensor& x);
+
+  NetworkConfig config;
+  Encoder encoder{nullptr};
+  Decoder decoder_amp{nullptr}, decoder_phase{nullptr};
+};
+TORCH_MODULE(PtychoPinn);
+
+// Builds the network with weights drawn from `seed`: LibTorch's default initialisation draws from
+// the global generator, so construction is serialised and the generator re-seeded.
+PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed);
+
+}  // namespace ptpinn

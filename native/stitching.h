@@ -1,0 +1,24 @@
+// Patches in and out of an object at sub-pixel scan positions (SPEC sections 2 and 7).
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace ptpinn::stitching {
+
+// The N x N patches of a complex object (H, W) at positions (K, 2) = (x, y) in object pixels:
+// patch k at (i, j) is the object at row y_k - N/2 + i, column x_k - N/2 + j, bilinear between
+// pixels and 0 outside the object. Returns complex (K, N, N).
+at::Tensor ExtractPatches(const at::Tensor& object, const at::Tensor& positions, int64_t n);
+
+struct Canvas {
+  double originRow, originCol;  // object coordinates of canvas pixel [0, 0]
+  int64_t height, width;
+};
+
+// Patches (K, N, N) complex splatted bilinearly at their positions (K, 2) = (x, y), each weighted
+// by `weights` (N, N), summed, and divided by the summed weights where those exceed
+// `floor` x their maximum (0 elsewhere). Returns the complex (H, W) object.
+at::Tensor Stitch(const at::Tensor& patches, const at::Tensor& positions, const at::Tensor& weights,
+                  const Canvas& canvas, double floor);
+
+}  // namespace ptpinn::stitching
