@@ -21,6 +21,87 @@ export interface NativeBinding {
     threads: number): Promise<NativeTensor>;
   poissonLossGradient(patch: Float32Array, patchShape: number[], probe: Float32Array,
     measured: Float32Array, threads: number): Promise<{ loss: number; gradient: Float32Array }>;
+  /** Complex object (H, W) sampled at positions (x, y interleaved) into (K, n, n) patches. */
+  extractPatches(object: Float32Array, objectShape: number[], positions: Float64Array, n: number,
+    threads: number): Promise<NativeTensor>;
+  stitch(patches: Float32Array, patchShape: number[], positions: Float64Array, weights: Float32Array,
+    canvas: { originRow: number; originCol: number; height: number; width: number }, floor: number,
+    threads: number): Promise<NativeTensor>;
+  /** object_big of complex (B, C, N, N) patches at offsets (B, C, 2). */
+  mergeGroup(patches: Float32Array, patchShape: number[], offsets: Float32Array,
+    threads: number): Promise<NativeTensor>;
+  Model: new (config: NativeModelConfig) => NativeModel;
+}
+
+export interface NativeModelConfig {
+  n: number;
+  channels: number;
+  filterScale: number;
+  ampActivation: string;
+  probeBig: boolean;
+  seed: number;
+}
+
+/** A grouped dataset over JS memory: groups (G, C) pattern indices, offsets (G, C, 2). */
+export interface NativeGrouped {
+  diffraction: Float32Array;
+  nPatterns: number;
+  groups: Int32Array;
+  nGroups: number;
+  offsets: Float32Array;
+}
+
+export interface NativeTrainArgs {
+  train: NativeGrouped;
+  validation?: NativeGrouped;
+  probe: Float32Array;
+  scale: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  loss: 'poisson' | 'mae';
+  scheduler: 'none' | 'exponential' | 'plateau';
+  earlyStopPatience: number;
+  objectBig: boolean;
+  threads: number;
+}
+
+export interface NativeProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  samplesPerSecond: number;
+  learningRate: number;
+  epochEnd: boolean;
+  epochLoss?: number;
+  validationLoss?: number | null;
+}
+
+export interface NativeTrainOutcome {
+  stop: 'completed' | 'cancelled' | 'early_stop' | 'non_finite';
+  message: string;
+  batchLoss: number[];
+  epochLoss: number[];
+  validationLoss: (number | null)[];
+  learningRate: number[];
+}
+
+export interface NativeParameter {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface NativeModel {
+  readonly parameterCount: number;
+  train(args: NativeTrainArgs, onProgress?: (p: NativeProgress) => void): Promise<NativeTrainOutcome>;
+  predict(args: Omit<NativeGrouped, 'offsets'> & { scale: number; batchSize: number; threads: number }): Promise<NativeTensor>;
+  cancel(): void;
+  getParameters(): NativeParameter[];
+  setParameters(parameters: NativeParameter[]): void;
 }
 
 export interface LoadedAddon {

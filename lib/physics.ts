@@ -57,3 +57,20 @@ export async function poissonLossGradient(patches: ComplexArray, probe: ComplexA
     measured.data, threads);
   return { loss: out.loss, gradient: { dtype: 'complex64', shape: [...patches.shape], data: out.gradient } };
 }
+
+/**
+ * object_big (SPEC section 6): the C patches of each group (B, C, N, N) placed at their offsets
+ * (B, C, 2) = (dx, dy) from the group centroid, each counting in its central N/2 x N/2, averaged
+ * where they overlap, and each member's N x N patch cut back out.
+ */
+export async function mergeGroup(patches: ComplexArray, offsets: Float32Array,
+  options: NativeOptions = {}): Promise<ComplexArray> {
+  const [b, c, n, m] = patches.shape;
+  if (patches.dtype !== 'complex64' || patches.shape.length !== 4 || n !== m ||
+      patches.data.length !== 2 * elementCount(patches.shape)) {
+    throw new RangeError(`patches must be complex64 (B, C, N, N), got ${patches.dtype} ${shapeText(patches.shape)}`);
+  }
+  if (offsets.length !== b * c * 2) throw new RangeError(`offsets must hold ${b} x ${c} x 2 values, got ${offsets.length}`);
+  const out = await addon().binding.mergeGroup(patches.data, patches.shape, offsets, resolveThreads(options.threads));
+  return { dtype: 'complex64', shape: out.shape, data: out.data };
+}

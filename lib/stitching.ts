@@ -1,0 +1,101 @@
+// Patches in and out of the object at sub-pixel scan positions (SPEC section 7): the canvas
+// geometry here, the arithmetic in the addon.
+import { addon } from './binding.js';
+import { type ComplexArray, elementCount, shapeText } from './ndarray.js';
+import type { NativeOptions } from './physics.js';
+import { resolveThreads } from './threads.js';
+
+export interface StitchedObject {
+  /** Complex object (H, W). */
+  object: ComplexArray;
+  /** Object coordinates (row, column) of canvas pixel [0, 0]. */
+  origin: [number, number];
+}
+
+export interface StitchOptions extends NativeOptions {
+  /** Per-pixel weights (N, N) of every patch; default: 1 in the central N/2 x N/2, else 0. */
+  weights?: Float32Array;
+  /** Pixels whose summed weight is below floor x the largest are 0 (default 1e-3). */
+  floor?: number;
+}
+
+/** Weights that count only the central N/2 x N/2 of a patch. */
+export function centerWeights(n: number): Float32Array {
+  const w = new Float32Array(n * n);
+  for (let i = n / 4; i < (3 * n) / 4; i++) w.fill(1, i * n + n / 4, i * n + (3 * n) / 4);
+  return w;
+}
+
+/** Weights |probe|^2, normalised to a maximum of 1. */
+export function probeWeights(probe: ComplexArray): Float32Array {
+  const n = probe.shape[0];
+  const w = new Float32Array(n * n);
+  let max = 0;
+  for (let k = 0; k < n * n; k++) {
+    w[k] = probe.data[2 * k] ** 2 + probe.data[2 * k + 1] ** 2;
+    max = Math.max(max, w[k]);
+  }
+  return max > 0 ? w.map((v) => v / max) : w;
+}
+
+function checkPositions(x: Float64Array, y: Float64Array, count: number): void {
+  if (x.length !== count || y.length !== count) {
+    throw new RangeError(`need ${count} positions, got ${x.length} x and ${y.length} y`);
+  }
+  for (let k = 0; k < count; k++) {
+    if (!Number.isFinite(x[k]) || !Number.isFinite(y[k])) {
+      throw new RangeError(`position ${k} is not finite: (${x[k]}, ${y[k]})`);
+    }
+  }
+}
+
+function interleave(x: Float64Array, y: Float64Array): Float64Array {
+  const out = new Float64Array(2 * x.length);
+  for (let k = 0; k < x.length; k++) {
+    out[2 * k] = x[k];
+    out[2 * k + 1] = y[k];
+  }
+  return out;
+}
+
+/**
+ * Stitch patches (K, N, N) at positions (x, y): the canvas covers every position plus N/2 on
+ * each side (one pixel more for the sub-pixel spill).
+ */
+export async function stitch(patches: ComplexArray, x: Float64Array, y: Float64Array,
+  options: StitchOptions = {}): Promise<StitchedObject> {
+  const [k, n, m] = patches.shape;
+  if (patches.dtype !== 'complex64' || patches.shape.length !== 3 || n !== m || k < 1) {
+    throw new RangeError(`patches must be complex64 (K, N, N), got ${patches.dtype} ${shapeText(patches.shape)}`);
+  }
+  checkPositions(x, y, k);
+  const weights = options.weights ?? centerWeights(n);
+  if (weights.length !== n * n) throw new RangeError(`weights must hold ${n} x ${n} values, got ${weights.length}`);
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (let i = 0; i < k; i++) {
+    x0 = Math.min(x0, x[i]); x1 = Math.max(x1, x[i]);
+    y0 = Math.min(y0, y[i]); y1 = Math.max(y1, y[i]);
+  }
+  const originRow = Math.floor(y0) - n / 2;
+  const originCol = Math.floor(x0) - n / 2;
+  const canvas = {
+    originRow, originCol,
+    height: Math.floor(y1) - Math.floor(y0) + n + 2,
+    width: Math.floor(x1) - Math.floor(x0) + n + 2,
+  };
+  const out = await addon().binding.stitch(patches.data, patches.shape, interleave(x, y), weights,
+    canvas, options.floor ?? 1e-3, resolveThreads(options.threads));
+  return { object: { dtype: 'complex64', shape: out.shape, data: out.data }, origin: [originRow, originCol] };
+}
+
+/** The N x N patches of an object (H, W) centred at positions (x, y), bilinear between pixels. */
+export async function extractPatches(object: ComplexArray, x: Float64Array, y: Float64Array, n: number,
+  options: NativeOptions = {}): Promise<ComplexArray> {
+  if (object.dtype !== 'complex64' || object.shape.length !== 2 || object.data.length !== 2 * elementCount(object.shape)) {
+    throw new RangeError(`object must be complex64 (H, W), got ${object.dtype} ${shapeText(object.shape)}`);
+  }
+  checkPositions(x, y, x.length);
+  const out = await addon().binding.extractPatches(object.data, object.shape, interleave(x, y), n,
+    resolveThreads(options.threads));
+  return { dtype: 'complex64', shape: out.shape, data: out.data };
+}
