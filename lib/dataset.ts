@@ -1,5 +1,8 @@
-// A ptychography dataset in memory (SPEC section 2), as the rest of the package consumes it.
-import type { ComplexArray, FloatArray } from './ndarray.js';
+// A ptychography dataset (SPEC section 2): the NPZ data contract, its checks, and the in-memory
+// form the rest of the package consumes. Every error names the file, the key, what was expected
+// and what was found.
+import { type ComplexArray, type DType, type FloatArray, type NdArray, isComplex, shapeText } from './ndarray.js';
+import { NpzFile, writeNpz } from './npz.js';
 
 export interface Dataset {
   /** Where it came from (a file path, or a description), for messages. */
@@ -13,7 +16,160 @@ export interface Dataset {
   ycoords: Float64Array;
   /** Ground truth or a reference reconstruction (H, W). */
   objectGuess?: ComplexArray;
+  /** Which scan each pattern belongs to, when the file says. */
+  scanIndex?: Int32Array;
 }
 
 export const patternSize = (d: Dataset): number => d.diffraction.shape[1];
 export const patternCount = (d: Dataset): number => d.diffraction.shape[0];
+
+export const SUPPORTED_SIZES = [64, 128, 256] as const;
+
+export class DatasetError extends Error {
+  override name = 'DatasetError';
+  constructor(readonly file: string, readonly key: string | undefined, message: string) {
+    super(`${file}${key ? `: ${key}` : ''}: ${message}`);
+  }
+}
+
+export interface LoadOptions {
+  /** The file holds photon counts, not amplitudes: square-root them once. */
+  intensities?: boolean;
+  /** Pattern sizes accepted (default: the network's 64, 128, 256). */
+  sizes?: readonly number[];
+  /** Receives warnings, such as a legacy (N, N, n) layout being transposed. */
+  onWarning?: (message: string) => void;
+}
+
+const REAL: readonly DType[] = ['bool', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float16', 'float32', 'float64'];
+
+function toFloat(array: NdArray, make: (n: number) => Float32Array | Float64Array): Float32Array | Float64Array {
+  const out = make(array.data.length);
+  if (array.data instanceof BigInt64Array || array.data instanceof BigUint64Array) {
+    for (let i = 0; i < out.length; i++) out[i] = Number(array.data[i]);
+  } else {
+    out.set(array.data);
+  }
+  return out;
+}
+
+function toComplex64(array: NdArray): Float32Array {
+  return array.data instanceof Float32Array ? array.data : Float32Array.from(array.data as Float64Array);
+}
+
+/** Loads and checks a dataset NPZ (SPEC section 2). */
+export async function loadDataset(path: string, options: LoadOptions = {}): Promise<Dataset> {
+  const npz = await NpzFile.open(path);
+  try {
+    const fail = (key: string | undefined, message: string): never => {
+      throw new DatasetError(path, key, message);
+    };
+    const keys = npz.keys;
+    const diffKey = npz.has('diffraction') ? 'diffraction' : npz.has('diff3d') ? 'diff3d' : undefined;
+    if (!diffKey) fail(undefined, `no diffraction: expected a key 'diffraction' (or the legacy 'diff3d'); the file has ${keys.join(', ') || 'no arrays'}`);
+    for (const key of ['probeGuess', 'xcoords', 'ycoords']) {
+      if (!npz.has(key)) fail(key, `missing: a dataset needs diffraction, probeGuess, xcoords and ycoords; the file has ${keys.join(', ')}`);
+    }
+
+    const probe = await npz.read('probeGuess');
+    if (!isComplex(probe.dtype)) fail('probeGuess', `expected complex64 or complex128, found ${probe.dtype}`);
+    if (probe.shape.length !== 2 || probe.shape[0] !== probe.shape[1]) {
+      fail('probeGuess', `expected a square (N, N) array, found shape ${shapeText(probe.shape)}`);
+    }
+    const n = probe.shape[0];
+    const sizes = options.sizes ?? SUPPORTED_SIZES;
+    if (!sizes.includes(n)) fail('probeGuess', `expected N in ${sizes.join(', ')}, found ${n} x ${n}`);
+
+    const coords: Float64Array[] = [];
+    for (const key of ['xcoords', 'ycoords']) {
+      const a = await npz.read(key);
+      if (!REAL.includes(a.dtype) || a.shape.length !== 1) {
+        fail(key, `expected a real 1-d array (n,), found ${a.dtype} ${shapeText(a.shape)}`);
+      }
+      const values = toFloat(a, (m) => new Float64Array(m)) as Float64Array;
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) fail(key, `expected finite positions, found ${values[bad]} at index ${bad}`);
+      coords.push(values);
+    }
+    const [xcoords, ycoords] = coords;
+    const count = xcoords.length;
+    if (ycoords.length !== count) fail('ycoords', `expected ${count} values to match xcoords, found ${ycoords.length}`);
+
+    const raw = await npz.read(diffKey!);
+    if (!REAL.includes(raw.dtype)) fail(diffKey, `expected real amplitudes (float32), found ${raw.dtype}`);
+    if (raw.shape.length !== 3) fail(diffKey, `expected shape (n, N, N) = (${count}, ${n}, ${n}), found ${shapeText(raw.shape)}`);
+    const [a, b, c] = raw.shape;
+    const standard = a === count && b === n && c === n;
+    const legacy = a === n && b === n && c === count;
+    if (standard && legacy) {
+      fail(diffKey, `shape ${shapeText(raw.shape)} is ambiguous: with ${count} positions and N = ${n} it reads as (n, N, N) and as the legacy (N, N, n); transpose it to (n, N, N) and save again`);
+    }
+    if (!standard && !legacy) {
+      fail(diffKey, `expected shape (n, N, N) = (${count}, ${n}, ${n}) to match ${count} positions and the ${n} x ${n} probe, found ${shapeText(raw.shape)}`);
+    }
+    let amplitudes = toFloat(raw, (m) => new Float32Array(m)) as Float32Array;
+    if (legacy) {
+      options.onWarning?.(`${path}: ${diffKey} has the legacy (N, N, n) layout ${shapeText(raw.shape)}; transposed to (n, N, N)`);
+      const t = new Float32Array(amplitudes.length);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          for (let k = 0; k < count; k++) t[(k * n + i) * n + j] = amplitudes[(i * n + j) * count + k];
+        }
+      }
+      amplitudes = t;
+    }
+    for (let i = 0; i < amplitudes.length; i++) {
+      const v = amplitudes[i];
+      if (!Number.isFinite(v) || v < 0) {
+        const pattern = Math.floor(i / (n * n));
+        fail(diffKey, `expected finite, non-negative ${options.intensities ? 'counts' : 'amplitudes'}, found ${v} in pattern ${pattern} (pixel ${Math.floor((i % (n * n)) / n)}, ${i % n})`);
+      }
+      if (options.intensities) amplitudes[i] = Math.sqrt(v);
+    }
+
+    const dataset: Dataset = {
+      source: path,
+      diffraction: { dtype: 'float32', shape: [count, n, n], data: amplitudes },
+      probe: { dtype: 'complex64', shape: [n, n], data: toComplex64(probe) },
+      xcoords, ycoords,
+    };
+    checkFiniteComplex(path, 'probeGuess', dataset.probe.data);
+    if (npz.has('objectGuess')) {
+      const object = await npz.read('objectGuess');
+      if (!isComplex(object.dtype) || object.shape.length !== 2) {
+        fail('objectGuess', `expected a complex (H, W) array, found ${object.dtype} ${shapeText(object.shape)}`);
+      }
+      dataset.objectGuess = { dtype: 'complex64', shape: [...object.shape], data: toComplex64(object) };
+      checkFiniteComplex(path, 'objectGuess', dataset.objectGuess.data);
+    }
+    if (npz.has('scan_index')) {
+      const scan = await npz.read('scan_index');
+      if (!REAL.includes(scan.dtype) || scan.shape.length !== 1 || scan.shape[0] !== count) {
+        fail('scan_index', `expected an integer array (${count},), found ${scan.dtype} ${shapeText(scan.shape)}`);
+      }
+      dataset.scanIndex = Int32Array.from(toFloat(scan, (m) => new Float64Array(m)));
+    }
+    return dataset;
+  } finally {
+    await npz.close();
+  }
+}
+
+function checkFiniteComplex(file: string, key: string, data: Float32Array): void {
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new DatasetError(file, key, `expected finite values, found ${data[bad]} at element ${Math.floor(bad / 2)}`);
+}
+
+/** Writes a dataset as a contract-conforming NPZ (complex64 probe and object, float64 positions). */
+export async function saveDataset(path: string, dataset: Dataset, extra: Record<string, NdArray> = {}): Promise<void> {
+  const arrays: Record<string, NdArray> = {
+    diffraction: dataset.diffraction,
+    probeGuess: dataset.probe,
+    xcoords: { dtype: 'float64', shape: [dataset.xcoords.length], data: dataset.xcoords },
+    ycoords: { dtype: 'float64', shape: [dataset.ycoords.length], data: dataset.ycoords },
+    ...extra,
+  };
+  if (dataset.objectGuess) arrays.objectGuess = dataset.objectGuess;
+  if (dataset.scanIndex) arrays.scan_index = { dtype: 'int32', shape: [dataset.scanIndex.length], data: dataset.scanIndex };
+  await writeNpz(path, arrays);
+}

@@ -1,0 +1,111 @@
+import test from 'ava';
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatasetError, loadDataset, saveDataset } from '../lib/dataset.js';
+import type { NdArray } from '../lib/ndarray.js';
+import { writeNpz } from '../lib/npz.js';
+import { seeded } from './helpers/random.js';
+
+const N = 64;
+const COUNT = 5;
+let dir = '';
+test.before(async () => { dir = await mkdtemp(join(tmpdir(), 'ptpinn-dataset-')); });
+test.after.always(async () => { await rm(dir, { recursive: true, force: true }); });
+
+function arrays(): Record<string, NdArray> {
+  const rand = seeded(4);
+  return {
+    diffraction: { dtype: 'float32', shape: [COUNT, N, N], data: Float32Array.from({ length: COUNT * N * N }, () => 3 * rand()) },
+    probeGuess: { dtype: 'complex128', shape: [N, N], data: Float64Array.from({ length: 2 * N * N }, () => rand()) },
+    objectGuess: { dtype: 'complex64', shape: [100, 110], data: Float32Array.from({ length: 2 * 100 * 110 }, () => rand()) },
+    xcoords: { dtype: 'float64', shape: [COUNT], data: Float64Array.from([40, 41.5, 50, 60, 70]) },
+    ycoords: { dtype: 'float32', shape: [COUNT], data: Float32Array.from([40, 45, 50.25, 55, 60]) },
+  };
+}
+
+let counter = 0;
+async function file(content: Record<string, NdArray>): Promise<string> {
+  const path = join(dir, `d${counter++}.npz`);
+  await writeNpz(path, content);
+  return path;
+}
+
+test('a conforming file loads with every field converted once', async (t) => {
+  const a = arrays();
+  const d = await loadDataset(await file(a));
+  t.deepEqual(d.diffraction.shape, [COUNT, N, N]);
+  t.deepEqual(d.diffraction.data, a.diffraction.data);
+  t.is(d.probe.dtype, 'complex64');
+  t.deepEqual(d.probe.data, Float32Array.from(a.probeGuess.data as Float64Array));
+  t.deepEqual(Array.from(d.ycoords), [40, 45, 50.25, 55, 60]);
+  t.deepEqual(d.objectGuess!.shape, [100, 110]);
+});
+
+test('the legacy diff3d key and (N, N, n) layout are read, with a warning', async (t) => {
+  const a = arrays();
+  const src = a.diffraction.data as Float32Array;
+  const legacy = new Float32Array(src.length);
+  for (let k = 0; k < COUNT; k++) for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) legacy[(i * N + j) * COUNT + k] = src[(k * N + i) * N + j];
+  const { diffraction: _, ...rest } = a;
+  const warnings: string[] = [];
+  const d = await loadDataset(await file({ ...rest, diff3d: { dtype: 'float64', shape: [N, N, COUNT], data: Float64Array.from(legacy) } }),
+    { onWarning: (w) => warnings.push(w) });
+  t.deepEqual(d.diffraction.data, src);
+  t.regex(warnings[0], /diff3d has the legacy \(N, N, n\) layout \(64, 64, 5\); transposed/);
+});
+
+test('--intensities square-roots counts once', async (t) => {
+  const a = arrays();
+  const counts = Float32Array.from({ length: COUNT * N * N }, (_, i) => i % 17);
+  const d = await loadDataset(await file({ ...a, diffraction: { dtype: 'uint16', shape: [COUNT, N, N], data: Uint16Array.from(counts) } }), { intensities: true });
+  t.deepEqual(d.diffraction.data, counts.map(Math.sqrt));
+});
+
+const bad: [string, (a: Record<string, NdArray>) => Record<string, NdArray>, RegExp][] = [
+  ['a missing diffraction', ({ diffraction: _, ...rest }) => rest, /no diffraction: expected a key 'diffraction' \(or the legacy 'diff3d'\); the file has probeGuess, objectGuess, xcoords, ycoords/],
+  ['a missing probe', ({ probeGuess: _, ...rest }) => rest, /: probeGuess: missing/],
+  ['a real probe', (a) => ({ ...a, probeGuess: { dtype: 'float32', shape: [N, N], data: new Float32Array(N * N) } }), /probeGuess: expected complex64 or complex128, found float32/],
+  ['an unsupported pattern size', (a) => ({ ...a, probeGuess: { dtype: 'complex64', shape: [32, 32], data: new Float32Array(2 * 32 * 32) } }), /probeGuess: expected N in 64, 128, 256, found 32 x 32/],
+  ['coordinates that disagree', (a) => ({ ...a, ycoords: { dtype: 'float64', shape: [4], data: new Float64Array(4) } }), /ycoords: expected 5 values to match xcoords, found 4/],
+  ['a NaN position', (a) => ({ ...a, xcoords: { dtype: 'float64', shape: [COUNT], data: Float64Array.from([1, 2, NaN, 4, 5]) } }), /xcoords: expected finite positions, found NaN at index 2/],
+  ['a pattern count that disagrees', (a) => ({ ...a, diffraction: { dtype: 'float32', shape: [4, N, N], data: new Float32Array(4 * N * N) } }), /diffraction: expected shape \(n, N, N\) = \(5, 64, 64\) to match 5 positions and the 64 x 64 probe, found \(4, 64, 64\)/],
+  ['complex diffraction', (a) => ({ ...a, diffraction: { dtype: 'complex64', shape: [COUNT, N, N], data: new Float32Array(2 * COUNT * N * N) } }), /diffraction: expected real amplitudes \(float32\), found complex64/],
+  ['a NaN amplitude', (a) => { const d = Float32Array.from(a.diffraction.data as Float32Array); d[2 * N * N + 3 * N + 7] = NaN; return { ...a, diffraction: { ...a.diffraction, data: d } }; }, /diffraction: expected finite, non-negative amplitudes, found NaN in pattern 2 \(pixel 3, 7\)/],
+  ['a negative amplitude', (a) => { const d = Float32Array.from(a.diffraction.data as Float32Array); d[5] = -1; return { ...a, diffraction: { ...a.diffraction, data: d } }; }, /found -1 in pattern 0 \(pixel 0, 5\)/],
+  ['an object with infinities', (a) => { const o = Float32Array.from(a.objectGuess.data as Float32Array); o[11] = Infinity; return { ...a, objectGuess: { ...a.objectGuess, data: o } }; }, /objectGuess: expected finite values, found Infinity at element 5/],
+];
+for (const [name, change, message] of bad) {
+  test(`${name} is refused, naming the file and the key`, async (t) => {
+    const path = await file(change(arrays()));
+    const error = await t.throwsAsync(loadDataset(path), { instanceOf: DatasetError, message });
+    t.true(error!.message.startsWith(path));
+  });
+}
+
+test('an ambiguous (n, n, n) cube is refused rather than guessed', async (t) => {
+  const a = arrays();
+  const x = Float64Array.from({ length: N }, (_, i) => 40 + i);
+  const path = await file({ ...a, xcoords: { dtype: 'float64', shape: [N], data: x }, ycoords: { dtype: 'float64', shape: [N], data: x },
+    diffraction: { dtype: 'float32', shape: [N, N, N], data: new Float32Array(N * N * N) } });
+  await t.throwsAsync(loadDataset(path), { message: /shape \(64, 64, 64\) is ambiguous/ });
+});
+
+test('a truncated file and a file that is not an NPZ give clear errors', async (t) => {
+  const path = await file(arrays());
+  const bytes = await readFile(path);
+  const cut = join(dir, 'cut.npz');
+  await writeFile(cut, bytes.subarray(0, bytes.length / 2));
+  await t.throwsAsync(loadDataset(cut), { message: /cut\.npz.*(zip|truncated)/i });
+  const text = join(dir, 'notes.npz');
+  await writeFile(text, 'just some text, not a zip');
+  await t.throwsAsync(loadDataset(text), { message: /notes\.npz.*zip/i });
+});
+
+test('saveDataset writes what loadDataset reads back exactly', async (t) => {
+  const d = await loadDataset(await file(arrays()));
+  const path = join(dir, 'saved.npz');
+  await saveDataset(path, d);
+  const again = await loadDataset(path);
+  t.deepEqual({ ...again, source: '' }, { ...d, source: '' });
+});
