@@ -160,16 +160,23 @@ function checkFiniteComplex(file: string, key: string, data: Float32Array): void
   if (bad >= 0) throw new DatasetError(file, key, `expected finite values, found ${data[bad]} at element ${Math.floor(bad / 2)}`);
 }
 
+export interface SaveOptions {
+  /** Deflate the members (np.savez_compressed); default stored, as np.savez. */
+  compress?: boolean;
+  /** More arrays to store beside the contract's. */
+  extra?: Record<string, NdArray>;
+}
+
 /** Writes a dataset as a contract-conforming NPZ (complex64 probe and object, float64 positions). */
-export async function saveDataset(path: string, dataset: Dataset, extra: Record<string, NdArray> = {}): Promise<void> {
+export async function saveDataset(path: string, dataset: Dataset, options: SaveOptions = {}): Promise<void> {
   const arrays: Record<string, NdArray> = {
     diffraction: dataset.diffraction,
     probeGuess: dataset.probe,
     xcoords: { dtype: 'float64', shape: [dataset.xcoords.length], data: dataset.xcoords },
     ycoords: { dtype: 'float64', shape: [dataset.ycoords.length], data: dataset.ycoords },
-    ...extra,
+    ...options.extra,
   };
   if (dataset.objectGuess) arrays.objectGuess = dataset.objectGuess;
   if (dataset.scanIndex) arrays.scan_index = { dtype: 'int32', shape: [dataset.scanIndex.length], data: dataset.scanIndex };
-  await writeNpz(path, arrays);
+  await writeNpz(path, arrays, { compress: options.compress });
 }

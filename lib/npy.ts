@@ -2,8 +2,8 @@
 // little-endian C order, and encoding back to little-endian C order.
 // Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { writeAtomically } from './atomic.js';
 import { elementCount, shapeText, type DataOf, type DType, type NdArray } from './ndarray.js';
 
 export class NpyError extends Error {
@@ -323,21 +323,6 @@ export async function writeNpy(path: string, array: NdArray): Promise<void> {
       await file.close();
     }
   });
-}
-
-/**
- * Runs `write` on a temporary name in the same folder and renames it to `path` only once complete,
- * so `path` never holds a half-written file; the temporary file is removed on failure.
- */
-export async function writeAtomically(path: string, write: (tempPath: string) => Promise<void>): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    await write(temp);
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,14 +2,10 @@
 // reads only the zip's central directory, and a member is inflated only when it is asked for,
 // straight into one buffer of its uncompressed size.
 
-import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { crc32 } from 'node:zlib';
-import yauzl from 'yauzl';
-import yazl from 'yazl';
+import type yauzl from 'yauzl';
 import type { NdArray } from './ndarray.js';
-import { decodeNpy, encodeNpyParts, NpyError, npyHeaderLength, parseNpyHeader, writeAtomically, type NpyHeader } from './npy.js';
+import { decodeNpy, encodeNpyParts, NpyError, npyHeaderLength, parseNpyHeader, type NpyHeader } from './npy.js';
+import { writeZip, ZipArchive, ZipError } from './zip.js';
 
 export class NpzError extends Error {
   override name = 'NpzError';
@@ -28,35 +24,32 @@ const NPY = '.npy';
 const quoted = (names: string[]) => names.map((n) => `'${n}'`).join(', ');
 
 export class NpzFile {
-  /** Uncompressed bytes taken out of members so far: shows that `info` and `read` stay lazy. */
-  bytesRead = 0;
-
   private constructor(
-    readonly path: string,
-    private readonly zip: yauzl.ZipFile,
+    private readonly zip: ZipArchive,
     private readonly arrays: Map<string, yauzl.Entry>,
-    /** Every file member, arrays or not. */
-    readonly members: string[],
   ) {}
 
   static async open(path: string): Promise<NpzFile> {
-    let zip: yauzl.ZipFile | undefined;
-    try {
-      zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
-      const arrays = new Map<string, yauzl.Entry>();
-      const members: string[] = [];
-      for await (const entry of zip.eachEntry()) {
-        if (entry.fileName.endsWith('/')) continue; // a folder
-        members.push(entry.fileName);
-        if (entry.fileName.endsWith(NPY)) arrays.set(entry.fileName.slice(0, -NPY.length), entry);
-      }
-      return new NpzFile(path, zip, arrays, members);
-    } catch (err) {
-      zip?.close();
-      // File-system errors (missing file, no permission) already name the path.
-      if ((err as NodeJS.ErrnoException).code) throw err;
-      throw new NpzError(`${path} is not a complete zip file (expected an .npz archive of .npy arrays): ${(err as Error).message}`, { cause: err });
+    const zip = await zipCall(() => ZipArchive.open(path, 'an .npz archive of .npy arrays'));
+    const arrays = new Map<string, yauzl.Entry>();
+    for (const [name, entry] of zip.entries) {
+      if (name.endsWith(NPY)) arrays.set(name.slice(0, -NPY.length), entry);
     }
+    return new NpzFile(zip, arrays);
+  }
+
+  get path(): string {
+    return this.zip.path;
+  }
+
+  /** Every file member, arrays or not. */
+  get members(): string[] {
+    return [...this.zip.entries.keys()];
+  }
+
+  /** Uncompressed bytes taken out of members so far: shows that `info` and `read` stay lazy. */
+  get bytesRead(): number {
+    return this.zip.bytesRead;
   }
 
   /** The array names, without the '.npy' of their members. */
@@ -72,10 +65,12 @@ export class NpzFile {
   async info(key: string): Promise<NpzMemberInfo> {
     const entry = this.entry(key);
     const label = this.label(entry);
-    let bytes = await this.readBytes(entry, Math.min(entry.uncompressedSize, 256));
+    let bytes = await zipCall(() => this.zip.read(entry, label, Math.min(entry.uncompressedSize, 256)));
     const length = npyCall(() => npyHeaderLength(bytes, label));
     // A header longer than the member is left for parseNpyHeader to report.
-    if (length > bytes.length && length <= entry.uncompressedSize) bytes = await this.readBytes(entry, length);
+    if (length > bytes.length && length <= entry.uncompressedSize) {
+      bytes = await zipCall(() => this.zip.read(entry, label, length));
+    }
     const header = npyCall(() => parseNpyHeader(bytes, label));
     return {
       ...header,
@@ -89,7 +84,7 @@ export class NpzFile {
 
   async read(key: string): Promise<NdArray> {
     const entry = this.entry(key);
-    const bytes = await this.readBytes(entry, entry.uncompressedSize);
+    const bytes = await zipCall(() => this.zip.read(entry, this.label(entry)));
     return npyCall(() => decodeNpy(bytes, this.label(entry)));
   }
 
@@ -116,38 +111,18 @@ export class NpzFile {
         (others.length ? ` (and non-array members ${quoted(others)})` : ''),
     );
   }
-
-  // Inflates the first `length` bytes of a member into one buffer; a whole member is CRC-checked.
-  private async readBytes(entry: yauzl.Entry, length: number): Promise<Uint8Array> {
-    const out = new Uint8Array(length);
-    const whole = length === entry.uncompressedSize;
-    let filled = 0;
-    let crc = 0;
-    try {
-      const stream = await this.zip.openReadStreamPromise(entry);
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        this.bytesRead += chunk.length;
-        if (whole) crc = crc32(chunk, crc);
-        const n = Math.min(chunk.length, length - filled);
-        out.set(chunk.subarray(0, n), filled);
-        filled += n;
-        if (!whole && filled === length) break; // stops the inflater too
-      }
-    } catch (err) {
-      throw new NpzError(`${this.label(entry)}: cannot read the member (the zip is damaged): ${(err as Error).message}`, { cause: err });
-    }
-    if (filled !== length) {
-      throw new NpzError(`${this.label(entry)}: truncated member: expected ${length} bytes, found ${filled}`);
-    }
-    if (whole && crc !== entry.crc32) {
-      throw new NpzError(`${this.label(entry)}: corrupt member: CRC-32 ${hex(crc)} does not match the expected ${hex(entry.crc32)}`);
-    }
-    return out;
-  }
 }
 
 const stripNpy = (name: string) => (name.endsWith(NPY) ? name.slice(0, -NPY.length) : name);
-const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+
+// Zip errors inside an npz are reported as NpzErrors with the same message (it names the file).
+async function zipCall<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    throw err instanceof ZipError ? new NpzError(err.message, { cause: err }) : err;
+  }
+}
 
 // An npy error inside an npz is reported as an NpzError with the same message (it names the member).
 function npyCall<T>(f: () => T): T {
@@ -183,30 +158,5 @@ export async function writeNpz(path: string, arrays: Record<string, NdArray>, op
     }
     return { name: key + NPY, parts: npyCall(() => encodeNpyParts(array, `array '${key}' for ${path}`)) };
   });
-  await writeAtomically(path, async (temp) => {
-    const zip = new yazl.ZipFile();
-    for (const { name, parts } of members) {
-      const size = parts[0].length + parts[1].length;
-      // Streamed in slices so a large array is neither copied whole nor deflated in one call.
-      zip.addReadStreamLazy(name, { compress: options.compress ?? false, size }, (cb) => cb(null, Readable.from(slices(parts), { objectMode: false })));
-    }
-    zip.end();
-    const out = createWriteStream(temp, { flags: 'wx', flush: true });
-    await new Promise<void>((resolve, reject) => {
-      zip.on('error', (err: Error) => {
-        out.destroy();
-        reject(err);
-      });
-      pipeline(zip.outputStream, out).then(resolve, reject);
-    });
-  });
-}
-
-function* slices(parts: Uint8Array[]): Generator<Buffer> {
-  const step = 1 << 22;
-  for (const part of parts) {
-    for (let at = 0; at < part.length; at += step) {
-      yield Buffer.from(part.buffer, part.byteOffset + at, Math.min(step, part.length - at));
-    }
-  }
+  await writeZip(path, members.map(({ name, parts }) => ({ name, parts, compress: options.compress ?? false })));
 }

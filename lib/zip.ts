@@ -1,0 +1,115 @@
+// Zip archives as this package uses them (NPZ files, model bundles): lazy, CRC-checked reads of
+// single members through yauzl, and atomic writes through yazl.
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
+import yauzl from 'yauzl';
+import yazl from 'yazl';
+import { writeAtomically } from './atomic.js';
+
+export class ZipError extends Error {
+  override name = 'ZipError';
+}
+
+const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+
+export class ZipArchive {
+  /** Uncompressed bytes taken out of members so far: shows that reads stay lazy. */
+  bytesRead = 0;
+
+  private constructor(readonly path: string, private readonly zip: yauzl.ZipFile,
+    /** File members by name, in archive order. */
+    readonly entries: Map<string, yauzl.Entry>) {}
+
+  /** Reads the central directory only. `what` names the expected kind of file in errors. */
+  static async open(path: string, what: string): Promise<ZipArchive> {
+    let zip: yauzl.ZipFile | undefined;
+    try {
+      zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
+      const entries = new Map<string, yauzl.Entry>();
+      for await (const entry of zip.eachEntry()) {
+        if (!entry.fileName.endsWith('/')) entries.set(entry.fileName, entry);
+      }
+      return new ZipArchive(path, zip, entries);
+    } catch (err) {
+      zip?.close();
+      // File-system errors (missing file, no permission) already name the path.
+      if ((err as NodeJS.ErrnoException).code) throw err;
+      throw new ZipError(`${path} is not a complete zip file (expected ${what}): ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.zip.isOpen;
+  }
+
+  /** Inflates the first `length` bytes of a member (all by default); a whole member is CRC-checked. */
+  async read(entry: yauzl.Entry, label: string, length = entry.uncompressedSize): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
+    const whole = length === entry.uncompressedSize;
+    let filled = 0;
+    let crc = 0;
+    try {
+      const stream = await this.zip.openReadStreamPromise(entry);
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        this.bytesRead += chunk.length;
+        if (whole) crc = crc32(chunk, crc);
+        const n = Math.min(chunk.length, length - filled);
+        out.set(chunk.subarray(0, n), filled);
+        filled += n;
+        if (!whole && filled === length) break; // stops the inflater too
+      }
+    } catch (err) {
+      throw new ZipError(`${label}: cannot read the member (the zip is damaged): ${(err as Error).message}`, { cause: err });
+    }
+    if (filled !== length) {
+      throw new ZipError(`${label}: truncated member: expected ${length} bytes, found ${filled}`);
+    }
+    if (whole && crc !== entry.crc32) {
+      throw new ZipError(`${label}: corrupt member: CRC-32 ${hex(crc)} does not match the expected ${hex(entry.crc32)}`);
+    }
+    return out;
+  }
+
+  close(): void {
+    this.zip.close();
+  }
+}
+
+export interface ZipMember {
+  name: string;
+  /** The member's bytes, in parts written one after the other (no concatenated copy). */
+  parts: Uint8Array[];
+  compress: boolean;
+}
+
+/** Writes the members; `path` is replaced only once the archive is complete and flushed. */
+export async function writeZip(path: string, members: ZipMember[]): Promise<void> {
+  await writeAtomically(path, async (temp) => {
+    const zip = new yazl.ZipFile();
+    for (const { name, parts, compress } of members) {
+      const size = parts.reduce((n, p) => n + p.length, 0);
+      // Streamed in slices so a large member is neither copied whole nor deflated in one call.
+      zip.addReadStreamLazy(name, { compress, size }, (cb) => cb(null, Readable.from(slices(parts), { objectMode: false })));
+    }
+    zip.end();
+    const out = createWriteStream(temp, { flags: 'wx', flush: true });
+    await new Promise<void>((resolve, reject) => {
+      zip.on('error', (err: Error) => {
+        out.destroy();
+        reject(err);
+      });
+      pipeline(zip.outputStream, out).then(resolve, reject);
+    });
+  });
+}
+
+function* slices(parts: Uint8Array[]): Generator<Buffer> {
+  const step = 1 << 22;
+  for (const part of parts) {
+    for (let at = 0; at < part.length; at += step) {
+      yield Buffer.from(part.buffer, part.byteOffset + at, Math.min(step, part.length - at));
+    }
+  }
+}
