@@ -1,24 +1,29 @@
-// Finds a Python with NumPy for the interop tests: env PYTHON, then /usr/bin/python3, then python3.
+// Finds a Python with the modules an interop test needs: env PYTHON, then /usr/bin/python3, then
+// python3. The README's development set-up installs numpy and safetensors for python3.
 
 import { execFileSync } from 'node:child_process';
 
-let found: string | null | undefined;
+const found = new Map<string, string | null>();
 
-export function findPythonWithNumpy(): string | null {
-  if (found !== undefined) return found;
+export function findPython(modules: string[]): string | null {
+  const key = modules.join(',');
+  if (found.has(key)) return found.get(key)!;
   const candidates = [process.env.PYTHON, '/usr/bin/python3', 'python3'].filter((c): c is string => !!c);
-  found = null;
-  for (const python of candidates) {
+  let python: string | null = null;
+  for (const candidate of candidates) {
     try {
-      execFileSync(python, ['-c', 'import numpy'], { stdio: 'ignore', timeout: 20_000 });
-      found = python;
+      execFileSync(candidate, ['-c', `import ${key}`], { stdio: 'ignore', timeout: 20_000 });
+      python = candidate;
       break;
     } catch {
-      // not installed, or no numpy: try the next one
+      // not installed, or without the modules: try the next one
     }
   }
-  return found;
+  found.set(key, python);
+  return python;
 }
+
+export const findPythonWithNumpy = (): string | null => findPython(['numpy']);
 
 /** Runs a Python script with arguments and returns its stdout (throws with stderr on failure). */
 export function runPython(python: string, script: string, args: string[]): string {

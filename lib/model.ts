@@ -1,0 +1,154 @@
+// A PtychoPINN model: the native network with the configuration, probe and intensity scale it was
+// trained with, and reconstruction of a dataset's object from it (SPEC section 7).
+import { type NativeModel, type NativeParameter, addon } from './binding.js';
+import { type InferenceConfig, type ModelConfig, type TrainingConfig, resolveInferenceConfig } from './config.js';
+import { type Dataset, patternCount, patternSize } from './dataset.js';
+import { groupPositions } from './grouping.js';
+import type { ComplexArray, FloatArray } from './ndarray.js';
+import type { NativeOptions } from './physics.js';
+import { intensityScale } from './scaling.js';
+import { centerWeights, probeWeights, stitch } from './stitching.js';
+import { resolveThreads } from './threads.js';
+
+export interface TrainingHistory {
+  epochLoss: number[];
+  validationLoss: (number | null)[];
+  batchLoss: number[];
+  learningRate: number[];
+  /** How training ended. */
+  stop: 'completed' | 'cancelled' | 'early_stop' | 'non_finite';
+  seconds: number;
+}
+
+export interface Reconstruction {
+  /** Complex object (H, W) stitched from every chosen pattern. */
+  object: ComplexArray;
+  amplitude: FloatArray;
+  phase: FloatArray;
+  /** Object coordinates (row, column) of pixel [0, 0]. */
+  origin: [number, number];
+  /** The patterns stitched (file indices, a group's members in order) and their positions. */
+  patterns: Int32Array;
+  xcoords: Float64Array;
+  ycoords: Float64Array;
+  /** The network's complex patches (G, C, N, N). */
+  patches: ComplexArray;
+  /** The intensity scale the network input was divided by. */
+  intensityScale: number;
+}
+
+export type ReconstructOptions = Partial<InferenceConfig> & NativeOptions & {
+  /** Seed of the grouping at gridsize > 1 (default: the model's training seed). */
+  seed?: number;
+};
+
+/** Everything a model is besides its weights: what a bundle's manifest and probe.npy hold. */
+export interface ModelState {
+  /** What the network is. */
+  config: ModelConfig;
+  /** The training probe (N, N). */
+  probe: ComplexArray;
+  /** s of SPEC section 4, reused at inference. */
+  intensityScale: number;
+  /** Weight initialisation seed, and the default grouping seed. */
+  seed: number;
+  training?: TrainingConfig;
+  history?: TrainingHistory;
+}
+
+export class PtychoPinnModel {
+  readonly native: NativeModel;
+  readonly config: ModelConfig;
+  readonly probe: ComplexArray;
+  readonly intensityScale: number;
+  readonly seed: number;
+  training?: TrainingConfig;
+  history?: TrainingHistory;
+
+  /** A network with freshly initialised weights (seeded). */
+  constructor(state: ModelState) {
+    const { config } = state;
+    this.config = config;
+    this.probe = state.probe;
+    this.intensityScale = state.intensityScale;
+    this.seed = state.seed;
+    this.training = state.training;
+    this.history = state.history;
+    this.native = new (addon().binding.Model)({
+      n: config.N, channels: config.gridsize ** 2, filterScale: config.nFiltersScale,
+      ampActivation: config.ampActivation, probeBig: config.probeBig, seed: this.seed,
+    });
+  }
+
+  /** The LibTorch the network runs on. */
+  get torchVersion(): string {
+    return addon().binding.torchVersion;
+  }
+
+  get parameterCount(): number {
+    return this.native.parameterCount;
+  }
+
+  /** Copies of the weights, by parameter name, in the network's order. */
+  parameters(): NativeParameter[] {
+    return this.native.getParameters();
+  }
+
+  /** Replaces every weight; names and shapes must match the network exactly. */
+  loadParameters(parameters: NativeParameter[]): void {
+    this.native.setParameters(parameters);
+  }
+
+  /** The object of a dataset: the network on its patterns, stitched at their scan positions. */
+  async reconstruct(dataset: Dataset, options: ReconstructOptions = {}): Promise<Reconstruction> {
+    const { threads, seed, ...inference } = options;
+    const config = resolveInferenceConfig(inference);
+    const n = patternSize(dataset);
+    if (n !== this.config.N) {
+      throw new RangeError(`${dataset.source}: patterns are ${n} x ${n}, the model was trained on N = ${this.config.N}`);
+    }
+    const total = patternCount(dataset);
+    const c = this.config.gridsize ** 2;
+    let groups: Int32Array;
+    if (this.config.gridsize === 1) {
+      // the first n_images patterns in file order, as the reference does
+      const count = Math.min(config.nImages ?? total, total);
+      groups = Int32Array.from({ length: count }, (_, i) => i);
+    } else {
+      groups = groupPositions(dataset.xcoords, dataset.ycoords, {
+        gridsize: this.config.gridsize, nGroups: config.nImages ?? total, seed: seed ?? this.seed,
+      }).indices;
+    }
+    const scale = config.rescaleInference
+      ? intensityScale(dataset.diffraction.data, n, groups)
+      : this.intensityScale;
+    const nGroups = groups.length / c;
+    const predicted = await this.native.predict({
+      diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale,
+      batchSize: config.inferenceBatchSize, threads: resolveThreads(threads),
+    });
+    const patches: ComplexArray = { dtype: 'complex64', shape: predicted.shape, data: predicted.data };
+    const xcoords = Float64Array.from(groups, (i) => dataset.xcoords[i]);
+    const ycoords = Float64Array.from(groups, (i) => dataset.ycoords[i]);
+    const flat: ComplexArray = { ...patches, shape: [groups.length, n, n] };
+    const weights = config.stitchWeights === 'probe' ? probeWeights(dataset.probe) : centerWeights(n);
+    const { object, origin } = await stitch(flat, xcoords, ycoords, { weights, threads });
+    return { object, ...amplitudeAndPhase(object), origin, patterns: groups, xcoords, ycoords, patches, intensityScale: scale };
+  }
+}
+
+export function amplitudeAndPhase(object: ComplexArray): { amplitude: FloatArray; phase: FloatArray } {
+  const count = object.data.length / 2;
+  const amplitude = new Float32Array(count);
+  const phase = new Float32Array(count);
+  for (let k = 0; k < count; k++) {
+    const re = object.data[2 * k];
+    const im = object.data[2 * k + 1];
+    amplitude[k] = Math.hypot(re, im);
+    phase[k] = Math.atan2(im, re);
+  }
+  return {
+    amplitude: { dtype: 'float32', shape: [...object.shape], data: amplitude },
+    phase: { dtype: 'float32', shape: [...object.shape], data: phase },
+  };
+}
