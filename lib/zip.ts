@@ -77,6 +77,10 @@ export class ZipArchive {
   }
 }
 
+// A fixed member time (the zip format's first date, as NumPy writes): the same arrays give the
+// same bytes.
+const EPOCH = new Date(1980, 0, 1);
+
 export interface ZipMember {
   name: string;
   /** The member's bytes, in parts written one after the other (no concatenated copy). */
@@ -91,7 +95,7 @@ export async function writeZip(path: string, members: ZipMember[]): Promise<void
     for (const { name, parts, compress } of members) {
       const size = parts.reduce((n, p) => n + p.length, 0);
       // Streamed in slices so a large member is neither copied whole nor deflated in one call.
-      zip.addReadStreamLazy(name, { compress, size }, (cb) => cb(null, Readable.from(slices(parts), { objectMode: false })));
+      zip.addReadStreamLazy(name, { compress, size, mtime: EPOCH }, (cb) => cb(null, Readable.from(slices(parts), { objectMode: false })));
     }
     zip.end();
     const out = createWriteStream(temp, { flags: 'wx', flush: true });
