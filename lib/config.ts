@@ -23,7 +23,8 @@ export interface TrainingConfig {
   batchSize: number;
   learningRate: number;
   nGroups: number;
-  neighborCount: number;
+  /** K of SPEC section 3; absent: 4, or gridsize^2 when that is larger. */
+  neighborCount?: number;
   oversample: boolean;
   seed: number;
   lossMode: LossMode;
@@ -55,7 +56,6 @@ export const defaultTrainingConfig: TrainingConfig = {
   batchSize: 16,
   learningRate: 1e-3,
   nGroups: 512,
-  neighborCount: 4,
   oversample: false,
   seed: 42,
   lossMode: 'poisson',
@@ -127,13 +127,13 @@ export function resolveModelConfig(partial: Partial<ModelConfig> & { N: number }
 }
 
 export function resolveTrainingConfig(partial: Partial<TrainingConfig> = {}): TrainingConfig {
-  unknownKeys(partial, defaultTrainingConfig, 'training');
+  unknownKeys(partial, { ...defaultTrainingConfig, neighborCount: 0 }, 'training');
   const config = { ...defaultTrainingConfig, ...partial };
   integer(config, 'maxEpochs', 1);
   integer(config, 'batchSize', 1);
   positive(config, 'learningRate');
   integer(config, 'nGroups', 1);
-  integer(config, 'neighborCount', 1);
+  if (config.neighborCount !== undefined) integer(config, 'neighborCount', 1);
   oneOf(config, 'oversample', [true, false]);
   integer(config, 'seed', 0, 2 ** 32 - 1);
   oneOf(config, 'lossMode', ['poisson', 'mae']);

@@ -2,27 +2,34 @@
 // intensity of a normalised pattern (N/2)^2.
 
 /**
- * s = sqrt(mean over the chosen patterns of sum over pixels X^2) / (N/2), with X the measured
- * amplitudes (n, N, N) and `patterns` the grouped pattern indices, repeats counted (default: all).
+ * s = sqrt(mean over the chosen patterns of sum over pixels X^2) / (N/2), with `diffraction` the
+ * measured amplitudes X (n, N, N) and `indices` the grouped patterns, repeats counted as they
+ * occur (default: every pattern once). Sums are float64 whatever the input precision.
  */
-export function intensityScale(diffraction: Float32Array, n: number, patterns?: ArrayLike<number>): number {
-  const size = n * n;
-  const count = patterns ? patterns.length : diffraction.length / size;
-  const totals = new Map<number, number>();
-  const total = (k: number) => {
-    let t = totals.get(k);
-    if (t === undefined) {
-      t = 0;
-      for (let i = k * size; i < (k + 1) * size; i++) t += diffraction[i] * diffraction[i];
-      totals.set(k, t);
+export function intensityScale(diffraction: Float32Array | Float64Array, patternSize: number, indices?: ArrayLike<number>): number {
+  const size = patternSize * patternSize;
+  if (!Number.isInteger(patternSize) || patternSize < 1 || diffraction.length % size !== 0) {
+    throw new RangeError(`intensity scale: ${diffraction.length} values are not a whole number of ${patternSize} x ${patternSize} patterns`);
+  }
+  const n = diffraction.length / size;
+  const count = indices ? indices.length : n;
+  if (count === 0) throw new RangeError('intensity scale: no diffraction patterns were chosen');
+  // a pattern's total is computed once however often groups repeat it
+  const totals = new Float64Array(n).fill(NaN);
+  const total = (p: number) => {
+    if (!Number.isInteger(p) || p < 0 || p >= n) throw new RangeError(`intensity scale: pattern index ${p} is outside [0, ${n})`);
+    if (Number.isNaN(totals[p])) {
+      let t = 0;
+      for (let i = p * size; i < (p + 1) * size; i++) t += diffraction[i] * diffraction[i];
+      totals[p] = t;
     }
-    return t;
+    return totals[p];
   };
   let sum = 0;
-  for (let j = 0; j < count; j++) sum += total(patterns ? patterns[j] : j);
-  const scale = Math.sqrt(sum / count) / (n / 2);
+  for (let j = 0; j < count; j++) sum += total(indices ? indices[j] : j);
+  const scale = Math.sqrt(sum / count) / (patternSize / 2);
   if (!(scale > 0) || !Number.isFinite(scale)) {
-    throw new RangeError(`the intensity scale is ${scale}: the chosen diffraction patterns hold no light (all zero) or non-finite values`);
+    throw new RangeError(`the intensity scale is ${scale}: the chosen diffraction patterns ${scale === 0 ? 'hold no light (all zero)' : 'hold non-finite values'}`);
   }
   return scale;
 }

@@ -85,13 +85,20 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   }
 }
 
-std::shared_ptr<void> ModelWrap::Claim(Napi::Env env, const char* what) {
-  if (busy_->exchange(true)) {
-    throw Napi::Error::New(env, std::string("the model is busy with another call; ") + what +
-                                    " must wait for it to finish");
+// Claims and releases both happen on the JS thread (a job is destroyed there after it settles).
+std::shared_ptr<void> ModelWrap::Claim(Napi::Env env, Access access, const char* what) {
+  auto users = users_;
+  if (users->writer || (access == Access::kWrite && users->readers > 0)) {
+    throw Napi::Error::New(env, std::string("the model is busy ") +
+                                    (users->writer ? "training or loading weights" : "predicting") +
+                                    "; " + what + " must wait for it to finish");
   }
-  auto busy = busy_;
-  return std::shared_ptr<void>(nullptr, [busy](void*) { busy->store(false); });
+  if (access == Access::kWrite) {
+    users->writer = true;
+    return std::shared_ptr<void>(nullptr, [users](void*) { users->writer = false; });
+  }
+  ++users->readers;
+  return std::shared_ptr<void>(nullptr, [users](void*) { --users->readers; });
 }
 
 // train({ train: grouped, validation?: grouped, probe, scale, epochs, batchSize, learningRate,
@@ -124,7 +131,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   if (info[1].IsFunction()) {
     progress = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "ptychopinn.progress", 0, 1);
   }
-  auto token = Claim(env, "train");
+  auto token = Claim(env, Access::kWrite, "train");
   cancel_->store(false);
   auto outcome = std::make_shared<TrainOutcome>();
   auto net = net_;
@@ -170,7 +177,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   const at::Tensor index = IndexTensor(o.Get("groups"), {groups, c}, "groups");
   const double scale = NumberField(o, "scale");
   const int64_t batchSize = IntField(o, "batchSize");
-  auto token = Claim(env, "predict");
+  auto token = Claim(env, Access::kRead, "predict");
   auto net = net_;
   auto result = std::make_shared<at::Tensor>();
   return RunTorchJob(
@@ -190,7 +197,7 @@ void ModelWrap::Cancel(const Napi::CallbackInfo&) { cancel_->store(true); }
 // [{ name, shape, data: Float32Array }] in registration order (copies of the weights)
 Napi::Value ModelWrap::GetParameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto token = Claim(env, "getParameters");
+  auto token = Claim(env, Access::kRead, "getParameters");
   const auto named = net_->named_parameters();
   auto list = Napi::Array::New(env, named.size());
   uint32_t i = 0;
@@ -207,7 +214,7 @@ Napi::Value ModelWrap::GetParameters(const Napi::CallbackInfo& info) {
 // setParameters([{ name, shape, data }]): every parameter, exactly once, with its shape
 void ModelWrap::SetParameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto token = Claim(env, "setParameters");
+  auto token = Claim(env, Access::kWrite, "setParameters");
   auto named = net_->named_parameters();
   const auto list = info[0].As<Napi::Array>();
   std::set<std::string> seen;

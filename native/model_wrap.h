@@ -23,11 +23,19 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   void SetParameters(const Napi::CallbackInfo& info);
   Napi::Value ParameterCount(const Napi::CallbackInfo& info);
 
-  // Marks the model busy for one job; the returned token frees it when the job is destroyed.
-  std::shared_ptr<void> Claim(Napi::Env env, const char* what);
+  // Claims the model for one call; the returned token frees it when the call's job is destroyed.
+  // Training and setParameters change the weights and need the model alone; predict and
+  // getParameters only read them and may overlap each other.
+  enum class Access { kRead, kWrite };
+  std::shared_ptr<void> Claim(Napi::Env env, Access access, const char* what);
+
+  struct Users {
+    std::atomic<int> readers{0};
+    std::atomic<bool> writer{false};
+  };
 
   PtychoPinn net_{nullptr};
-  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<Users> users_ = std::make_shared<Users>();
   std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
 };
 

@@ -1,0 +1,114 @@
+// Experiment tracking without a server: an MLflow file store run (the layout `mlflow ui
+// --backend-store-uri` lists) or a plain metrics.csv.
+import { randomBytes } from 'node:crypto';
+import { appendFile, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeAtomically } from './atomic.js';
+
+export type RunStatus = 'FINISHED' | 'FAILED' | 'KILLED';
+// MLflow's RunStatus enum values, as meta.yaml stores them
+const STATUS = { RUNNING: 1, FINISHED: 3, FAILED: 4, KILLED: 5 } as const;
+
+export interface Tracker {
+  logParams(params: Record<string, string | number | boolean | undefined>): Promise<void>;
+  logMetric(key: string, value: number, step: number): Promise<void>;
+  logArtifact(path: string): Promise<void>;
+  end(status: RunStatus): Promise<void>;
+  /** Where the run lives, for the user. */
+  readonly location: string;
+}
+
+export class TrackingError extends Error {
+  override name = 'TrackingError';
+}
+
+/**
+ * The file store root: `MLFLOW_TRACKING_URI` when it is a `file:` URI or a plain path, else
+ * `<outputDir>/mlruns`. A server URI is refused: this package writes files only.
+ */
+export function mlflowRoot(outputDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  const uri = env.MLFLOW_TRACKING_URI;
+  if (!uri) return resolve(outputDir, 'mlruns');
+  if (/^https?:/i.test(uri) || /^databricks/i.test(uri)) {
+    throw new TrackingError(`MLFLOW_TRACKING_URI=${uri}: tracking servers are not supported; ` +
+      'use a file: URI (or unset it to write <output_dir>/mlruns), or pass --logger csv or --disable_mlflow');
+  }
+  if (/^file:/i.test(uri)) return fileURLToPath(uri);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) throw new TrackingError(`MLFLOW_TRACKING_URI=${uri}: only file: URIs are supported`);
+  return resolve(uri);
+}
+
+// meta.yaml holds flat scalars only: quote strings as YAML does for MLflow's fields
+const yaml = (fields: Record<string, string | number | null>) =>
+  Object.entries(fields).map(([k, v]) => `${k}: ${v === null ? 'null' : typeof v === 'number' ? v : `'${v.replace(/'/g, "''")}'`}`).join('\n') + '\n';
+
+async function writeText(path: string, text: string): Promise<void> {
+  await writeAtomically(path, (temp) => writeFile(temp, text, { flag: 'wx' }));
+}
+
+/** Starts a run in experiment 0 ("Default") of the file store at `root`. */
+export async function startMlflowRun(root: string, runName: string): Promise<Tracker> {
+  const experiment = join(root, '0');
+  const now = Date.now();
+  await mkdir(experiment, { recursive: true });
+  try {
+    await readFile(join(experiment, 'meta.yaml'));
+  } catch {
+    await writeText(join(experiment, 'meta.yaml'), yaml({
+      artifact_location: pathToFileURL(experiment).href, creation_time: now, experiment_id: '0',
+      last_update_time: now, lifecycle_stage: 'active', name: 'Default',
+    }));
+  }
+  const runId = randomBytes(16).toString('hex');
+  const run = join(experiment, runId);
+  const artifacts = join(run, 'artifacts');
+  for (const sub of ['params', 'metrics', 'tags', 'artifacts']) await mkdir(join(run, sub), { recursive: true });
+  const user = (() => { try { return userInfo().username; } catch { return 'unknown'; } })();
+  const meta = (status: number, end: number | null) => ({
+    artifact_uri: pathToFileURL(artifacts).href, end_time: end, entry_point_name: '', experiment_id: '0',
+    lifecycle_stage: 'active', run_id: runId, run_name: runName, run_uuid: runId, source_name: '',
+    source_type: 4, source_version: '', start_time: now, status, user_id: user,
+  });
+  const writeMeta = (status: number, end: number | null) =>
+    writeText(join(run, 'meta.yaml'), yaml(meta(status, end)) + 'tags: []\n');
+  await writeMeta(STATUS.RUNNING, null);
+  const tags: Record<string, string> = {
+    'mlflow.runName': runName, 'mlflow.user': user, 'mlflow.source.name': 'ptychopinn', 'mlflow.source.type': 'LOCAL',
+  };
+  for (const [k, v] of Object.entries(tags)) await writeText(join(run, 'tags', k), v);
+  return {
+    location: run,
+    async logParams(params) {
+      for (const [k, v] of Object.entries(params)) if (v !== undefined) await writeText(join(run, 'params', k), String(v));
+    },
+    async logMetric(key, value, step) {
+      // MLflow's line format: timestamp value step
+      await appendFile(join(run, 'metrics', key), `${Date.now()} ${value} ${step}\n`);
+    },
+    async logArtifact(path) {
+      await copyFile(path, join(artifacts, basename(path)));
+    },
+    async end(status) {
+      await writeMeta(STATUS[status], Date.now());
+    },
+  };
+}
+
+/** `--logger csv`: one row per logged step in <dir>/metrics.csv. */
+export async function startCsvLog(dir: string): Promise<Tracker> {
+  const path = join(dir, 'metrics.csv');
+  await writeFile(path, 'step,key,value\n');
+  return {
+    location: path,
+    async logParams(params) {
+      await writeText(join(dir, 'params.json'), JSON.stringify(params, null, 2));
+    },
+    async logMetric(key, value, step) {
+      await appendFile(path, `${step},${key},${value}\n`);
+    },
+    async logArtifact() {},
+    async end() {},
+  };
+}
