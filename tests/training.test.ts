@@ -1,0 +1,107 @@
+import test from 'ava';
+import { type Dataset, loadDataset } from '../lib/dataset.js';
+import { PtychoPinnModel } from '../lib/model.js';
+import { TrainingError, type TrainingProgress, train } from '../lib/training.js';
+import { phaseCorrelation } from './helpers/quality.js';
+
+// AVA runs a file's tests concurrently; these share two cores, so they run one at a time.
+const serial = test.serial;
+let data: Dataset;
+test.before(async () => { data = await loadDataset('fixtures/run1084_sim.npz'); });
+
+const interior = { top: 80, left: 80, bottom: 150, right: 150 };
+const allFinite = (model: PtychoPinnModel) => model.parameters().every((p) => p.data.every(Number.isFinite));
+
+serial('training on the fixture lowers the loss and reconstructs the ground-truth phase', async (t) => {
+  const untrained = new PtychoPinnModel({ config: { N: 64, gridsize: 1, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false }, probe: data.probe, intensityScale: 31.25, seed: 42 });
+  const before = await untrained.reconstruct(data, { threads: 2 });
+  const chance = phaseCorrelation(before.object, before.origin, data.objectGuess!, interior, 4);
+  const progress: TrainingProgress[] = [];
+  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 3, batchSize: 16 } },
+    { threads: 2, onProgress: (p) => progress.push(p) });
+  const history = model.history!;
+  // the loss's floor: the saturated model I = X^2 (normalised), which no model beats
+  let floor = 0;
+  for (const x of data.diffraction.data) {
+    const y = (x / model.intensityScale) ** 2;
+    floor += y > 0 ? y - y * Math.log(y) : 0;
+  }
+  floor /= 512;
+  const excess = (loss: number) => loss - floor;
+  const first = history.batchLoss[0];
+  const last = history.epochLoss[2];
+  const r = await model.reconstruct(data, { threads: 2 });
+  // at gridsize 1 nothing pins a patch's position to a pixel: allow a small shift
+  const quality = phaseCorrelation(r.object, r.origin, data.objectGuess!, interior, 4);
+  t.log(`loss ${first.toFixed(0)} (first batch) -> ${last.toFixed(0)} (epoch 3), floor ${floor.toFixed(0)}: excess down ${(excess(first) / excess(last)).toFixed(1)}x`);
+  t.log(`phase correlation with the ground truth: ${quality.correlation.toFixed(3)} at shift ${quality.shift} (untrained: ${chance.correlation.toFixed(3)})`);
+  t.log(`${(history.batchLoss.length * 16 / history.seconds).toFixed(1)} groups/s over ${history.seconds.toFixed(1)} s`);
+  t.is(history.stop, 'completed');
+  t.is(history.epochLoss.length, 3);
+  t.true(excess(first) / excess(last) > 3);
+  // the untrained network's output already follows the patterns a little, hence the margin
+  t.true(quality.correlation > 0.5);
+  t.true(quality.correlation > chance.correlation + 0.25);
+  // progress: every batch reported, the last of each epoch with the epoch's loss
+  t.is(progress.length, 3 * 32);
+  t.deepEqual(progress.filter((p) => p.epochEnd).map((p) => p.epochLoss), history.epochLoss);
+  t.true(progress.every((p) => p.samplesPerSecond > 0 && p.batches === 32 && p.epochs === 3));
+  t.deepEqual(r.object.shape, [152, 153]);
+});
+
+serial('the same seed and thread count give identical weights and outputs; another seed does not', async (t) => {
+  const run = (seed: number) => train(data, { model: { gridsize: 1 }, training: { nGroups: 24, maxEpochs: 1, batchSize: 8, seed } }, { threads: 2 });
+  const [a, b, c] = [await run(7), await run(7), await run(8)];
+  t.deepEqual(a.parameters(), b.parameters());
+  t.deepEqual(a.history!.batchLoss, b.history!.batchLoss);
+  t.notDeepEqual(a.parameters()[0].data, c.parameters()[0].data);
+  const [ra, rb] = [await a.reconstruct(data, { nImages: 16, threads: 2 }), await b.reconstruct(data, { nImages: 16, threads: 2 })];
+  t.deepEqual(Buffer.from(ra.object.data.buffer), Buffer.from(rb.object.data.buffer));
+});
+
+serial('gridsize 2 trains with object_big and reconstructs from its groups', async (t) => {
+  const warnings: string[] = [];
+  const model = await train(data, { model: { gridsize: 2 }, training: { nGroups: 48, maxEpochs: 1, batchSize: 8 } },
+    { threads: 2, onWarning: (w) => warnings.push(w), validation: data });
+  t.is(model.parameterCount, 2_344_528);
+  t.deepEqual(warnings, []);
+  const h = model.history!;
+  t.true(h.batchLoss.every(Number.isFinite));
+  t.is(h.validationLoss.length, 1);
+  t.true(Number.isFinite(h.validationLoss[0]!));
+  const r = await model.reconstruct(data, { nImages: 40, threads: 2 });
+  t.deepEqual(r.patches.shape, [40, 4, 64, 64]);
+  t.is(r.patterns.length, 160);
+  t.true(r.object.data.every(Number.isFinite));
+  t.true(r.amplitude.data.some((v) => v > 0));
+});
+
+serial('aborting returns the weights trained so far', async (t) => {
+  const controller = new AbortController();
+  const initial = new PtychoPinnModel({ config: { N: 64, gridsize: 1, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false }, probe: data.probe, intensityScale: 1, seed: 42 }).parameters();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 50, batchSize: 8 } },
+    { threads: 2, signal: controller.signal, onProgress: (p) => { if (p.batch === 3) controller.abort(); } });
+  clearInterval(timer);
+  t.is(model.history!.stop, 'cancelled');
+  t.true(model.history!.batchLoss.length >= 3 && model.history!.batchLoss.length < 10);
+  t.notDeepEqual(model.parameters()[0].data, initial[0].data);
+  t.true(ticks > 0, 'the event loop ran while training');
+});
+
+serial('a loss that stops being finite ends training with a clear error and the last good weights', async (t) => {
+  const error = await t.throwsAsync(train(data, { model: { gridsize: 1 }, training: { nGroups: 64, maxEpochs: 20, batchSize: 8, learningRate: 1e9 } }, { threads: 2 }),
+    { instanceOf: TrainingError });
+  t.regex(error!.message, /run1084_sim\.npz: training stopped: (the loss became (NaN|infinite)|a gradient became NaN or infinite) at epoch \d+, batch \d+; the model keeps the weights of the last good step/);
+  const model = (error as TrainingError).model;
+  t.is(model.history!.stop, 'non_finite');
+  t.true(allFinite(model));
+});
+
+serial('impossible configuration is refused before any work, naming the flag', async (t) => {
+  await t.throwsAsync(train(data, { training: { batchSize: 0 } }), { message: /--batch_size must be an integer at least 1, got 0/ });
+  await t.throwsAsync(train(data, { model: { ampActivation: 'tanh' as never } }), { message: /--amp_activation must be one of silu, sigmoid, softplus, relu/ });
+  await t.throwsAsync(train(data, { training: { learningRate: -1 } }), { message: /--learning_rate must be a positive number/ });
+  await t.throwsAsync(train(data, { training: { epochs: 3 } as never }), { message: /--epochs is not a training option/ });
+});
