@@ -16,6 +16,8 @@ export interface NativeTensor {
 /** The raw binding. Arguments are validated in TypeScript before they get here. */
 export interface NativeBinding {
   torchVersion: string;
+  /** Whether this LibTorch was built with CUDA and sees a GPU. */
+  cudaAvailable: boolean;
   /** Complex patch (interleaved) of shape patchShape and complex probe -> amplitudes. */
   diffract(patch: Float32Array, patchShape: number[], probe: Float32Array,
     threads: number): Promise<NativeTensor>;

@@ -1,6 +1,7 @@
 // Module registration and the JS-facing argument handling of each native function.
 #include <ATen/Parallel.h>
 #include <napi.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include "model_wrap.h"
@@ -112,6 +113,7 @@ Napi::Value MergeGroup(const Napi::CallbackInfo& info) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace ptpinn;
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  exports.Set("cudaAvailable", Napi::Boolean::New(env, torch::cuda::is_available()));
   exports.Set("diffract", Napi::Function::New(env, Diffract, "diffract"));
   exports.Set("extractPatches", Napi::Function::New(env, ExtractPatches, "extractPatches"));
   exports.Set("stitch", Napi::Function::New(env, Stitch, "stitch"));

@@ -73,12 +73,34 @@ torch::Tensor EncoderImpl::forward(torch::Tensor x) {
   return x;
 }
 
-DecoderImpl::DecoderImpl(const NetworkConfig& c, Kind k)
+DecoderLastImpl::DecoderLastImpl(const NetworkConfig& c, DecoderKind k)
     : kind(k),
-      activation(k == Kind::kAmplitude ? c.ampActivation : Activation::kSilu),
+      activation(k == DecoderKind::kAmplitude ? c.ampActivation : Activation::kSilu),
       n(c.n),
       outerChannels(32 * c.filterScale / 8),
       probeBig(c.probeBig) {
+  const int64_t channels = 32 * c.filterScale;
+  conv1 = register_module("conv1", Conv3x3(channels - outerChannels, c.channels));
+  if (probeBig) {
+    conv_up_block = register_module("conv_up_block", ConvBlock(outerChannels, channels));
+    conv2 = register_module("conv2", Conv3x3(channels, c.channels));
+  }
+}
+
+torch::Tensor DecoderLastImpl::forward(const torch::Tensor& x) {
+  const int64_t channels = x.size(1);
+  torch::Tensor inner = conv1(x.narrow(1, 0, channels - outerChannels));
+  inner = kind == DecoderKind::kPhase ? M_PI * torch::tanh(inner) : Activate(inner, activation);
+  const int64_t pad = n / 4;
+  torch::Tensor out = torch::constant_pad_nd(inner, {pad, pad, pad, pad}, 0);
+  if (probeBig) {
+    torch::Tensor full = Upsample2(conv_up_block(x.narrow(1, channels - outerChannels, outerChannels)));
+    out = out + torch::silu(conv2(full));
+  }
+  return out;
+}
+
+DecoderImpl::DecoderImpl(const NetworkConfig& c, DecoderKind kind) {
   const int64_t depth = EncoderDepth(c.n) - 1;
   int64_t in = 128 * c.filterScale;
   for (int64_t i = 0; i < depth; ++i) {
@@ -88,34 +110,19 @@ DecoderImpl::DecoderImpl(const NetworkConfig& c, Kind k)
     in = out;
   }
   register_module("blocks", blocks);
-  const int64_t last = 32 * c.filterScale;
-  center = register_module("center", Conv3x3(last - outerChannels, c.channels));
-  if (probeBig) {
-    outer = register_module("outer", ConvBlock(outerChannels, last));
-    outer_out = register_module("outer_out", Conv3x3(last, c.channels));
-  }
+  last = register_module(kind == DecoderKind::kAmplitude ? "amp" : "phase", DecoderLast(c, kind));
 }
 
 torch::Tensor DecoderImpl::forward(torch::Tensor x) {
   for (const auto& block : *blocks) x = Upsample2(block->as<ConvBlock>()->forward(x));
-  const int64_t channels = x.size(1);
-  torch::Tensor inner = center(x.narrow(1, 0, channels - outerChannels));
-  inner = kind == Kind::kPhase ? M_PI * torch::tanh(inner) : Activate(inner, activation);
-  // the centre path fills the central N/2 x N/2 of the patch
-  const int64_t pad = n / 4;
-  torch::Tensor out = torch::constant_pad_nd(inner, {pad, pad, pad, pad}, 0);
-  if (probeBig) {
-    torch::Tensor full = Upsample2(outer(x.narrow(1, channels - outerChannels, outerChannels)));
-    out = out + torch::silu(outer_out(full));
-  }
-  return out;
+  return last(x);
 }
 
 PtychoPinnImpl::PtychoPinnImpl(const NetworkConfig& c)
     : config(c),
       encoder(register_module("encoder", Encoder(c))),
-      decoder_amp(register_module("decoder_amp", Decoder(c, DecoderImpl::Kind::kAmplitude))),
-      decoder_phase(register_module("decoder_phase", Decoder(c, DecoderImpl::Kind::kPhase))) {}
+      decoder_amp(register_module("decoder_amp", Decoder(c, DecoderKind::kAmplitude))),
+      decoder_phase(register_module("decoder_phase", Decoder(c, DecoderKind::kPhase))) {}
 
 torch::Tensor PtychoPinnImpl::forward(const torch::Tensor& x) {
   torch::Tensor features = encoder(x);

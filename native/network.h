@@ -35,20 +35,32 @@ struct EncoderImpl : torch::nn::Module {
 };
 TORCH_MODULE(Encoder);
 
-struct DecoderImpl : torch::nn::Module {
-  enum class Kind { kAmplitude, kPhase };
-  DecoderImpl(const NetworkConfig& config, Kind kind);
-  // (B, 128f, N/2^k, N/2^k) features -> (B, C, N, N)
-  torch::Tensor forward(torch::Tensor x);
+enum class DecoderKind { kAmplitude, kPhase };
 
-  torch::nn::ModuleList blocks;
-  torch::nn::Conv2d center{nullptr};  // path 1: all but the last c_outer channels
-  ConvBlock outer{nullptr};           // path 2: the last c_outer channels, to full size
-  torch::nn::Conv2d outer_out{nullptr};
-  Kind kind;
+// A decoder's last stage, on 32f channels at N/2 x N/2 (names as the reference's Decoder_last):
+// path 1 (conv1) on all but the last c_outer channels fills the patch centre; path 2
+// (conv_up_block, conv2) on the last c_outer channels covers the whole patch.
+struct DecoderLastImpl : torch::nn::Module {
+  DecoderLastImpl(const NetworkConfig& config, DecoderKind kind);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Conv2d conv1{nullptr};
+  ConvBlock conv_up_block{nullptr};
+  torch::nn::Conv2d conv2{nullptr};
+  DecoderKind kind;
   Activation activation;
   int64_t n, outerChannels;
   bool probeBig;
+};
+TORCH_MODULE(DecoderLast);
+
+struct DecoderImpl : torch::nn::Module {
+  DecoderImpl(const NetworkConfig& config, DecoderKind kind);
+  // (B, 128f, 8, 8) features -> (B, C, N, N)
+  torch::Tensor forward(torch::Tensor x);
+
+  torch::nn::ModuleList blocks;
+  DecoderLast last{nullptr};  // registered as "amp" or "phase"
 };
 TORCH_MODULE(Decoder);
 

@@ -1,32 +1,56 @@
 #!/usr/bin/env node
-// The `ptychopinn` command. Commands that need LibTorch load the addon only when they run.
-import { Command } from 'commander';
+// The `ptychopinn` command. Exit codes: 0 ok, 1 failure, 2 usage error.
+import { Command, CommanderError } from 'commander';
 import { availableParallelism } from 'node:os';
 import { addon } from '../binding.js';
+import { ConfigError } from '../config.js';
+import { TrackingError } from '../tracking.js';
 import { version } from '../version.js';
+import { UsageError, normalizeFlags } from './common.js';
+import { registerDemo } from './demo.js';
+import { registerInfer } from './infer.js';
+import { registerInspect } from './inspect.js';
+import { registerSimulate } from './simulate.js';
+import { registerTrain } from './train.js';
 
-const program = new Command('ptychopinn')
-  .description('PtychoPINN: physics-informed neural network for ptychographic phase retrieval')
-  .version(version)
-  .showSuggestionAfterError(true);
-
-program.command('info')
-  .description('print the package version, the native addon loaded and its LibTorch')
-  .action(() => {
-    const { binding, file } = addon();
-    console.log(`ptychopinn ${version}`);
-    console.log(`addon: ${file}`);
-    console.log(`LibTorch: ${binding.torchVersion}`);
-    console.log(`threads: ${availableParallelism()} (default)`);
-  });
-
-program.exitOverride((error) => {
-  process.exit(error.exitCode === 0 ? 0 : 2);
-});
-
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  console.error(error instanceof Error ? error.message : String(error));
-  process.exit(1);
+function makeProgram(): Command {
+  const program = new Command('ptychopinn')
+    .description('PtychoPINN: physics-informed neural network for ptychographic phase retrieval')
+    .version(version)
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  registerTrain(program);
+  registerInfer(program);
+  registerSimulate(program);
+  registerDemo(program);
+  registerInspect(program);
+  program.command('info')
+    .description('print the package version, the native addon loaded and its LibTorch')
+    .action(() => {
+      const { binding, file } = addon();
+      console.log(`ptychopinn ${version}`);
+      console.log(`addon: ${file}`);
+      console.log(`LibTorch: ${binding.torchVersion}${binding.cudaAvailable ? ' (CUDA available)' : ' (CPU)'}`);
+      console.log(`threads: ${availableParallelism()} (default)`);
+    });
+  return program;
 }
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await makeProgram().parseAsync(normalizeFlags(argv), { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander has printed its message; help and --version are not errors
+      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`error: ${message}`);
+    return error instanceof UsageError || error instanceof ConfigError || error instanceof TrackingError ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

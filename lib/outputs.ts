@@ -1,0 +1,50 @@
+// What `infer` leaves in its output folder (SPEC section 7): reconstruction.npz, the amplitude
+// and phase PNGs and, when the data has a ground truth, metrics.json.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeAtomically } from './atomic.js';
+import type { Dataset } from './dataset.js';
+import { writeImage } from './images.js';
+import { type Comparison, compareObjects } from './metrics.js';
+import type { Reconstruction } from './model.js';
+import { writeNpz } from './npz.js';
+
+export interface WrittenOutputs {
+  npz: string;
+  amplitudePng: string;
+  phasePng: string;
+  /** The value range each PNG's colours span. */
+  amplitudeRange: [number, number];
+  phaseRange: [number, number];
+  metrics?: string;
+  comparison?: Comparison;
+}
+
+export async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeAtomically(path, (temp) => writeFile(temp, JSON.stringify(value, null, 2) + '\n', { flag: 'wx' }));
+}
+
+export async function writeReconstruction(dir: string, r: Reconstruction, dataset: Dataset): Promise<WrittenOutputs> {
+  const npz = join(dir, 'reconstruction.npz');
+  await writeNpz(npz, {
+    object: r.object,
+    amplitude: r.amplitude,
+    phase: r.phase,
+    xcoords: { dtype: 'float64', shape: [r.xcoords.length], data: r.xcoords },
+    ycoords: { dtype: 'float64', shape: [r.ycoords.length], data: r.ycoords },
+    patterns: { dtype: 'int32', shape: [r.patterns.length], data: r.patterns },
+    origin: { dtype: 'float64', shape: [2], data: Float64Array.from(r.origin) },
+    intensity_scale: { dtype: 'float64', shape: [], data: Float64Array.of(r.intensityScale) },
+  });
+  const amplitudePng = join(dir, 'reconstructed_amplitude.png');
+  const phasePng = join(dir, 'reconstructed_phase.png');
+  const amplitudeRange = await writeImage(amplitudePng, r.amplitude);
+  const phaseRange = await writeImage(phasePng, r.phase, { colormap: 'cyclic', range: [-Math.PI, Math.PI] });
+  const out: WrittenOutputs = { npz, amplitudePng, phasePng, amplitudeRange, phaseRange };
+  if (dataset.objectGuess) {
+    out.comparison = compareObjects(r.object, r.origin, dataset.objectGuess);
+    out.metrics = join(dir, 'metrics.json');
+    await writeJson(out.metrics, { reference: `${dataset.source}: objectGuess`, ...out.comparison });
+  }
+  return out;
+}
