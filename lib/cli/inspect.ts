@@ -48,7 +48,6 @@ async function runInspect(file: string): Promise<void> {
     console.log(`dataset: ${n} patterns of ${N} x ${N}; x ${range(d.xcoords)}, y ${range(d.ycoords)} (object pixels); ` +
       `mean photons per pattern ${(total / n).toPrecision(4)}${d.objectGuess ? `; objectGuess ${shapeText(d.objectGuess.shape)}` : ''}`);
   } catch (error) {
-    console.log(`not a usable dataset: ${(error as Error).message}`);
-    process.exitCode = 1;
+    throw new Error(`not a usable dataset: ${(error as Error).message}`, { cause: error });
   }
 }
