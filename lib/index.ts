@@ -1,8 +1,31 @@
-export { version } from './version.js';
+// The Node API: everything the command line does, typed.
 import { addon } from './binding.js';
+
+export { version } from './version.js';
 export { addon, loadAddon, AddonLoadError, type LoadedAddon, type NativeBinding } from './binding.js';
 export type { DType, NdArray, ComplexArray, FloatArray } from './ndarray.js';
-export { diffract, poissonLossGradient, type LossAndGradient, type NativeOptions } from './physics.js';
+export { readNpy, writeNpy, decodeNpy, encodeNpy, NpyError } from './npy.js';
+export { NpzFile, readNpz, writeNpz, NpzError } from './npz.js';
+export { type Dataset, type LoadOptions, type SaveOptions, DatasetError, loadDataset, saveDataset } from './dataset.js';
+export { type Groups, type GroupingOptions, KdTree, groupPositions } from './grouping.js';
+export { intensityScale } from './scaling.js';
+export { Rng } from './random.js';
+export { type ScanPositions, rasterScan, spiralScan } from './scan.js';
+export { type SimulateOptions, type Simulation, simulate } from './simulation.js';
+export { diffract, poissonLossGradient, mergeGroup, type LossAndGradient, type NativeOptions } from './physics.js';
+export { stitch, extractPatches, centerWeights, probeWeights, type StitchedObject } from './stitching.js';
+export {
+  type ModelConfig, type TrainingConfig, type InferenceConfig, ConfigError,
+  resolveModelConfig, resolveTrainingConfig, resolveInferenceConfig,
+} from './config.js';
+export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type ReconstructOptions, type TrainingHistory } from './model.js';
+export { train, TrainingError, type TrainConfig, type TrainOptions, type TrainingProgress } from './training.js';
+export { saveModel, loadModel, readManifest, BundleError, type Manifest } from './bundle.js';
+export { Reconstructor, type ReconstructorOptions } from './reconstructor.js';
+export { compareObjects, type Comparison } from './metrics.js';
+export { writeReconstruction, type WrittenOutputs } from './outputs.js';
+export { renderImage, writeImage } from './images.js';
+export { startMlflowRun, startCsvLog, mlflowRoot, TrackingError, type Tracker } from './tracking.js';
 
 /** The LibTorch version the addon was built against (loads the addon). */
 export function torchVersion(): string {

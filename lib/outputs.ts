@@ -42,9 +42,13 @@ export async function writeReconstruction(dir: string, r: Reconstruction, datase
   const phaseRange = await writeImage(phasePng, r.phase, { colormap: 'cyclic', range: [-Math.PI, Math.PI] });
   const out: WrittenOutputs = { npz, amplitudePng, phasePng, amplitudeRange, phaseRange };
   if (dataset.objectGuess) {
-    out.comparison = compareObjects(r.object, r.origin, dataset.objectGuess);
+    // the scanned region: where patch centres fell, so every pixel is well covered
+    const bounds = (v: Float64Array) => [Math.ceil(v.reduce((m, a) => Math.min(m, a))), Math.floor(v.reduce((m, a) => Math.max(m, a)))];
+    const [top, bottom] = bounds(r.ycoords);
+    const [left, right] = bounds(r.xcoords);
+    out.comparison = compareObjects(r.object, r.origin, dataset.objectGuess, { region: { top, left, bottom, right } });
     out.metrics = join(dir, 'metrics.json');
-    await writeJson(out.metrics, { reference: `${dataset.source}: objectGuess`, ...out.comparison });
+    await writeJson(out.metrics, { reference: `${dataset.source}: objectGuess`, region: { top, left, bottom, right }, ...out.comparison });
   }
   return out;
 }
