@@ -17,7 +17,8 @@ serial('training on the fixture lowers the loss and reconstructs the ground-trut
   const before = await untrained.reconstruct(data, { threads: 2 });
   const chance = phaseCorrelation(before.object, before.origin, data.objectGuess!, interior, 4);
   const progress: TrainingProgress[] = [];
-  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 3, batchSize: 16 } },
+  // the demo's short schedule: three epochs at 3e-3 (the reference's 1e-3 needs about four times as many)
+  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 3, batchSize: 16, learningRate: 3e-3 } },
     { threads: 2, onProgress: (p) => progress.push(p) });
   const history = model.history!;
   // the loss's floor: the saturated model I = X^2 (normalised), which no model beats
@@ -40,8 +41,8 @@ serial('training on the fixture lowers the loss and reconstructs the ground-trut
   t.is(history.epochLoss.length, 3);
   t.true(excess(first) / excess(last) > 3);
   // the untrained network's output already follows the patterns a little, hence the margin
-  t.true(quality.correlation > 0.5);
-  t.true(quality.correlation > chance.correlation + 0.25);
+  t.true(quality.correlation > 0.75);
+  t.true(quality.correlation > chance.correlation + 0.4);
   // progress: every batch reported, the last of each epoch with the epoch's loss
   t.is(progress.length, 3 * 32);
   t.deepEqual(progress.filter((p) => p.epochEnd).map((p) => p.epochLoss), history.epochLoss);
