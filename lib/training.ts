@@ -79,6 +79,12 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
   options.signal?.addEventListener('abort', cancel, { once: true });
   const started = performance.now();
   let callbackError: unknown;
+  // Progress crosses threads through a queue that may still hold the last reports when the
+  // training promise settles: one report per finished batch, so wait for batchLoss.length.
+  let delivered = 0;
+  let expected = Infinity;
+  let allDelivered = () => {};
+  const drained = new Promise<void>((resolve) => { allDelivered = resolve; });
   try {
     const outcome = await model.native.train({
       train: nativeGrouped(dataset, groups), validation, probe: probe.data, scale,
@@ -93,7 +99,10 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
         callbackError ??= error;
         model.native.cancel();
       }
+      if (++delivered >= expected) allDelivered();
     }));
+    expected = outcome.batchLoss.length;
+    if (options.onProgress && delivered < expected) await drained;
     const history: TrainingHistory = {
       epochLoss: outcome.epochLoss, validationLoss: outcome.validationLoss,
       batchLoss: outcome.batchLoss, learningRate: outcome.learningRate, stop: outcome.stop,
