@@ -120,7 +120,8 @@ export function compareObjects(recon: ComplexArray, origin: [number, number], re
   };
 }
 
-function pearson(a: number[], b: number[]): number {
+/** Pearson's correlation coefficient of two equally long series (0 when either is constant). */
+export function pearson(a: number[], b: number[]): number {
   const n = a.length;
   const ma = a.reduce((s, v) => s + v, 0) / n;
   const mb = b.reduce((s, v) => s + v, 0) / n;

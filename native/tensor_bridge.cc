@@ -6,26 +6,30 @@ namespace ptpinn {
 
 namespace {
 
-Napi::Float32Array AsFloat32(const Napi::Value& value, const char* what) {
-  if (!value.IsTypedArray() ||
-      value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a Float32Array");
-  }
-  return value.As<Napi::Float32Array>();
-}
-
 int64_t Numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;
 }
 
-void CheckLength(const Napi::Value& value, size_t length, int64_t expected, const char* what) {
-  if (static_cast<int64_t>(length) != expected) {
-    throw Napi::RangeError::New(value.Env(), std::string(what) + " has " + std::to_string(length) +
+// The typed array's memory as a tensor of `dtype` and `shape` (numbers per element: `lanes`).
+template <typename T>
+at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char* what,
+                napi_typedarray_type type, const char* typeName, at::ScalarType dtype,
+                int64_t lanes = 1) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a " + typeName);
+  }
+  auto array = value.As<Napi::TypedArrayOf<T>>();
+  const int64_t expected = lanes * Numel(shape);
+  if (static_cast<int64_t>(array.ElementLength()) != expected) {
+    throw Napi::RangeError::New(value.Env(), std::string(what) + " has " +
+                                                 std::to_string(array.ElementLength()) +
                                                  " elements, its shape needs " +
                                                  std::to_string(expected));
   }
+  if (lanes > 1) shape.push_back(lanes);
+  return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(dtype));
 }
 
 }  // namespace
@@ -49,41 +53,23 @@ std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what) {
 
 at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape,
                      const char* what) {
-  auto array = AsFloat32(value, what);
-  CheckLength(value, array.ElementLength(), Numel(shape), what);
-  return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(at::kFloat));
+  return View<float>(value, shape, what, napi_float32_array, "Float32Array", at::kFloat);
 }
 
 at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape,
                        const char* what) {
-  if (!value.IsTypedArray() ||
-      value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a Float64Array");
-  }
-  auto array = value.As<Napi::Float64Array>();
-  CheckLength(value, array.ElementLength(), Numel(shape), what);
-  return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(at::kDouble));
+  return View<double>(value, shape, what, napi_float64_array, "Float64Array", at::kDouble);
 }
 
 at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& shape,
                        const char* what) {
-  auto array = AsFloat32(value, what);
-  CheckLength(value, array.ElementLength(), 2 * Numel(shape), what);
-  std::vector<int64_t> realShape(shape);
-  realShape.push_back(2);
   return at::view_as_complex(
-      at::from_blob(array.Data(), realShape, at::TensorOptions().dtype(at::kFloat)));
+      View<float>(value, shape, what, napi_float32_array, "Float32Array", at::kFloat, 2));
 }
 
 at::Tensor IndexTensor(const Napi::Value& value, const std::vector<int64_t>& shape,
                        const char* what) {
-  if (!value.IsTypedArray() ||
-      value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be an Int32Array");
-  }
-  auto array = value.As<Napi::Int32Array>();
-  CheckLength(value, array.ElementLength(), Numel(shape), what);
-  return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(at::kInt)).to(at::kLong);
+  return View<int32_t>(value, shape, what, napi_int32_array, "Int32Array", at::kInt).to(at::kLong);
 }
 
 Napi::Float32Array Float32ArrayFromTensor(Napi::Env env, const at::Tensor& tensor) {

@@ -1,6 +1,7 @@
 // The interim quality check of SPEC section 10: align the stitched object with the ground truth by
 // an integer-shift search around the stitched origin, remove the global phase (the argument of the
 // complex inner product) and correlate the phases over the scanned interior.
+import { pearson } from '../../lib/metrics.js';
 import type { ComplexArray } from '../../lib/ndarray.js';
 
 export interface Region { top: number; left: number; bottom: number; right: number }
@@ -40,19 +41,4 @@ export function phaseCorrelation(recon: ComplexArray, origin: [number, number], 
     }
   }
   return best;
-}
-
-function pearson(a: number[], b: number[]): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let k = 0; k < n; k++) {
-    ab += (a[k] - ma) * (b[k] - mb);
-    aa += (a[k] - ma) ** 2;
-    bb += (b[k] - mb) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
 }
