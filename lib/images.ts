@@ -7,7 +7,7 @@ import type { FloatArray } from './ndarray.js';
 export type ColorMap = 'viridis' | 'cyclic';
 type Rgb = [number, number, number];
 
-// viridis as a degree-6 polynomial fit (Matt Zucker's, max error under 1/255)
+// viridis as a degree-6 polynomial fit (Matt Zucker's): within a few levels of 255 of the table
 const VIRIDIS: Rgb[] = [
   [0.2777273272234177, 0.005407344544966578, 0.3340998053353061],
   [0.1050930431085774, 1.404613529898575, 1.384590162594685],
