@@ -43,7 +43,10 @@ export interface LoadOptions {
 
 const REAL: readonly DType[] = ['bool', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float16', 'float32', 'float64'];
 
+// The array's values as `make`'s type: the decoded buffer itself when it already is (a large
+// diffraction stack is not copied), else a converted copy.
 function toFloat(array: NdArray, make: (n: number) => Float32Array | Float64Array): Float32Array | Float64Array {
+  if (array.data.constructor === make(0).constructor) return array.data as Float32Array | Float64Array;
   const out = make(array.data.length);
   if (array.data instanceof BigInt64Array || array.data instanceof BigUint64Array) {
     for (let i = 0; i < out.length; i++) out[i] = Number(array.data[i]);
