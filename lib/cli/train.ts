@@ -109,6 +109,12 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   await tracker?.logParams({ train_data_file: flags.train_data_file, test_data_file: flags.test_data_file,
     ...model, ...training, threads: flags.threads });
 
+  // metric lines are appended in order, and all of them before the run is closed
+  let logged = Promise.resolve();
+  const logMetric = (key: string, value: number, step: number) => {
+    logged = logged.then(() => tracker?.logMetric(key, value, step));
+  };
+
   // Ctrl-C stops after the current batch and keeps what was trained
   const controller = new AbortController();
   const interrupt = () => {
@@ -122,14 +128,15 @@ async function runTrain(flags: TrainFlags): Promise<void> {
       threads: flags.threads, validation, signal: controller.signal, onWarning,
       onProgress: (p) => {
         report.progress(p);
-        if (p.epochEnd && tracker) {
-          void tracker.logMetric('train_loss', p.epochLoss!, p.epoch);
-          if (p.validationLoss != null) void tracker.logMetric('val_loss', p.validationLoss, p.epoch);
+        if (p.epochEnd) {
+          logMetric('train_loss', p.epochLoss!, p.epoch);
+          if (p.validationLoss != null) logMetric('val_loss', p.validationLoss, p.epoch);
         }
       },
     });
   } catch (error) {
     report.stopBar();
+    await logged;
     await tracker?.end('FAILED');
     if (!(error instanceof TrainingError)) throw error;
     // save the last good weights all the same: they may be worth keeping
@@ -144,6 +151,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const bundle = join(dir, 'model.ptpinn');
   await saveModel(trained, bundle);
   await writeJson(join(dir, 'history.json'), trained.history);
+  await logged;
   await tracker?.logArtifact(bundle);
   await tracker?.end(trained.history!.stop === 'cancelled' ? 'KILLED' : 'FINISHED');
   const h = trained.history!;
