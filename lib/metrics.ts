@@ -72,16 +72,20 @@ export function compareObjects(recon: ComplexArray, origin: [number, number], re
   const region = options.region ?? {
     top: origin[0], left: origin[1], bottom: origin[0] + recon.shape[0] - 1, right: origin[1] + recon.shape[1] - 1,
   };
-  // the shift that maximises |<recon, reference>| normalised by the recon's energy
+  // the shift that maximises |<recon, reference>| / (|recon| |reference|) over the compared pixels
   let best = { score: -Infinity, dy: 0, dx: 0, ps: [] as Pair[] };
   for (let dy = -search; dy <= search; dy++) {
     for (let dx = -search; dx <= search; dx++) {
       const ps = pairs(recon, origin, reference, region, dy, dx);
       if (ps.length === 0) continue;
       const [re, im] = innerProduct(recon, reference, ps);
-      let energy = 0;
-      for (const { reference: b } of ps) energy += reference.data[2 * b] ** 2 + reference.data[2 * b + 1] ** 2;
-      const score = Math.hypot(re, im) / Math.sqrt(energy);
+      let ea = 0;
+      let eb = 0;
+      for (const { recon: a, reference: b } of ps) {
+        ea += recon.data[2 * a] ** 2 + recon.data[2 * a + 1] ** 2;
+        eb += reference.data[2 * b] ** 2 + reference.data[2 * b + 1] ** 2;
+      }
+      const score = Math.hypot(re, im) / Math.sqrt(ea * eb);
       if (score > best.score) best = { score, dy, dx, ps };
     }
   }

@@ -117,6 +117,7 @@ export class PtychoPinnModel {
     } else {
       groups = groupPositions(dataset.xcoords, dataset.ycoords, {
         gridsize: this.config.gridsize, nGroups: config.nImages ?? total, seed: seed ?? this.seed,
+        neighborCount: this.training?.neighborCount, // grouped as in training
       }).indices;
     }
     const scale = config.rescaleInference

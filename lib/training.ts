@@ -68,8 +68,9 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
   for (const warning of groups.warnings) options.onWarning?.(warning);
   const scale = intensityScale(dataset.diffraction.data, N, groups.indices);
   const probe = modelConfig.probeMask ? maskProbe(dataset.probe) : dataset.probe;
+  // the bundle's probe is the one the physics used
   const model = new PtychoPinnModel({
-    config: modelConfig, probe: dataset.probe, intensityScale: scale, seed: training.seed, training,
+    config: modelConfig, probe, intensityScale: scale, seed: training.seed, training,
   });
   const validation = options.validation
     ? nativeGrouped(options.validation, group(options.validation, modelConfig, training))
@@ -112,7 +113,7 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
     if (callbackError !== undefined) throw callbackError;
     if (outcome.stop === 'non_finite') {
       throw new TrainingError(`${dataset.source}: training stopped: ${outcome.message}; ` +
-        'the model keeps the weights of the last good step (try a lower --learning_rate)', model);
+        'the model keeps the weights from before that batch (try a lower --learning_rate)', model);
     }
     return model;
   } finally {

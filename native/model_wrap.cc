@@ -127,18 +127,21 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   const at::Tensor probe = ComplexView(o.Get("probe"), {n, n}, "probe");
   const double scale = NumberField(o, "scale");
 
+  const int threads = static_cast<int>(IntField(o, "threads"));
+  auto token = Claim(env, Access::kWrite, "train");
+  // created last: once it exists, only the job releases it (an earlier throw would leak it and
+  // keep Node's event loop alive)
   Napi::ThreadSafeFunction progress;
   if (info[1].IsFunction()) {
     progress = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "ptychopinn.progress", 0, 1);
   }
-  auto token = Claim(env, Access::kWrite, "train");
   cancel_->store(false);
   auto outcome = std::make_shared<TrainOutcome>();
   auto net = net_;
   auto cancel = cancel_;
   std::vector<Napi::Value> keep{info.This(), o};
   return RunTorchJob(
-      env, static_cast<int>(IntField(o, "threads")), keep,
+      env, threads, keep,
       [=]() mutable {
         // released however the loop ends, so Node can exit afterwards
         std::shared_ptr<void> release(nullptr, [progress](void*) mutable {

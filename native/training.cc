@@ -160,8 +160,8 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
 
 torch::Tensor Predict(PtychoPinn net, const torch::Tensor& diffraction,
                       const torch::Tensor& groups, double scale, int64_t batchSize) {
+  // no eval(): several predictions may overlap, and the network has no train/eval difference
   c10::InferenceMode guard;
-  net->eval();
   const int64_t count = groups.size(0), c = groups.size(1), n = diffraction.size(-1);
   torch::Tensor out = torch::empty({count, c, n, n}, torch::kComplexFloat);
   for (int64_t start = 0; start < count; start += batchSize) {

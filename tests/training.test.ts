@@ -96,7 +96,7 @@ serial('aborting returns the weights trained so far', async (t) => {
 serial('a loss that stops being finite ends training with a clear error and the last good weights', async (t) => {
   const error = await t.throwsAsync(train(data, { model: { gridsize: 1 }, training: { nGroups: 64, maxEpochs: 20, batchSize: 8, learningRate: 1e9 } }, { threads: 2 }),
     { instanceOf: TrainingError });
-  t.regex(error!.message, /run1084_sim\.npz: training stopped: (the loss became (NaN|infinite)|a gradient became NaN or infinite) at epoch \d+, batch \d+; the model keeps the weights of the last good step/);
+  t.regex(error!.message, /run1084_sim\.npz: training stopped: (the loss became (NaN|infinite)|a gradient became NaN or infinite) at epoch \d+, batch \d+; the model keeps the weights from before that batch/);
   const model = (error as TrainingError).model;
   t.is(model.history!.stop, 'non_finite');
   t.true(allFinite(model));

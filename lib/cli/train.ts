@@ -110,9 +110,14 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     ...model, ...training, threads: flags.threads });
 
   // metric lines are appended in order, and all of them before the run is closed
+  // a failed metric line must not kill the run (an unhandled rejection would): warn once
   let logged = Promise.resolve();
+  let metricsFailed = false;
   const logMetric = (key: string, value: number, step: number) => {
-    logged = logged.then(() => tracker?.logMetric(key, value, step));
+    logged = logged.then(() => tracker?.logMetric(key, value, step)).catch((error: Error) => {
+      if (!metricsFailed) report.warn(`tracking: cannot log ${key}: ${error.message}`);
+      metricsFailed = true;
+    });
   };
 
   // Ctrl-C stops after the current batch and keeps what was trained
@@ -139,10 +144,11 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     await logged;
     await tracker?.end('FAILED');
     if (!(error instanceof TrainingError)) throw error;
-    // save the last good weights all the same: they may be worth keeping
-    await saveModel(error.model, join(dir, 'model.ptpinn'));
-    await writeJson(join(dir, 'history.json'), error.model.history);
-    report.info(`the last good weights are in ${join(dir, 'model.ptpinn')}`);
+    // keep the weights for inspection, but never in place of a good model.ptpinn
+    const kept = join(dir, 'model.nonfinite.ptpinn');
+    await saveModel(error.model, kept);
+    await writeJson(join(dir, 'history.nonfinite.json'), error.model.history);
+    report.info(`the weights when training stopped are in ${kept}`);
     throw error;
   } finally {
     process.off('SIGINT', interrupt);
