@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PtychoPinnError } from './errors.js';
 
 const require = createRequire(import.meta.url);
 const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
@@ -67,6 +68,24 @@ export interface NativeTrainArgs {
   earlyStopPatience: number;
   objectBig: boolean;
   threads: number;
+  /** Return with stop 'checkpoint' once this many epochs are complete. */
+  untilEpoch?: number;
+  /** Continue from the state a previous call returned. */
+  resume?: NativeTrainState;
+}
+
+/** What the loop carries besides the weights (native/training.h, TrainState). */
+export interface NativeTrainState {
+  epoch: number;
+  batch: number;
+  epochSum: number;
+  learningRate: number;
+  best: number | null;
+  bestEpoch: number;
+  sinceBest: number;
+  plateauBest: number | null;
+  plateauWait: number;
+  adam: { name: string; step: number; expAvg: Float32Array; expAvgSq: Float32Array }[];
 }
 
 export interface NativeProgress {
@@ -83,12 +102,15 @@ export interface NativeProgress {
 }
 
 export interface NativeTrainOutcome {
-  stop: 'completed' | 'cancelled' | 'early_stop' | 'non_finite';
+  stop: 'completed' | 'cancelled' | 'early_stop' | 'non_finite' | 'checkpoint';
   message: string;
   batchLoss: number[];
   epochLoss: number[];
   validationLoss: (number | null)[];
   learningRate: number[];
+  state: NativeTrainState;
+  /** The weights at the best monitored loss, when this call improved on it. */
+  best?: NativeParameter[];
 }
 
 export interface NativeParameter {
@@ -102,6 +124,8 @@ export interface NativeModel {
   train(args: NativeTrainArgs, onProgress?: (p: NativeProgress) => void): Promise<NativeTrainOutcome>;
   predict(args: Omit<NativeGrouped, 'offsets'> & { scale: number; batchSize: number; threads: number }): Promise<NativeTensor>;
   cancel(): void;
+  /** Frees the network; every later call but cancel() throws. */
+  dispose(): void;
   getParameters(): NativeParameter[];
   setParameters(parameters: NativeParameter[]): void;
 }
@@ -117,14 +141,17 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir);
-    if (up === dir) throw new Error('ptychopinn: cannot find the package root');
+    if (up === dir) throw new PtychoPinnError('ERR_PTYCHOPINN_ADDON', 'ptychopinn: cannot find the package root');
     dir = up;
   }
   return dir;
 }
 
-export class AddonLoadError extends Error {
+export class AddonLoadError extends PtychoPinnError {
   override name = 'AddonLoadError';
+  constructor(message: string) {
+    super('ERR_PTYCHOPINN_ADDON', message);
+  }
 }
 
 export function loadAddon(root: string = packageRoot()): LoadedAddon {

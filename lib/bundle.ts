@@ -2,15 +2,18 @@
 // probe.npy. The manifest holds the whole configuration, the intensity scale, the training history
 // and a SHA-256 of every other entry; loading checks all of it before building a model.
 import { createHash } from 'node:crypto';
+import type { NativeParameter } from './binding.js';
+import * as z from 'zod';
 import {
-  type ModelConfig, type TrainingConfig, ConfigError, resolveModelConfig, resolveTrainingConfig,
+  type ModelConfig, type TrainingConfig, ConfigError, ModelConfigSchema, flagOf, resolveModelConfig, resolveTrainingConfig,
 } from './config.js';
-import { type ModelState, PtychoPinnModel, type TrainingHistory } from './model.js';
+import { type ModelState, PtychoPinnModel, type ResumeState } from './model.js';
 import type { ComplexArray } from './ndarray.js';
 import { decodeNpy, encodeNpyParts } from './npy.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import { version } from './version.js';
 import { writeZip, ZipArchive } from './zip.js';
+import { PtychoPinnError } from './errors.js';
 
 export const BUNDLE_FORMAT = 'ptychopinn-model';
 export const BUNDLE_VERSION = 1;
@@ -18,25 +21,63 @@ const MANIFEST = 'manifest.json';
 const WEIGHTS = 'weights.safetensors';
 const PROBE = 'probe.npy';
 
-export interface Manifest {
-  format: typeof BUNDLE_FORMAT;
-  formatVersion: number;
-  package: { name: string; version: string };
-  libtorch: string;
-  created: string;
-  config: { model: ModelConfig; training?: TrainingConfig };
-  intensityScale: number;
-  seed: number;
-  parameterCount: number;
-  history?: TrainingHistory;
+const OPTIMIZER = 'optimizer.safetensors';
+const BEST = 'best.safetensors';
+
+const finite = z.number().refine(Number.isFinite, 'a finite number');
+const count = z.number().int().min(0);
+const HistorySchema = z.strictObject({
+  epochLoss: z.array(finite),
+  validationLoss: z.array(finite.nullable()),
+  batchLoss: z.array(finite),
+  learningRate: z.array(finite),
+  stop: z.enum(['completed', 'cancelled', 'early_stop', 'non_finite']),
+  seconds: z.number().min(0),
+});
+const ResumeSchema = z.strictObject({
+  epoch: count, batch: count, epochSum: finite, learningRate: z.number().positive(),
+  best: finite.nullable(), bestEpoch: count, sinceBest: count, plateauBest: finite.nullable(), plateauWait: count,
+  /** Adam's step count of each parameter; the moments are in optimizer.safetensors. */
+  adamSteps: z.record(z.string(), z.number().int().min(1)),
+});
+
+/** manifest.json: checked whole on load (a hand-edited manifest gets a message, not a TypeError). */
+export const ManifestSchema = z.object({
+  format: z.literal(BUNDLE_FORMAT),
+  formatVersion: z.number().int().min(1),
+  package: z.object({ name: z.string(), version: z.string() }),
+  libtorch: z.string(),
+  created: z.string(),
+  // checked by the configuration schemas, whose messages name the field
+  config: z.object({ model: z.unknown(), training: z.unknown().optional() }),
+  intensityScale: z.number().positive().refine(Number.isFinite, 'a finite number'),
+  seed: z.number().int().min(0).max(2 ** 32 - 1),
+  parameterCount: z.number().int().min(1),
+  history: HistorySchema.optional(),
+  resume: ResumeSchema.optional(),
+  trainingData: z.string().optional(),
   /** SHA-256 and size of every other entry. */
-  entries: Record<string, { sha256: string; size: number }>;
+  entries: z.record(z.string(), z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), size: count })),
+});
+
+export type Manifest = Omit<z.output<typeof ManifestSchema>, 'config'> & {
+  config: { model: ModelConfig; training?: TrainingConfig };
+};
+
+export interface SaveModelOptions {
+  /**
+   * Also store the training state (Adam's moments, the loop's counters, the best weights) so that
+   * `train --resume` continues the run exactly: checkpoints and interrupted runs.
+   */
+  resumable?: boolean;
+  /** Weights to store instead of the model's own (the best epoch's, for checkpoints/best.ptpinn). */
+  weights?: NativeParameter[];
 }
 
-export class BundleError extends Error {
+export class BundleError extends PtychoPinnError {
   override name = 'BundleError';
-  constructor(readonly file: string, message: string) {
-    super(`${file}: ${message}`);
+  constructor(readonly file: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_PTYCHOPINN_BUNDLE', `${file}: ${message}`, options);
   }
 }
 
@@ -47,11 +88,25 @@ function sha256(parts: Uint8Array[]): string {
 }
 
 /** Writes the model to `path` (a temporary file renamed when complete). */
-export async function saveModel(model: PtychoPinnModel, path: string): Promise<Manifest> {
-  const parameters = model.parameters();
-  const weights = encodeSafetensors(parameters, { format: 'pt', producer: `ptychopinn ${version}` });
+export async function saveModel(model: PtychoPinnModel, path: string, options: SaveModelOptions = {}): Promise<Manifest> {
+  const parameters = options.weights ?? model.parameters();
+  const meta = { format: 'pt', producer: `ptychopinn ${version}` };
+  const weights = encodeSafetensors(parameters, meta);
   const probe = encodeNpyParts(model.probe, `${path}: probe`);
   const entry = (parts: Uint8Array[]) => ({ sha256: sha256(parts), size: parts.reduce((n, p) => n + p.length, 0) });
+  const extra: { name: string; parts: Uint8Array[] }[] = [];
+  let resume: Manifest['resume'];
+  const r = options.resumable ? model.resumeState : undefined;
+  if (r) {
+    const { adam, ...counters } = r.state;
+    resume = { ...counters, adamSteps: Object.fromEntries(adam.map((m) => [m.name, m.step])) };
+    const shapes = new Map(parameters.map((p) => [p.name, p.shape]));
+    extra.push({ name: OPTIMIZER, parts: encodeSafetensors(adam.flatMap((m) => [
+      { name: `${m.name}.exp_avg`, shape: shapes.get(m.name)!, data: m.expAvg },
+      { name: `${m.name}.exp_avg_sq`, shape: shapes.get(m.name)!, data: m.expAvgSq },
+    ]), meta) });
+    if (r.best) extra.push({ name: BEST, parts: encodeSafetensors(r.best, meta) });
+  }
   const manifest: Manifest = {
     format: BUNDLE_FORMAT,
     formatVersion: BUNDLE_VERSION,
@@ -63,13 +118,16 @@ export async function saveModel(model: PtychoPinnModel, path: string): Promise<M
     seed: model.seed,
     parameterCount: model.parameterCount,
     history: model.history,
-    entries: { [WEIGHTS]: entry(weights), [PROBE]: entry(probe) },
+    resume,
+    trainingData: model.trainingData,
+    entries: { [WEIGHTS]: entry(weights), [PROBE]: entry(probe), ...Object.fromEntries(extra.map((e) => [e.name, entry(e.parts)])) },
   };
   await writeZip(path, [
     { name: MANIFEST, parts: [Buffer.from(JSON.stringify(manifest, null, 2))], compress: true },
     // float weights barely deflate: storing keeps loading a plain copy
     { name: WEIGHTS, parts: weights, compress: false },
     { name: PROBE, parts: probe, compress: false },
+    ...extra.map((e) => ({ ...e, compress: false })),
   ]);
   return manifest;
 }
@@ -84,7 +142,8 @@ async function openBundle(path: string): Promise<OpenBundle> {
   try {
     zip = await ZipArchive.open(path, 'a .ptpinn model bundle');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code) throw err;
+    // a file-system problem (missing, a folder, no permission) is already said as such
+    if (typeof ((err as Error).cause as NodeJS.ErrnoException | undefined)?.errno === 'number') throw err;
     throw new BundleError(path, `not a model bundle: ${(err as Error).message.replace(`${path} `, '')}`);
   }
   try {
@@ -92,11 +151,15 @@ async function openBundle(path: string): Promise<OpenBundle> {
     if (!entry) {
       throw new BundleError(path, `not a ptychopinn model bundle: no ${MANIFEST} (the zip holds ${[...zip.entries.keys()].join(', ') || 'nothing'})`);
     }
-    let manifest: Manifest;
+    let raw: { format?: unknown; formatVersion?: unknown; package?: { version?: unknown } };
     try {
-      manifest = JSON.parse(Buffer.from(await zip.read(entry, `${path}: ${MANIFEST}`)).toString('utf8')) as Manifest;
+      raw = JSON.parse(Buffer.from(await zip.read(entry, `${path}: ${MANIFEST}`)).toString('utf8'));
     } catch (err) {
       throw new BundleError(path, `${MANIFEST} is damaged: ${(err as Error).message}`);
+    }
+    const manifest = raw as Manifest;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new BundleError(path, `${MANIFEST} must hold a JSON object, found ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`);
     }
     if (manifest?.format !== BUNDLE_FORMAT) {
       throw new BundleError(path, `not a ptychopinn model bundle: ${MANIFEST} says format ${JSON.stringify(manifest?.format)}, expected "${BUNDLE_FORMAT}"`);
@@ -108,7 +171,17 @@ async function openBundle(path: string): Promise<OpenBundle> {
       throw new BundleError(path, `written by a newer ptychopinn (${manifest.package?.version ?? '?'}) in bundle format ${manifest.formatVersion}; ` +
         `this ptychopinn ${version} reads format ${BUNDLE_VERSION} at most: upgrade ptychopinn to load it`);
     }
-    return { manifest, zip };
+    const checked = ManifestSchema.safeParse(raw);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      throw new BundleError(path, `${MANIFEST}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+    }
+    for (const name of [...zip.entries.keys()]) {
+      if (name !== MANIFEST && !(name in checked.data.entries)) {
+        throw new BundleError(path, `the zip holds ${JSON.stringify(name)}, which ${MANIFEST} does not list: not a bundle this package wrote`);
+      }
+    }
+    return { manifest: checked.data as Manifest, zip };
   } catch (err) {
     zip.close();
     throw err;
@@ -130,6 +203,29 @@ async function verifiedEntry(path: string, { manifest, zip }: OpenBundle, name: 
     throw new BundleError(path, `${name} is corrupt: its SHA-256 ${digest.slice(0, 16)}… (${bytes.length} bytes) does not match the manifest's ${String(expected.sha256).slice(0, 16)}… (${expected.size} bytes)`);
   }
   return bytes;
+}
+
+function checkFinite(path: string, name: string, data: Float32Array): void {
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new BundleError(path, `${name} holds a non-finite value (${data[bad]}) at element ${bad}`);
+}
+
+async function resumeState(path: string, bundle: OpenBundle, resume: NonNullable<Manifest['resume']>): Promise<ResumeState> {
+  const { adamSteps, ...counters } = resume;
+  const moments = decodeSafetensors(await verifiedEntry(path, bundle, OPTIMIZER), `${path}: ${OPTIMIZER}`).tensors;
+  const byName = new Map(moments.map((t) => [t.name, t.data]));
+  const adam = Object.entries(adamSteps).map(([name, step]) => {
+    const expAvg = byName.get(`${name}.exp_avg`);
+    const expAvgSq = byName.get(`${name}.exp_avg_sq`);
+    if (!expAvg || !expAvgSq) throw new BundleError(path, `${OPTIMIZER} lacks the moments of ${name}`);
+    checkFinite(path, OPTIMIZER, expAvg);
+    checkFinite(path, OPTIMIZER, expAvgSq);
+    return { name, step, expAvg, expAvgSq };
+  });
+  const best = bundle.zip.entries.has(BEST)
+    ? decodeSafetensors(await verifiedEntry(path, bundle, BEST), `${path}: ${BEST}`).tensors
+    : undefined;
+  return { state: { ...counters, adam }, best };
 }
 
 /** The manifest alone, checked for format and version (no LibTorch needed): for `inspect`. */
@@ -158,26 +254,26 @@ export async function loadModel(path: string, expected: Partial<ModelConfig> = {
     }
     for (const [key, value] of Object.entries(expected) as [keyof ModelConfig, unknown][]) {
       if (value !== undefined && value !== config[key]) {
-        throw new ConfigError(key, `is ${JSON.stringify(value)}, but the model in ${path} was trained with ${JSON.stringify(config[key])}; model settings come from the bundle: drop the flag or use another model`);
+        throw new ConfigError(key, flagOf(ModelConfigSchema, [key]), `is ${JSON.stringify(value)}, but the model in ${path} was trained with ${JSON.stringify(config[key])}; model settings come from the bundle: drop the flag or use another model`);
       }
     }
-    if (!(manifest.intensityScale > 0) || !Number.isInteger(manifest.seed)) {
-      throw new BundleError(path, `${MANIFEST} needs a positive intensityScale and an integer seed, found ${manifest.intensityScale} and ${manifest.seed}`);
-    }
     const weights = decodeSafetensors(await verifiedEntry(path, bundle, WEIGHTS), `${path}: ${WEIGHTS}`);
+    if (weights.tensors.length === 0) throw new BundleError(path, `${WEIGHTS} holds no tensors`);
     const probeArray = decodeNpy(await verifiedEntry(path, bundle, PROBE), `${path}: ${PROBE}`);
     if (probeArray.dtype !== 'complex64' || probeArray.shape.join() !== `${config.N},${config.N}`) {
       throw new BundleError(path, `${PROBE}: expected complex64 (${config.N}, ${config.N}), found ${probeArray.dtype} (${probeArray.shape.join(', ')})`);
     }
+    checkFinite(path, PROBE, probeArray.data as Float32Array);
     const state: ModelState = {
       config, training, probe: probeArray as ComplexArray, intensityScale: manifest.intensityScale,
-      seed: manifest.seed, history: manifest.history,
+      seed: manifest.seed, history: manifest.history, trainingData: manifest.trainingData,
+      resumeState: manifest.resume && await resumeState(path, bundle, manifest.resume),
     };
     const model = new PtychoPinnModel(state);
     try {
       model.loadParameters(weights.tensors);
     } catch (err) {
-      throw new BundleError(path, `${WEIGHTS} does not fit the network its manifest describes: ${(err as Error).message}`);
+      throw new BundleError(path, `${WEIGHTS} cannot be loaded into the network its manifest describes: ${(err as Error).message}`, { cause: err });
     }
     return model;
   } finally {

@@ -1,153 +1,139 @@
-// Typed configuration with the reference's defaults (SPEC sections 5, 6 and 9). Every error names
-// the option by its command-line flag, so the same message serves the API and the CLI.
+// The one schema of every configuration (SPEC sections 5, 6 and 9), with the reference's defaults.
+// Types, defaults, command-line flags and messages all come from here: an API caller reads
+// "training.batchSize must be ...", a command-line user "--batch_size must be ...".
+import * as z from 'zod';
+import { PtychoPinnError } from './errors.js';
 
-export type AmpActivation = 'silu' | 'sigmoid' | 'softplus' | 'relu';
-export type LossMode = 'poisson' | 'mae';
-export type Scheduler = 'none' | 'exponential' | 'plateau';
+const says = (text: string) => ({ error: text });
+
+function integer(min: number, max?: number) {
+  const text = max === undefined ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
+  const schema = z.number(says(text)).int(says(text)).min(min, says(text));
+  return max === undefined ? schema : schema.max(max, says(text));
+}
+const positive = () => z.number(says('a positive finite number')).positive(says('a positive finite number'));
+const boolean = () => z.boolean(says('true or false'));
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, says(`one of ${values.join(', ')}`));
+
+/** The command-line flag of a field (read back by `flagOf`). */
+const flag = <T extends z.ZodType>(schema: T, name: string): T => schema.meta({ flag: name });
+
+export const AMP_ACTIVATIONS = ['silu', 'sigmoid', 'softplus', 'relu'] as const;
+export const LOSS_MODES = ['poisson', 'mae'] as const;
+export const SCHEDULERS = ['none', 'exponential', 'plateau'] as const;
+export const STITCH_WEIGHTS = ['center', 'probe'] as const;
+export const PATTERN_SIZES = [64, 128, 256] as const;
 
 /** What the network is: fixed at training, restored from a bundle. */
-export interface ModelConfig {
+export const ModelConfigSchema = z.strictObject({
   /** Pattern size N (64, 128 or 256): taken from the data. */
-  N: number;
-  gridsize: number;
-  nFiltersScale: number;
-  ampActivation: AmpActivation;
-  probeBig: boolean;
-  objectBig: boolean;
+  N: flag(z.literal(PATTERN_SIZES, says('64, 128 or 256')), 'N'),
+  gridsize: flag(integer(1, 4).default(2), 'gridsize'),
+  nFiltersScale: flag(integer(1, 8).default(2), 'n_filters_scale'),
+  ampActivation: flag(oneOf(AMP_ACTIVATIONS).default('silu'), 'amp_activation'),
+  probeBig: flag(boolean().default(true), 'probe_big'),
+  objectBig: flag(boolean().default(true), 'object_big'),
   /** Soft circular mask on the probe (radius N/2). */
-  probeMask: boolean;
-}
+  probeMask: flag(boolean().default(false), 'probe_mask'),
+});
 
-export interface TrainingConfig {
-  maxEpochs: number;
-  batchSize: number;
-  learningRate: number;
-  nGroups: number;
+export const TrainingConfigSchema = z.strictObject({
+  maxEpochs: flag(integer(1, 1e6).default(100), 'max_epochs'),
+  batchSize: flag(integer(1, 1 << 20).default(16), 'batch_size'),
+  learningRate: flag(positive().default(1e-3), 'learning_rate'),
+  nGroups: flag(integer(1, 2 ** 31 - 1).default(512), 'n_images'),
   /** K of SPEC section 3; absent: 4, or gridsize^2 when that is larger. */
-  neighborCount?: number;
-  oversample: boolean;
-  seed: number;
-  lossMode: LossMode;
-  scheduler: Scheduler;
-  earlyStopPatience: number;
-}
+  neighborCount: flag(integer(1, 1024).optional(), 'neighbor_count'),
+  oversample: flag(boolean().default(false), 'oversample'),
+  seed: flag(integer(0, 2 ** 32 - 1).default(42), 'seed'),
+  lossMode: flag(oneOf(LOSS_MODES).default('poisson'), 'loss_mode'),
+  scheduler: flag(oneOf(SCHEDULERS).default('none'), 'scheduler'),
+  earlyStopPatience: flag(integer(1, 1e6).default(100), 'early_stop_patience'),
+});
 
-export interface InferenceConfig {
+export const InferenceConfigSchema = z.strictObject({
   /** The first n_images patterns (or groups at gridsize > 1) in file order; all when omitted. */
-  nImages?: number;
-  inferenceBatchSize: number;
+  nImages: flag(integer(1, 2 ** 31 - 1).optional(), 'n_images'),
+  inferenceBatchSize: flag(integer(1, 1 << 16).default(64), 'inference_batch_size'),
   /** Recompute the intensity scale from the test data instead of the training scale. */
-  rescaleInference: boolean;
+  rescaleInference: flag(boolean().default(false), 'rescale_inference'),
   /** Stitching weights: the central N/2 x N/2 of each patch, or the probe's intensity. */
-  stitchWeights: 'center' | 'probe';
-}
+  stitchWeights: flag(oneOf(STITCH_WEIGHTS).default('center'), 'stitch_weights'),
+});
 
-export const defaultModelConfig: Omit<ModelConfig, 'N'> = {
-  gridsize: 2,
-  nFiltersScale: 2,
-  ampActivation: 'silu',
-  probeBig: true,
-  objectBig: true,
-  probeMask: false,
-};
+/** LibTorch threads of a native call. */
+export const ThreadsSchema = flag(integer(1, 1024), 'threads');
 
-export const defaultTrainingConfig: TrainingConfig = {
-  maxEpochs: 100,
-  batchSize: 16,
-  learningRate: 1e-3,
-  nGroups: 512,
-  oversample: false,
-  seed: 42,
-  lossMode: 'poisson',
-  scheduler: 'none',
-  earlyStopPatience: 100,
-};
+export type AmpActivation = (typeof AMP_ACTIVATIONS)[number];
+export type LossMode = (typeof LOSS_MODES)[number];
+export type Scheduler = (typeof SCHEDULERS)[number];
+export type ModelConfig = z.output<typeof ModelConfigSchema>;
+export type TrainingConfig = z.output<typeof TrainingConfigSchema>;
+export type InferenceConfig = z.output<typeof InferenceConfigSchema>;
 
-export const defaultInferenceConfig: InferenceConfig = {
-  inferenceBatchSize: 64,
-  rescaleInference: false,
-  stitchWeights: 'center',
-};
+const defaults = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => schema.parse(value);
+export const defaultModelConfig: Omit<ModelConfig, 'N'> = (({ N: _, ...rest }) => rest)(defaults(ModelConfigSchema, { N: 64 }));
+export const defaultTrainingConfig: TrainingConfig = defaults(TrainingConfigSchema, {});
+export const defaultInferenceConfig: InferenceConfig = defaults(InferenceConfigSchema, {});
 
-/** The command-line flag of each option, for messages. */
-const flags: Record<string, string> = {
-  N: 'N', gridsize: 'gridsize', nFiltersScale: 'n_filters_scale', ampActivation: 'amp_activation',
-  probeBig: 'probe_big', objectBig: 'object_big', probeMask: 'probe_mask', maxEpochs: 'max_epochs',
-  batchSize: 'batch_size', learningRate: 'learning_rate', nGroups: 'n_groups',
-  neighborCount: 'neighbor_count', oversample: 'oversample', seed: 'seed', lossMode: 'loss_mode',
-  scheduler: 'scheduler', earlyStopPatience: 'early_stop_patience', nImages: 'n_images',
-  inferenceBatchSize: 'inference_batch_size', rescaleInference: 'rescale_inference',
-  stitchWeights: 'stitch_weights', threads: 'threads',
-};
-
-export class ConfigError extends RangeError {
+/** An option with a value it cannot take. `field` is the API's name, `flag` the command line's. */
+export class ConfigError extends PtychoPinnError {
   override name = 'ConfigError';
-  constructor(readonly option: string, message: string) {
-    super(`--${flags[option] ?? option} ${message}`);
+  constructor(readonly field: string, readonly flag: string | undefined, readonly detail: string) {
+    super('ERR_PTYCHOPINN_CONFIG', `${field} ${detail}`, { exitCode: 2 });
+  }
+
+  /** The message as a command-line user needs it. */
+  get flagMessage(): string {
+    return this.flag ? `--${this.flag} ${this.detail}` : this.message;
   }
 }
 
-function integer(config: object, key: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  const value = (config as Record<string, unknown>)[key];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(key, `must be an integer ${range}, got ${JSON.stringify(value)}`);
+export function flagOf(schema: z.ZodType, path: readonly PropertyKey[]): string | undefined {
+  let node: z.ZodType | undefined = schema;
+  for (const key of path) {
+    const shape: Record<string, z.ZodType> | undefined = (node as { shape?: Record<string, z.ZodType> } | undefined)?.shape;
+    node = shape?.[String(key)];
   }
+  return (node?.meta() as { flag?: string } | undefined)?.flag;
 }
 
-function oneOf(config: object, key: string, allowed: readonly unknown[]): void {
-  const value = (config as Record<string, unknown>)[key];
-  if (!allowed.includes(value)) {
-    throw new ConfigError(key, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+const show = (value: unknown) => {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
   }
-}
+};
 
-function positive(config: object, key: string): void {
-  const value = (config as Record<string, unknown>)[key];
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(key, `must be a positive number, got ${JSON.stringify(value)}`);
+/** Parses `value` with `schema`; the first problem becomes a ConfigError naming the field. */
+export function parseConfig<S extends z.ZodType>(schema: S, value: unknown, at: string): z.output<S> {
+  const result = schema.safeParse(value ?? {}, { reportInput: true });
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const join = (path: readonly PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0];
+    return fail(join([...issue.path, key]), undefined, `is not an option here (${at || 'the configuration'} takes ${Object.keys((schema as unknown as { shape: object }).shape).join(', ')})`);
   }
+  const expected = issue.message === 'Invalid input' ? 'is not valid' : `must be ${issue.message}`;
+  const given = issue.path.length === 0 && typeof value === 'object' ? `a ${typeof value}` : show(issue.input);
+  return fail(join(issue.path), flagOf(schema, issue.path), `${expected}, got ${given}`);
 }
 
-function unknownKeys(config: object, known: object, what: string): void {
-  for (const key of Object.keys(config)) {
-    if (!(key in known)) throw new ConfigError(key, `is not a ${what} option`);
-  }
+function fail(field: string, flagName: string | undefined, detail: string): never {
+  throw new ConfigError(field, flagName, detail);
 }
 
-export function resolveModelConfig(partial: Partial<ModelConfig> & { N: number }): ModelConfig {
-  unknownKeys(partial, { ...defaultModelConfig, N: 0 }, 'model');
-  const config = { ...defaultModelConfig, ...partial };
-  oneOf(config, 'N', [64, 128, 256]);
-  integer(config, 'gridsize', 1, 4);
-  integer(config, 'nFiltersScale', 1, 8);
-  oneOf(config, 'ampActivation', ['silu', 'sigmoid', 'softplus', 'relu']);
-  for (const key of ['probeBig', 'objectBig', 'probeMask'] as const) oneOf(config, key, [true, false]);
-  return config;
+export function resolveModelConfig(partial: unknown, at = 'model'): ModelConfig {
+  return parseConfig(ModelConfigSchema, partial, at);
 }
 
-export function resolveTrainingConfig(partial: Partial<TrainingConfig> = {}): TrainingConfig {
-  unknownKeys(partial, { ...defaultTrainingConfig, neighborCount: 0 }, 'training');
-  const config = { ...defaultTrainingConfig, ...partial };
-  integer(config, 'maxEpochs', 1);
-  integer(config, 'batchSize', 1);
-  positive(config, 'learningRate');
-  integer(config, 'nGroups', 1);
-  if (config.neighborCount !== undefined) integer(config, 'neighborCount', 1);
-  oneOf(config, 'oversample', [true, false]);
-  integer(config, 'seed', 0, 2 ** 32 - 1);
-  oneOf(config, 'lossMode', ['poisson', 'mae']);
-  oneOf(config, 'scheduler', ['none', 'exponential', 'plateau']);
-  integer(config, 'earlyStopPatience', 1);
-  return config;
+export function resolveTrainingConfig(partial: unknown = {}, at = 'training'): TrainingConfig {
+  return parseConfig(TrainingConfigSchema, partial, at);
 }
 
-export function resolveInferenceConfig(partial: Partial<InferenceConfig> = {}): InferenceConfig {
-  unknownKeys(partial, { ...defaultInferenceConfig, nImages: 0 }, 'inference');
-  const config = { ...defaultInferenceConfig, ...partial };
-  if (config.nImages !== undefined) integer(config, 'nImages', 1);
-  integer(config, 'inferenceBatchSize', 1);
-  oneOf(config, 'rescaleInference', [true, false]);
-  oneOf(config, 'stitchWeights', ['center', 'probe']);
-  return config;
+export function resolveInferenceConfig(partial: unknown = {}, at = 'options'): InferenceConfig {
+  return parseConfig(InferenceConfigSchema, partial, at);
 }

@@ -3,6 +3,7 @@
 // and what was found.
 import { type ComplexArray, type DType, type FloatArray, type NdArray, isComplex, shapeText } from './ndarray.js';
 import { NpzFile, writeNpz } from './npz.js';
+import { PtychoPinnError } from './errors.js';
 
 export interface Dataset {
   /** Where it came from (a file path, or a description), for messages. */
@@ -25,10 +26,10 @@ export const patternCount = (d: Dataset): number => d.diffraction.shape[0];
 
 export const SUPPORTED_SIZES = [64, 128, 256] as const;
 
-export class DatasetError extends Error {
+export class DatasetError extends PtychoPinnError {
   override name = 'DatasetError';
-  constructor(readonly file: string, readonly key: string | undefined, message: string) {
-    super(`${file}${key ? `: ${key}` : ''}: ${message}`);
+  constructor(readonly file: string, readonly key: string | undefined, message: string, options?: { cause?: unknown }) {
+    super('ERR_PTYCHOPINN_DATASET', `${file}${key ? `: ${key}` : ''}: ${message}`, options);
   }
 }
 
@@ -104,14 +105,12 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
     const [a, b, c] = raw.shape;
     const standard = a === count && b === n && c === n;
     const legacy = a === n && b === n && c === count;
-    if (standard && legacy) {
-      fail(diffKey, `shape ${shapeText(raw.shape)} is ambiguous: with ${count} positions and N = ${n} it reads as (n, N, N) and as the legacy (N, N, n); transpose it to (n, N, N) and save again`);
-    }
+    // a cube (n = N) reads both ways: the standard layout wins, legacy only when it is the only reading
     if (!standard && !legacy) {
       fail(diffKey, `expected shape (n, N, N) = (${count}, ${n}, ${n}) to match ${count} positions and the ${n} x ${n} probe, found ${shapeText(raw.shape)}`);
     }
     let amplitudes = toFloat(raw, (m) => new Float32Array(m)) as Float32Array;
-    if (legacy) {
+    if (legacy && !standard) {
       options.onWarning?.(`${path}: ${diffKey} has the legacy (N, N, n) layout ${shapeText(raw.shape)}; transposed to (n, N, N)`);
       const t = new Float32Array(amplitudes.length);
       for (let i = 0; i < n; i++) {
@@ -155,6 +154,39 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
     return dataset;
   } finally {
     await npz.close();
+  }
+}
+
+/**
+ * Checks a dataset built in memory (not by loadDataset) as loading checks a file: shapes that
+ * agree, a supported N, finite non-negative amplitudes, finite positions and probe.
+ */
+export function checkDataset(dataset: Dataset, sizes: readonly number[] = SUPPORTED_SIZES): void {
+  const source = typeof dataset?.source === 'string' ? dataset.source : 'dataset';
+  const fail = (key: string, message: string): never => {
+    throw new DatasetError(source, key, message);
+  };
+  const d = dataset?.diffraction;
+  if (!d || d.dtype !== 'float32' || !(d.data instanceof Float32Array) || d.shape?.length !== 3) {
+    fail('diffraction', `expected float32 amplitudes of shape (n, N, N), found ${d?.dtype} ${d?.shape ? shapeText(d.shape) : '(no shape)'}`);
+  }
+  const [count, n, m] = d.shape;
+  if (n !== m || !sizes.includes(n)) fail('diffraction', `expected N x N patterns with N in ${sizes.join(', ')}, found ${n} x ${m}`);
+  if (d.data.length !== count * n * n) fail('diffraction', `holds ${d.data.length} values, its shape ${shapeText(d.shape)} needs ${count * n * n}`);
+  for (let i = 0; i < d.data.length; i++) {
+    const v = d.data[i];
+    if (!(v >= 0) || v === Infinity) fail('diffraction', `expected finite, non-negative amplitudes, found ${v} in pattern ${Math.floor(i / (n * n))}`);
+  }
+  const p = dataset.probe;
+  if (!p || p.dtype !== 'complex64' || p.shape?.join() !== `${n},${n}` || p.data?.length !== 2 * n * n) {
+    fail('probeGuess', `expected a complex64 (${n}, ${n}) probe, found ${p?.dtype} ${p?.shape ? shapeText(p.shape) : '(no shape)'}`);
+  }
+  checkFiniteComplex(source, 'probeGuess', p.data);
+  for (const key of ['xcoords', 'ycoords'] as const) {
+    const c = dataset[key];
+    if (!(c instanceof Float64Array) || c.length !== count) fail(key, `expected a Float64Array of ${count} positions, found ${c?.length ?? 'none'}`);
+    const bad = c.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) fail(key, `expected finite positions, found ${c[bad]} at index ${bad}`);
   }
 }
 

@@ -1,6 +1,7 @@
 // Grouping of scan positions (SPEC section 3): each training sample is a group of C = gridsize^2
 // neighbouring patterns, with each member's offset from the group centroid.
 import { Rng } from './random.js';
+import { ArgumentError } from './errors.js';
 
 export interface GroupingOptions {
   /** g: a group holds C = g^2 patterns (an integer from 1 to 4). */
@@ -42,7 +43,7 @@ export class KdTree {
   private readonly order: Int32Array;
 
   constructor(private readonly x: Float64Array, private readonly y: Float64Array) {
-    if (x.length !== y.length) throw new RangeError(`KdTree: ${x.length} x coordinates but ${y.length} y coordinates`);
+    if (x.length !== y.length) throw new ArgumentError(`KdTree: ${x.length} x coordinates but ${y.length} y coordinates`);
     this.order = Int32Array.from({ length: x.length }, (_, i) => i);
     this.build(0, x.length, 0);
   }
@@ -58,7 +59,7 @@ export class KdTree {
 
   /** The k nearest points to (qx, qy), nearest first (ties: lower index first). */
   nearest(qx: number, qy: number, k: number): Int32Array {
-    if (!Number.isInteger(k) || k < 0) throw new RangeError(`nearest: k must be a non-negative integer, got ${k}`);
+    if (!Number.isInteger(k) || k < 0) throw new ArgumentError(`nearest: k must be a non-negative integer, got ${k}`);
     k = Math.min(k, this.x.length);
     // the best so far, sorted by (distance, index); k is small, so insertion beats a heap
     const bestD = new Float64Array(k);
@@ -99,20 +100,20 @@ export class KdTree {
 function check(x: Float64Array, y: Float64Array, options: GroupingOptions): { c: number; k: number } {
   const { gridsize, nGroups } = options;
   if (!Number.isInteger(gridsize) || gridsize < 1 || gridsize > 4) {
-    throw new RangeError(`gridsize must be an integer from 1 to 4, got ${gridsize}`);
+    throw new ArgumentError(`gridsize must be an integer from 1 to 4, got ${gridsize}`);
   }
-  if (!Number.isInteger(nGroups) || nGroups < 1) throw new RangeError(`n_groups must be a positive integer, got ${nGroups}`);
-  if (x.length !== y.length) throw new RangeError(`xcoords has ${x.length} positions but ycoords ${y.length}`);
+  if (!Number.isInteger(nGroups) || nGroups < 1) throw new ArgumentError(`n_groups must be a positive integer, got ${nGroups}`);
+  if (x.length !== y.length) throw new ArgumentError(`xcoords has ${x.length} positions but ycoords ${y.length}`);
   for (let i = 0; i < x.length; i++) {
-    if (!Number.isFinite(x[i]) || !Number.isFinite(y[i])) throw new RangeError(`scan position ${i} is not finite: (x, y) = (${x[i]}, ${y[i]})`);
+    if (!Number.isFinite(x[i]) || !Number.isFinite(y[i])) throw new ArgumentError(`scan position ${i} is not finite: (x, y) = (${x[i]}, ${y[i]})`);
   }
   const c = gridsize * gridsize;
   const k = options.neighborCount ?? Math.max(4, c);
-  if (!Number.isInteger(k) || k < 1) throw new RangeError(`neighbor_count must be a positive integer, got ${k}`);
-  if (k < c) throw new RangeError(`neighbor_count (${k}) must be at least gridsize^2 = ${c}`);
-  if (x.length < c) throw new RangeError(`gridsize ${gridsize} needs at least ${c} scan positions, the data has ${x.length}`);
+  if (!Number.isInteger(k) || k < 1) throw new ArgumentError(`neighbor_count must be a positive integer, got ${k}`);
+  if (k < c) throw new ArgumentError(`neighbor_count (${k}) must be at least gridsize^2 = ${c}`);
+  if (x.length < c) throw new ArgumentError(`gridsize ${gridsize} needs at least ${c} scan positions, the data has ${x.length}`);
   // at g = 1 no neighbours are looked up, so K may exceed a small data set
-  if (c > 1 && k > x.length) throw new RangeError(`neighbor_count (${k}) exceeds the ${x.length} scan positions`);
+  if (c > 1 && k > x.length) throw new ArgumentError(`neighbor_count (${k}) exceeds the ${x.length} scan positions`);
   return { c, k };
 }
 

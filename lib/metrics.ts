@@ -2,6 +2,7 @@
 // by an integer shift, remove the global phase offset, match the amplitude scale, then MAE of
 // amplitude and phase and the correlation of the phases. Works without the addon.
 import type { ComplexArray } from './ndarray.js';
+import { ArgumentError } from './errors.js';
 
 export interface Comparison {
   /** Shift (rows, columns) added to the reconstruction's object coordinates to best match. */
@@ -90,7 +91,7 @@ export function compareObjects(recon: ComplexArray, origin: [number, number], re
     }
   }
   const ps = best.ps;
-  if (ps.length === 0) throw new RangeError('the reconstruction and the reference do not overlap');
+  if (ps.length === 0) throw new ArgumentError('the reconstruction and the reference do not overlap');
   const [re, im] = innerProduct(recon, reference, ps);
   const phaseOffset = Math.atan2(im, re);
   let ab = 0;

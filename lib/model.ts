@@ -1,6 +1,6 @@
 // A PtychoPINN model: the native network with the configuration, probe and intensity scale it was
 // trained with, and reconstruction of a dataset's object from it (SPEC section 7).
-import { type NativeModel, type NativeParameter, addon } from './binding.js';
+import { type NativeModel, type NativeParameter, type NativeTrainState, addon } from './binding.js';
 import { type InferenceConfig, type ModelConfig, type TrainingConfig, resolveInferenceConfig } from './config.js';
 import { type Dataset, patternCount, patternSize } from './dataset.js';
 import { groupPositions } from './grouping.js';
@@ -8,7 +8,9 @@ import type { ComplexArray, FloatArray } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
 import { intensityScale } from './scaling.js';
 import { centerWeights, probeWeights, stitch } from './stitching.js';
+import { runNative } from './jobs.js';
 import { resolveThreads } from './threads.js';
+import { ArgumentError, nativeSync } from './errors.js';
 
 export interface TrainingHistory {
   epochLoss: number[];
@@ -54,6 +56,15 @@ export interface ModelState {
   seed: number;
   training?: TrainingConfig;
   history?: TrainingHistory;
+  resumeState?: ResumeState;
+  trainingData?: string;
+}
+
+/** Where a run stopped: what `train({ resume })` needs to continue it bit for bit. */
+export interface ResumeState {
+  state: NativeTrainState;
+  /** The weights at the best monitored loss so far. */
+  best?: NativeParameter[];
 }
 
 export class PtychoPinnModel {
@@ -64,6 +75,10 @@ export class PtychoPinnModel {
   readonly seed: number;
   training?: TrainingConfig;
   history?: TrainingHistory;
+  /** Set by train(): the loop's state where it stopped (saved by saveModel with resumable). */
+  resumeState?: ResumeState;
+  /** The file the model was trained on, when known (a resumed run reads it again). */
+  trainingData?: string;
 
   /** A network with freshly initialised weights (seeded). */
   constructor(state: ModelState) {
@@ -74,10 +89,12 @@ export class PtychoPinnModel {
     this.seed = state.seed;
     this.training = state.training;
     this.history = state.history;
-    this.native = new (addon().binding.Model)({
+    this.resumeState = state.resumeState;
+    this.trainingData = state.trainingData;
+    this.native = nativeSync('creating the network', () => new (addon().binding.Model)({
       n: config.N, channels: config.gridsize ** 2, filterScale: config.nFiltersScale,
       ampActivation: config.ampActivation, probeBig: config.probeBig, seed: this.seed,
-    });
+    }));
   }
 
   /** The LibTorch the network runs on. */
@@ -91,12 +108,24 @@ export class PtychoPinnModel {
 
   /** Copies of the weights, by parameter name, in the network's order. */
   parameters(): NativeParameter[] {
-    return this.native.getParameters();
+    return nativeSync('reading the weights', () => this.native.getParameters());
   }
 
-  /** Replaces every weight; names and shapes must match the network exactly. */
+  /** Replaces every weight; names and shapes must match the network exactly, values finite. */
   loadParameters(parameters: NativeParameter[]): void {
-    this.native.setParameters(parameters);
+    for (const p of parameters) {
+      const bad = p.data?.findIndex?.((v) => !Number.isFinite(v)) ?? -1;
+      if (bad >= 0) throw new ArgumentError(`parameter ${p.name} holds a non-finite value (${p.data[bad]}) at element ${bad}`);
+    }
+    nativeSync('loading the weights', () => this.native.setParameters(parameters));
+  }
+
+  /**
+   * Frees the network's memory now instead of at garbage collection. The model cannot be used
+   * afterwards; a call still running finishes.
+   */
+  dispose(): void {
+    this.native.dispose();
   }
 
   /** The object of a dataset: the network on its patterns, stitched at their scan positions. */
@@ -105,7 +134,7 @@ export class PtychoPinnModel {
     const config = resolveInferenceConfig(inference);
     const n = patternSize(dataset);
     if (n !== this.config.N) {
-      throw new RangeError(`${dataset.source}: patterns are ${n} x ${n}, the model was trained on N = ${this.config.N}`);
+      throw new ArgumentError(`${dataset.source}: patterns are ${n} x ${n}, the model was trained on N = ${this.config.N}`);
     }
     const total = patternCount(dataset);
     const c = this.config.gridsize ** 2;
@@ -124,10 +153,11 @@ export class PtychoPinnModel {
       ? intensityScale(dataset.diffraction.data, n, groups)
       : this.intensityScale;
     const nGroups = groups.length / c;
-    const predicted = await this.native.predict({
+    const nativeThreads = resolveThreads(threads);
+    const predicted = await runNative('predict', nativeThreads, () => this.native.predict({
       diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale,
-      batchSize: config.inferenceBatchSize, threads: resolveThreads(threads),
-    });
+      batchSize: config.inferenceBatchSize, threads: nativeThreads,
+    }));
     const patches: ComplexArray = { dtype: 'complex64', shape: predicted.shape, data: predicted.data };
     const xcoords = Float64Array.from(groups, (i) => dataset.xcoords[i]);
     const ycoords = Float64Array.from(groups, (i) => dataset.ycoords[i]);

@@ -5,9 +5,13 @@
 import { open, readFile } from 'node:fs/promises';
 import { writeAtomically } from './atomic.js';
 import { elementCount, shapeText, type DataOf, type DType, type NdArray } from './ndarray.js';
+import { PtychoPinnError } from './errors.js';
 
-export class NpyError extends Error {
+export class NpyError extends PtychoPinnError {
   override name = 'NpyError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PTYCHOPINN_NPY', message, { cause: options?.cause });
+  }
 }
 
 export interface NpyHeader {
@@ -344,7 +348,7 @@ function parsePyLiteral(text: string): PyValue {
     while (pos < text.length && /\s/.test(text[pos])) pos++;
   };
   const fail = (what: string): never => {
-    throw new Error(`expected ${what} at offset ${pos}`);
+    throw new NpyError(`expected ${what} at offset ${pos}`);
   };
   const value = (depth: number): PyValue => {
     if (depth > 16) fail('less nesting');

@@ -6,9 +6,13 @@ import type yauzl from 'yauzl';
 import type { NdArray } from './ndarray.js';
 import { decodeNpy, encodeNpyParts, NpyError, npyHeaderLength, parseNpyHeader, type NpyHeader } from './npy.js';
 import { writeZip, ZipArchive, ZipError } from './zip.js';
+import { PtychoPinnError } from './errors.js';
 
-export class NpzError extends Error {
+export class NpzError extends PtychoPinnError {
   override name = 'NpzError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PTYCHOPINN_NPZ', message, { cause: options?.cause });
+  }
 }
 
 export interface NpzMemberInfo extends NpyHeader {

@@ -1,6 +1,6 @@
 // What `infer` leaves in its output folder (SPEC section 7): reconstruction.npz, the amplitude
 // and phase PNGs and, when the data has a ground truth, metrics.json.
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomically } from './atomic.js';
 import type { Dataset } from './dataset.js';
@@ -24,7 +24,13 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
   await writeAtomically(path, (temp) => writeFile(temp, JSON.stringify(value, null, 2) + '\n', { flag: 'wx' }));
 }
 
-export async function writeReconstruction(dir: string, r: Reconstruction, dataset: Dataset): Promise<WrittenOutputs> {
+export interface WriteOptions {
+  /** Receives a warning when the metrics cannot be computed (the reconstruction is kept). */
+  onWarning?: (message: string) => void;
+}
+
+export async function writeReconstruction(dir: string, r: Reconstruction, dataset: Dataset,
+  options: WriteOptions = {}): Promise<WrittenOutputs> {
   const npz = join(dir, 'reconstruction.npz');
   await writeNpz(npz, {
     object: r.object,
@@ -41,13 +47,21 @@ export async function writeReconstruction(dir: string, r: Reconstruction, datase
   const amplitudeRange = await writeImage(amplitudePng, r.amplitude);
   const phaseRange = await writeImage(phasePng, r.phase, { colormap: 'cyclic', range: [-Math.PI, Math.PI] });
   const out: WrittenOutputs = { npz, amplitudePng, phasePng, amplitudeRange, phaseRange };
+  const metrics = join(dir, 'metrics.json');
+  // an earlier run's metrics must not sit beside this reconstruction as if they were its own
+  await rm(metrics, { force: true });
   if (dataset.objectGuess) {
     // the scanned region: where patch centres fell, so every pixel is well covered
     const bounds = (v: Float64Array) => [Math.ceil(v.reduce((m, a) => Math.min(m, a))), Math.floor(v.reduce((m, a) => Math.max(m, a)))];
     const [top, bottom] = bounds(r.ycoords);
     const [left, right] = bounds(r.xcoords);
-    out.comparison = compareObjects(r.object, r.origin, dataset.objectGuess, { region: { top, left, bottom, right } });
-    out.metrics = join(dir, 'metrics.json');
+    try {
+      out.comparison = compareObjects(r.object, r.origin, dataset.objectGuess, { region: { top, left, bottom, right } });
+    } catch (error) {
+      options.onWarning?.(`no metrics.json: the reconstruction cannot be compared with ${dataset.source}'s objectGuess: ${(error as Error).message}`);
+      return out;
+    }
+    out.metrics = metrics;
     await writeJson(out.metrics, { reference: `${dataset.source}: objectGuess`, region: { top, left, bottom, right }, ...out.comparison });
   }
   return out;

@@ -1,6 +1,7 @@
 // A seeded generator whose sequence is the same on every machine: xoshiro128** (Blackman and
 // Vigna, 2018, https://prng.di.unimi.it/xoshiro128starstar.c) seeded through splitmix32. Only
 // 32-bit integer arithmetic (Math.imul, >>> 0) feeds the state, so no platform rounding can leak in.
+import { ArgumentError } from './errors.js';
 
 export class Rng {
   private s = new Uint32Array(4);
@@ -8,7 +9,7 @@ export class Rng {
   /** `seed`: an integer in [0, 2^32). */
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-      throw new RangeError(`seed must be an integer in [0, 2^32), got ${seed}`);
+      throw new ArgumentError(`seed must be an integer in [0, 2^32), got ${seed}`);
     }
     // splitmix32 (golden-ratio increment, murmur3 finaliser) spreads nearby seeds over the whole
     // state and cannot give the all-zero state xoshiro never leaves.
@@ -45,7 +46,7 @@ export class Rng {
 
   /** Uniform integer in [0, n), n <= 2^32, without modulo bias (rejection of the top remainder). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 2 ** 32) throw new RangeError(`int(n) needs an integer n in [1, 2^32], got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > 2 ** 32) throw new ArgumentError(`int(n) needs an integer n in [1, 2^32], got ${n}`);
     const limit = 2 ** 32 - (2 ** 32 % n);
     for (;;) {
       const r = this.nextUint32();
@@ -68,8 +69,8 @@ export class Rng {
    * whatever n, so drawing 10 of a million costs 10 steps, not a million-entry permutation.
    */
   sampleWithoutReplacement(n: number, k: number): Int32Array {
-    if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw new RangeError(`sampleWithoutReplacement needs an integer n in [0, 2^31), got ${n}`);
-    if (!Number.isInteger(k) || k < 0 || k > n) throw new RangeError(`cannot draw ${k} of ${n} without replacement`);
+    if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw new ArgumentError(`sampleWithoutReplacement needs an integer n in [0, 2^31), got ${n}`);
+    if (!Number.isInteger(k) || k < 0 || k > n) throw new ArgumentError(`cannot draw ${k} of ${n} without replacement`);
     const chosen = new Set<number>();
     const out = new Int32Array(k);
     let m = 0;
@@ -97,7 +98,7 @@ export class Rng {
    * variables", Insurance: Mathematics and Economics 12), valid for lambda >= 10 at O(1) cost.
    */
   poisson(lambda: number): number {
-    if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new RangeError(`poisson needs a finite mean >= 0, got ${lambda}`);
+    if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new ArgumentError(`poisson needs a finite mean >= 0, got ${lambda}`);
     if (lambda === 0) return 0;
     if (lambda < 30) {
       const limit = Math.exp(-lambda);

@@ -5,6 +5,7 @@ import type { ModelConfig, TrainingConfig } from './config.js';
 import { type Dataset, type LoadOptions, loadDataset, patternSize } from './dataset.js';
 import type { PtychoPinnModel, ReconstructOptions, Reconstruction, TrainingHistory } from './model.js';
 import { type TrainOptions, train } from './training.js';
+import { ArgumentError, StateError } from './errors.js';
 
 export interface ReconstructorOptions {
   model?: Partial<Omit<ModelConfig, 'N'>>;
@@ -35,10 +36,10 @@ export class Reconstructor {
     const first = this.buffer[0];
     if (first) {
       if (patternSize(dataset) !== patternSize(first)) {
-        throw new RangeError(`${dataset.source}: patterns are ${patternSize(dataset)} pixels, the training data so far ${patternSize(first)}`);
+        throw new ArgumentError(`${dataset.source}: patterns are ${patternSize(dataset)} pixels, the training data so far ${patternSize(first)}`);
       }
       if (!dataset.probe.data.every((v, i) => v === first.probe.data[i])) {
-        throw new RangeError(`${dataset.source}: its probe differs from ${first.source}'s; train on datasets that share a probe`);
+        throw new ArgumentError(`${dataset.source}: its probe differs from ${first.source}'s; train on datasets that share a probe`);
       }
     }
     this.buffer.push(dataset);
@@ -50,14 +51,14 @@ export class Reconstructor {
 
   /** Trains a new model on everything ingested; the model stays in the reconstructor. */
   async train(options: Omit<TrainOptions, 'threads'> = {}): Promise<TrainingHistory> {
-    if (this.buffer.length === 0) throw new Error('no training data: call ingestTrainingData first');
+    if (this.buffer.length === 0) throw new StateError('no training data: call ingestTrainingData first');
     this.current = await train(merge(this.buffer), { model: this.options.model, training: this.options.training },
       { ...options, threads: this.options.threads });
     return this.current.history!;
   }
 
   async saveModel(path: string): Promise<void> {
-    if (!this.current) throw new Error('no model to save: train or open one first');
+    if (!this.current) throw new StateError('no model to save: train or open one first');
     await saveModel(this.current, path);
   }
 
@@ -67,7 +68,7 @@ export class Reconstructor {
   }
 
   async reconstruct(data: Dataset | string, options: ReconstructOptions & LoadOptions = {}): Promise<Reconstruction> {
-    if (!this.current) throw new Error('no model: train or open one first');
+    if (!this.current) throw new StateError('no model: train or open one first');
     const { intensities, sizes, onWarning, ...reconstruct } = options;
     const dataset = typeof data === 'string' ? await loadDataset(data, { intensities, sizes, onWarning }) : data;
     return this.current.reconstruct(dataset, { threads: this.options.threads, ...reconstruct });

@@ -1,3 +1,4 @@
+import { PtychoPinnError } from './errors.js';
 // The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
 // length, a JSON header { name: { dtype, shape, data_offsets } }, then raw little-endian tensors.
 // Python's `safetensors` reads what this writes. Only float32 is used by this package.
@@ -8,8 +9,11 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends PtychoPinnError {
   override name = 'SafetensorsError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PTYCHOPINN_SAFETENSORS', message, { cause: options?.cause });
+  }
 }
 
 // Larger headers than this mean a corrupt length field, not a real model.

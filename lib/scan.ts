@@ -1,5 +1,6 @@
 // Scan patterns for simulation: where the probe visits the object, in object pixels.
 import { Rng } from './random.js';
+import { ArgumentError } from './errors.js';
 
 export interface ScanPositions {
   x: Float64Array;
@@ -12,7 +13,7 @@ function bounds(objectShape: readonly number[], n: number, margin: number) {
   const lo = n / 2 + margin;
   const box = { x0: lo, y0: lo, x1: w - n / 2 - 1 - margin, y1: h - n / 2 - 1 - margin };
   if (box.x1 < box.x0 || box.y1 < box.y0) {
-    throw new RangeError(`an object of ${h} x ${w} pixels has no room for ${n} x ${n} patches with a margin of ${margin}`);
+    throw new ArgumentError(`an object of ${h} x ${w} pixels has no room for ${n} x ${n} patches with a margin of ${margin}`);
   }
   return box;
 }
@@ -30,8 +31,8 @@ export interface RasterOptions {
 /** A row-by-row raster, optionally jittered. */
 export function rasterScan(objectShape: readonly number[], n: number, options: RasterOptions): ScanPositions {
   const { step, jitter = 0 } = options;
-  if (!(step > 0)) throw new RangeError(`step must be positive, got ${step}`);
-  if (!(jitter >= 0)) throw new RangeError(`jitter must be >= 0, got ${jitter}`);
+  if (!(step > 0)) throw new ArgumentError(`step must be positive, got ${step}`);
+  if (!(jitter >= 0)) throw new ArgumentError(`jitter must be >= 0, got ${jitter}`);
   const box = bounds(objectShape, n, options.margin ?? Math.ceil(jitter));
   const rng = new Rng(options.seed ?? 42);
   const x: number[] = [];
@@ -59,8 +60,8 @@ export interface SpiralOptions {
  */
 export function spiralScan(objectShape: readonly number[], n: number, options: SpiralOptions): ScanPositions {
   const { count, step } = options;
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be a positive integer, got ${count}`);
-  if (!(step > 0)) throw new RangeError(`step must be positive, got ${step}`);
+  if (!Number.isInteger(count) || count < 1) throw new ArgumentError(`count must be a positive integer, got ${count}`);
+  if (!(step > 0)) throw new ArgumentError(`step must be positive, got ${step}`);
   const box = bounds(objectShape, n, options.margin ?? 0);
   const cx = (box.x0 + box.x1) / 2;
   const cy = (box.y0 + box.y1) / 2;
@@ -72,7 +73,7 @@ export function spiralScan(objectShape: readonly number[], n: number, options: S
     x[k] = cx + r * Math.cos(k * golden);
     y[k] = cy + r * Math.sin(k * golden);
     if (x[k] < box.x0 || x[k] > box.x1 || y[k] < box.y0 || y[k] > box.y1) {
-      throw new RangeError(`a spiral of ${count} positions ${step} pixels apart leaves the object at position ${k}; use fewer positions or a smaller step`);
+      throw new ArgumentError(`a spiral of ${count} positions ${step} pixels apart leaves the object at position ${k}; use fewer positions or a smaller step`);
     }
   }
   return { x, y };

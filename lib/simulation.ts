@@ -6,6 +6,7 @@ import { type NativeOptions, diffract } from './physics.js';
 import { Rng } from './random.js';
 import type { ScanPositions } from './scan.js';
 import { extractPatches } from './stitching.js';
+import { ArgumentError } from './errors.js';
 
 export interface SimulateOptions extends NativeOptions {
   /** Mean photon count per pattern after scaling (the dose). */
@@ -31,18 +32,18 @@ export interface Simulation {
 export async function simulate(object: ComplexArray, probe: ComplexArray, positions: ScanPositions,
   options: SimulateOptions): Promise<Simulation> {
   const { photons, noise = true, seed = 42, chunk = 256, threads } = options;
-  if (!(photons > 0) || !Number.isFinite(photons)) throw new RangeError(`photons must be a positive number, got ${photons}`);
+  if (!(photons > 0) || !Number.isFinite(photons)) throw new ArgumentError(`photons must be a positive number, got ${photons}`);
   const n = probe.shape[0];
   const [h, w] = object.shape;
   const count = positions.x.length;
   if (positions.y.length !== count || count === 0) {
-    throw new RangeError(`need as many x as y positions (at least one), got ${count} and ${positions.y.length}`);
+    throw new ArgumentError(`need as many x as y positions (at least one), got ${count} and ${positions.y.length}`);
   }
   for (let k = 0; k < count; k++) {
     const [x, y] = [positions.x[k], positions.y[k]];
     // the patch's pixels, bilinear neighbours included, must lie in the object
     if (!(x - n / 2 >= 0 && y - n / 2 >= 0 && x + n / 2 <= w - 1 && y + n / 2 <= h - 1)) {
-      throw new RangeError(`position ${k} (x ${x}, y ${y}) puts its ${n} x ${n} patch outside the ${h} x ${w} object`);
+      throw new ArgumentError(`position ${k} (x ${x}, y ${y}) puts its ${n} x ${n} patch outside the ${h} x ${w} object`);
     }
   }
 
@@ -57,7 +58,7 @@ export async function simulate(object: ComplexArray, probe: ComplexArray, positi
   let total = 0;
   for (const v of intensity) total += v;
   const photonScale = photons / (total / count);
-  if (!Number.isFinite(photonScale)) throw new RangeError('the object and probe diffract no light: every pattern is 0');
+  if (!Number.isFinite(photonScale)) throw new ArgumentError('the object and probe diffract no light: every pattern is 0');
 
   const rng = new Rng(seed);
   const amplitudes = new Float32Array(intensity.length);

@@ -3,7 +3,9 @@
 import { addon } from './binding.js';
 import { type ComplexArray, elementCount, shapeText } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
+import { runNative } from './jobs.js';
 import { resolveThreads } from './threads.js';
+import { ArgumentError } from './errors.js';
 
 export interface StitchedObject {
   /** Complex object (H, W). */
@@ -40,11 +42,11 @@ export function probeWeights(probe: ComplexArray): Float32Array {
 
 function checkPositions(x: Float64Array, y: Float64Array, count: number): void {
   if (x.length !== count || y.length !== count) {
-    throw new RangeError(`need ${count} positions, got ${x.length} x and ${y.length} y`);
+    throw new ArgumentError(`need ${count} positions, got ${x.length} x and ${y.length} y`);
   }
   for (let k = 0; k < count; k++) {
     if (!Number.isFinite(x[k]) || !Number.isFinite(y[k])) {
-      throw new RangeError(`position ${k} is not finite: (${x[k]}, ${y[k]})`);
+      throw new ArgumentError(`position ${k} is not finite: (${x[k]}, ${y[k]})`);
     }
   }
 }
@@ -66,11 +68,11 @@ export async function stitch(patches: ComplexArray, x: Float64Array, y: Float64A
   options: StitchOptions = {}): Promise<StitchedObject> {
   const [k, n, m] = patches.shape;
   if (patches.dtype !== 'complex64' || patches.shape.length !== 3 || n !== m || k < 1) {
-    throw new RangeError(`patches must be complex64 (K, N, N), got ${patches.dtype} ${shapeText(patches.shape)}`);
+    throw new ArgumentError(`patches must be complex64 (K, N, N), got ${patches.dtype} ${shapeText(patches.shape)}`);
   }
   checkPositions(x, y, k);
   const weights = options.weights ?? centerWeights(n);
-  if (weights.length !== n * n) throw new RangeError(`weights must hold ${n} x ${n} values, got ${weights.length}`);
+  if (weights.length !== n * n) throw new ArgumentError(`weights must hold ${n} x ${n} values, got ${weights.length}`);
   let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
   for (let i = 0; i < k; i++) {
     x0 = Math.min(x0, x[i]); x1 = Math.max(x1, x[i]);
@@ -83,8 +85,16 @@ export async function stitch(patches: ComplexArray, x: Float64Array, y: Float64A
     height: Math.floor(y1) - Math.floor(y0) + n + 2,
     width: Math.floor(x1) - Math.floor(x0) + n + 2,
   };
-  const out = await addon().binding.stitch(patches.data, patches.shape, interleave(x, y), weights,
-    canvas, options.floor ?? 1e-3, resolveThreads(options.threads));
+  // A canvas far larger than all patches together can only come from a stray coordinate: refuse it
+  // before allocating gigabytes (the canvas holds 12 bytes a pixel).
+  const area = canvas.height * canvas.width;
+  if (area > Math.min(2 ** 28, Math.max(2 ** 24, 16 * k * n * n))) {
+    throw new ArgumentError(`the scan positions span ${canvas.width} x ${canvas.height} pixels (x ${x0} to ${x1}, y ${y0} to ${y1}) ` +
+      `for ${k} patches of ${n} x ${n}: a coordinate lies far from the others (check xcoords/ycoords and their units: object pixels)`);
+  }
+  const threads = resolveThreads(options.threads);
+  const out = await runNative('stitch', threads, () => addon().binding.stitch(patches.data, patches.shape,
+    interleave(x, y), weights, canvas, options.floor ?? 1e-3, threads));
   return { object: { dtype: 'complex64', shape: out.shape, data: out.data }, origin: [originRow, originCol] };
 }
 
@@ -92,10 +102,11 @@ export async function stitch(patches: ComplexArray, x: Float64Array, y: Float64A
 export async function extractPatches(object: ComplexArray, x: Float64Array, y: Float64Array, n: number,
   options: NativeOptions = {}): Promise<ComplexArray> {
   if (object.dtype !== 'complex64' || object.shape.length !== 2 || object.data.length !== 2 * elementCount(object.shape)) {
-    throw new RangeError(`object must be complex64 (H, W), got ${object.dtype} ${shapeText(object.shape)}`);
+    throw new ArgumentError(`object must be complex64 (H, W), got ${object.dtype} ${shapeText(object.shape)}`);
   }
   checkPositions(x, y, x.length);
-  const out = await addon().binding.extractPatches(object.data, object.shape, interleave(x, y), n,
-    resolveThreads(options.threads));
+  const threads = resolveThreads(options.threads);
+  const out = await runNative('extractPatches', threads, () => addon().binding.extractPatches(object.data,
+    object.shape, interleave(x, y), n, threads));
   return { dtype: 'complex64', shape: out.shape, data: out.data };
 }

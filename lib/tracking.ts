@@ -6,6 +6,7 @@ import { userInfo } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeAtomically } from './atomic.js';
+import { PtychoPinnError } from './errors.js';
 
 export type RunStatus = 'FINISHED' | 'FAILED' | 'KILLED';
 // MLflow's RunStatus enum values, as meta.yaml stores them
@@ -20,8 +21,11 @@ export interface Tracker {
   readonly location: string;
 }
 
-export class TrackingError extends Error {
+export class TrackingError extends PtychoPinnError {
   override name = 'TrackingError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PTYCHOPINN_TRACKING', message, { cause: options?.cause, exitCode: 2 });
+  }
 }
 
 /**

@@ -1,16 +1,19 @@
 // Training a PtychoPINN model on a dataset (SPEC sections 3, 4 and 6): grouping, the intensity
 // scale, then the native loop off the main thread with progress and cancellation.
-import type { NativeGrouped, NativeProgress } from './binding.js';
+import type { NativeGrouped, NativeProgress, NativeTrainOutcome } from './binding.js';
 import {
-  type ModelConfig, type TrainingConfig, resolveModelConfig, resolveTrainingConfig,
+  ConfigError, type ModelConfig, ModelConfigSchema, type TrainingConfig, TrainingConfigSchema, flagOf,
+  resolveModelConfig, resolveTrainingConfig,
 } from './config.js';
-import { type Dataset, patternCount, patternSize } from './dataset.js';
+import { type Dataset, checkDataset, patternCount, patternSize } from './dataset.js';
+import { runNative } from './jobs.js';
 import { type Groups, groupPositions } from './grouping.js';
 import { PtychoPinnModel, type TrainingHistory } from './model.js';
 import type { NativeOptions } from './physics.js';
 import { maskProbe } from './probe.js';
 import { intensityScale } from './scaling.js';
 import { resolveThreads } from './threads.js';
+import { AbortedError, ArgumentError, PtychoPinnError } from './errors.js';
 
 export type TrainingProgress = NativeProgress;
 
@@ -28,13 +31,19 @@ export interface TrainOptions extends NativeOptions {
   validation?: Dataset;
   /** Called with each grouping warning (e.g. fewer positions than n_groups). */
   onWarning?: (message: string) => void;
+  /** Continue this model's run (a checkpoint or an interrupted run, from loadModel). */
+  resume?: PtychoPinnModel;
+  /** Every K epochs, hand the model with a resumable state to `onCheckpoint`. */
+  checkpointEvery?: number;
+  /** Receives the model at each checkpoint; `improved`: this stretch reached a new best loss. */
+  onCheckpoint?: (model: PtychoPinnModel, improved: boolean) => Promise<void> | void;
 }
 
 /** Training stopped on a NaN or infinite loss; `model` holds the last good weights. */
-export class TrainingError extends Error {
+export class TrainingError extends PtychoPinnError {
   override name = 'TrainingError';
   constructor(message: string, readonly model: PtychoPinnModel) {
-    super(message);
+    super('ERR_PTYCHOPINN_TRAINING', message);
   }
 }
 
@@ -52,69 +61,135 @@ function group(dataset: Dataset, model: ModelConfig, training: TrainingConfig): 
   });
 }
 
-/** Trains a new model on `dataset`; resolves with the model, its history in `model.history`. */
+const emptyHistory = (): TrainingHistory => ({
+  epochLoss: [], validationLoss: [], batchLoss: [], learningRate: [], stop: 'completed', seconds: 0,
+});
+
+// A resumed run takes its configuration from the bundle; only max_epochs may change (to extend a
+// run), anything else given explicitly must equal what the run was started with.
+function resumedConfig(from: PtychoPinnModel, config: TrainConfig): { model: ModelConfig; training: TrainingConfig } {
+  if (!from.resumeState || !from.training) {
+    throw new ArgumentError('resume: this model holds no training state to resume from (it is a finished model, not a checkpoint or an interrupted run)');
+  }
+  const training = { ...from.training, ...(config.training?.maxEpochs !== undefined ? { maxEpochs: config.training.maxEpochs } : {}) };
+  resolveTrainingConfig(training);
+  for (const [section, given, saved] of [['model', config.model, from.config], ['training', config.training, from.training]] as const) {
+    for (const [key, value] of Object.entries(given ?? {})) {
+      if (value === undefined || key === 'maxEpochs') continue;
+      const before = (saved as Record<string, unknown>)[key];
+      if (value !== before) {
+        throw new ConfigError(`${section}.${key}`, flagOf(section === 'model' ? ModelConfigSchema : TrainingConfigSchema, [key]),
+          `is ${JSON.stringify(value)}, but the run being resumed used ${JSON.stringify(before)}; drop the option to resume`);
+      }
+    }
+  }
+  return { model: from.config, training };
+}
+
+/**
+ * Trains a new model on `dataset` (or continues `options.resume`); resolves with the model, its
+ * history in `model.history`. With `checkpointEvery`, `onCheckpoint` receives the model every K
+ * epochs with a resumable state; with early stopping the model holds the best epoch's weights.
+ */
 export async function train(dataset: Dataset, config: TrainConfig = {},
   options: TrainOptions = {}): Promise<PtychoPinnModel> {
+  checkDataset(dataset);
   const N = patternSize(dataset);
-  const modelConfig = resolveModelConfig({ ...config.model, N });
-  const training = resolveTrainingConfig(config.training);
+  const resumed = options.resume;
+  const { model: modelConfig, training } = resumed
+    ? resumedConfig(resumed, config)
+    : { model: resolveModelConfig({ ...config.model, N }), training: resolveTrainingConfig(config.training) };
+  if (modelConfig.N !== N) throw new ArgumentError(`${dataset.source}: patterns are ${N} x ${N}, the run being resumed has N = ${modelConfig.N}`);
   const threads = resolveThreads(options.threads);
-  if (options.validation && patternSize(options.validation) !== N) {
-    throw new RangeError(`${options.validation.source}: validation patterns are ${patternSize(options.validation)} x ${patternSize(options.validation)}, training patterns ${N} x ${N}`);
+  if (options.checkpointEvery !== undefined && !(Number.isInteger(options.checkpointEvery) && options.checkpointEvery >= 1)) {
+    throw new ConfigError('checkpointEvery', 'checkpoint_every', `must be an integer of at least 1, got ${JSON.stringify(options.checkpointEvery)}`);
   }
-  options.signal?.throwIfAborted();
+  if (options.validation) {
+    checkDataset(options.validation);
+    if (patternSize(options.validation) !== N) {
+      throw new ArgumentError(`${options.validation.source}: validation patterns are ${patternSize(options.validation)} x ${patternSize(options.validation)}, training patterns ${N} x ${N}`);
+    }
+  }
+  if (options.signal?.aborted) throw new AbortedError('training was aborted before it started: nothing was trained');
 
   const groups = group(dataset, modelConfig, training);
   for (const warning of groups.warnings) options.onWarning?.(warning);
   const scale = intensityScale(dataset.diffraction.data, N, groups.indices);
   const probe = modelConfig.probeMask ? maskProbe(dataset.probe) : dataset.probe;
+  if (resumed && resumed.intensityScale !== scale) {
+    throw new ArgumentError(`${dataset.source}: this is not the data the resumed run was trained on (its intensity scale is ${scale}, the run's ${resumed.intensityScale})`);
+  }
   // the bundle's probe is the one the physics used
-  const model = new PtychoPinnModel({
+  const model = resumed ?? new PtychoPinnModel({
     config: modelConfig, probe, intensityScale: scale, seed: training.seed, training,
   });
+  model.training = training;
   const validation = options.validation
     ? nativeGrouped(options.validation, group(options.validation, modelConfig, training))
     : undefined;
+  const trainData = nativeGrouped(dataset, groups);
 
   const cancel = () => model.native.cancel();
   options.signal?.addEventListener('abort', cancel, { once: true });
   const started = performance.now();
+  const history = resumed?.history ? structuredClone(resumed.history) : emptyHistory();
+  const previousSeconds = history.seconds;
+  let state = resumed?.resumeState?.state;
+  let best = resumed?.resumeState?.best;
   let callbackError: unknown;
-  // Progress crosses threads through a queue that may still hold the last reports when the
-  // training promise settles: one report per finished batch, so wait for batchLoss.length.
-  let delivered = 0;
-  let expected = Infinity;
-  let allDelivered = () => {};
-  const drained = new Promise<void>((resolve) => { allDelivered = resolve; });
   try {
-    const outcome = await model.native.train({
-      train: nativeGrouped(dataset, groups), validation, probe: probe.data, scale,
-      epochs: training.maxEpochs, batchSize: training.batchSize, learningRate: training.learningRate,
-      seed: training.seed, loss: training.lossMode, scheduler: training.scheduler,
-      earlyStopPatience: training.earlyStopPatience, objectBig: modelConfig.objectBig, threads,
-    }, options.onProgress && ((p) => {
-      // a throwing callback must not become an uncaught exception: stop training and rethrow
-      try {
-        options.onProgress!(p);
-      } catch (error) {
-        callbackError ??= error;
-        model.native.cancel();
+    for (;;) {
+      const done = state?.epoch ?? 0;
+      const every = options.checkpointEvery;
+      const untilEpoch = every ? Math.min(training.maxEpochs, (Math.floor(done / every) + 1) * every) : undefined;
+      // Progress crosses threads through a queue that may still hold the last reports when the
+      // training promise settles: one report per finished batch, so wait for batchLoss.length.
+      let delivered = 0;
+      let expected = Infinity;
+      let allDelivered = () => {};
+      const drained = new Promise<void>((resolve) => { allDelivered = resolve; });
+      const outcome: NativeTrainOutcome = await runNative('train', threads, () => model.native.train({
+        train: trainData, validation, probe: model.probe.data, scale,
+        epochs: training.maxEpochs, batchSize: training.batchSize, learningRate: training.learningRate,
+        seed: training.seed, loss: training.lossMode, scheduler: training.scheduler,
+        earlyStopPatience: training.earlyStopPatience, objectBig: modelConfig.objectBig, threads,
+        untilEpoch, resume: state,
+      }, options.onProgress && ((p) => {
+        // a throwing callback must not become an uncaught exception: stop training and rethrow
+        try {
+          options.onProgress!(p);
+        } catch (error) {
+          callbackError ??= error;
+          model.native.cancel();
+        }
+        if (++delivered >= expected) allDelivered();
+      })));
+      expected = outcome.batchLoss.length;
+      if (options.onProgress && delivered < expected) await drained;
+      history.epochLoss.push(...outcome.epochLoss);
+      history.validationLoss.push(...outcome.validationLoss);
+      history.batchLoss.push(...outcome.batchLoss);
+      history.learningRate.push(...outcome.learningRate);
+      history.stop = outcome.stop === 'checkpoint' ? 'completed' : outcome.stop;
+      history.seconds = previousSeconds + (performance.now() - started) / 1000;
+      state = outcome.state;
+      if (outcome.best) best = outcome.best;
+      model.history = history;
+      model.resumeState = { state, best };
+      if (callbackError !== undefined) throw callbackError;
+      if (outcome.stop === 'non_finite') {
+        throw new TrainingError(`${dataset.source}: training stopped: ${outcome.message}; ` +
+          'the model keeps the weights from before that batch (try a lower --learning_rate)', model);
       }
-      if (++delivered >= expected) allDelivered();
-    }));
-    expected = outcome.batchLoss.length;
-    if (options.onProgress && delivered < expected) await drained;
-    const history: TrainingHistory = {
-      epochLoss: outcome.epochLoss, validationLoss: outcome.validationLoss,
-      batchLoss: outcome.batchLoss, learningRate: outcome.learningRate, stop: outcome.stop,
-      seconds: (performance.now() - started) / 1000,
-    };
-    model.history = history;
-    if (callbackError !== undefined) throw callbackError;
-    if (outcome.stop === 'non_finite') {
-      throw new TrainingError(`${dataset.source}: training stopped: ${outcome.message}; ` +
-        'the model keeps the weights from before that batch (try a lower --learning_rate)', model);
+      if (outcome.stop !== 'checkpoint') break;
+      await options.onCheckpoint?.(model, outcome.best !== undefined);
+      if (options.signal?.aborted) {
+        history.stop = 'cancelled';
+        break;
+      }
     }
+    // early stopping ends on the best epoch's weights, not on the `patience` epochs after it
+    if (history.stop === 'early_stop' && best) model.loadParameters(best);
     return model;
   } finally {
     options.signal?.removeEventListener('abort', cancel);

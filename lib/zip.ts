@@ -7,9 +7,38 @@ import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { writeAtomically } from './atomic.js';
+import { PtychoPinnError } from './errors.js';
 
-export class ZipError extends Error {
+export class ZipError extends PtychoPinnError {
   override name = 'ZipError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PTYCHOPINN_ZIP', message, { cause: options?.cause });
+  }
+}
+
+/** A file-system error as a message that names the file and what was expected there. */
+export function fileError(path: string, what: string, err: NodeJS.ErrnoException): ZipError {
+  const why: Record<string, string> = {
+    ENOENT: 'no such file', EISDIR: 'is a folder, not a file', EACCES: 'permission denied',
+    ENOTDIR: 'a part of the path is not a folder', ELOOP: 'too many symbolic links',
+  };
+  const shown = path === '' ? '(an empty path)' : path;
+  return new ZipError(`${shown}: ${why[err.code ?? ''] ?? err.message} (expected ${what})`, { cause: err });
+}
+
+// Deflate cannot expand data more than 1032 times; a member that claims more, or a stored member
+// whose sizes disagree, has a lying header, and reading it would allocate what it claims.
+const MAX_MEMBER = 2 ** 32 - 1;
+function checkEntry(path: string, entry: yauzl.Entry, fileSize: number): void {
+  const name = entry.fileName;
+  if (name.startsWith('/') || name.split(/[\\/]/).includes('..')) {
+    throw new ZipError(`${path}: member ${JSON.stringify(name)} has a path outside the archive`);
+  }
+  const claimed = entry.uncompressedSize;
+  const plausible = entry.compressionMethod === 0 ? entry.compressedSize : entry.compressedSize * 1032 + 1024;
+  if (claimed > MAX_MEMBER || claimed > plausible || entry.compressedSize > fileSize) {
+    throw new ZipError(`${path}: member ${JSON.stringify(name)} claims ${claimed} bytes from ${entry.compressedSize} stored bytes in a ${fileSize}-byte file: its header is corrupt`);
+  }
 }
 
 const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
@@ -29,13 +58,17 @@ export class ZipArchive {
       zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
       const entries = new Map<string, yauzl.Entry>();
       for await (const entry of zip.eachEntry()) {
-        if (!entry.fileName.endsWith('/')) entries.set(entry.fileName, entry);
+        if (entry.fileName.endsWith('/')) continue;
+        checkEntry(path, entry, zip.fileSize);
+        if (entries.has(entry.fileName)) throw new ZipError(`${path}: the zip holds two members named ${JSON.stringify(entry.fileName)}`);
+        entries.set(entry.fileName, entry);
       }
       return new ZipArchive(path, zip, entries);
     } catch (err) {
       zip?.close();
-      // File-system errors (missing file, no permission) already name the path.
-      if ((err as NodeJS.ErrnoException).code) throw err;
+      if (err instanceof ZipError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code) throw fileError(path, what, err as NodeJS.ErrnoException);
       throw new ZipError(`${path} is not a complete zip file (expected ${what}): ${(err as Error).message}`, { cause: err });
     }
   }

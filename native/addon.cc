@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include "js_boundary.h"
 #include "model_wrap.h"
 #include "physics.h"
 #include "stitching.h"
@@ -13,12 +14,6 @@
 namespace ptpinn {
 namespace {
 
-int ThreadsArg(const Napi::Value& value) {
-  if (value.IsUndefined()) return 0;
-  if (!value.IsNumber()) throw Napi::TypeError::New(value.Env(), "threads must be a number");
-  return value.As<Napi::Number>().Int32Value();
-}
-
 Napi::Object TensorToJs(Napi::Env env, const at::Tensor& tensor) {
   auto out = Napi::Object::New(env);
   out.Set("data", Float32ArrayFromTensor(env, tensor));
@@ -27,11 +22,11 @@ Napi::Object TensorToJs(Napi::Env env, const at::Tensor& tensor) {
 }
 
 // Runs `compute` off the main thread and resolves with its tensor as { data, shape }.
-Napi::Promise TensorJob(Napi::Env env, const Napi::Value& threads, std::vector<Napi::Value> keep,
+Napi::Promise TensorJob(Napi::Env env, const Napi::Value& threads,
                         std::function<at::Tensor()> compute) {
   auto result = std::make_shared<at::Tensor>();
   return RunTorchJob(
-      env, ThreadsArg(threads), std::move(keep),
+      env, ThreadsArg(threads),
       [=] {
         c10::InferenceMode guard;
         *result = compute();
@@ -39,28 +34,44 @@ Napi::Promise TensorJob(Napi::Env env, const Napi::Value& threads, std::vector<N
       [=](Napi::Env env) { return TensorToJs(env, *result); });
 }
 
+// A complex patch shape (..., N, N) with N > 0.
+std::vector<int64_t> PatchShape(const Napi::Value& value, const char* what, size_t rank) {
+  auto shape = ShapeFromJs(value, what);
+  if (shape.size() != rank || shape.back() < 1 || shape[rank - 2] != shape.back()) {
+    throw Napi::RangeError::New(value.Env(), std::string(what) + " shape must be " +
+                                                 std::to_string(rank) +
+                                                 " dimensions ending in N, N with N > 0");
+  }
+  return shape;
+}
+
+void RequireFinite(Napi::Env env, const at::Tensor& t, const char* what) {
+  if (t.numel() > 0 && !at::isfinite(t).all().item<bool>()) {
+    throw Napi::RangeError::New(env, std::string(what) + " must be finite");
+  }
+}
+
 // diffract(patch: Float32Array (complex), patchShape: [B, N, N], probe: Float32Array (complex),
 //          threads?) -> Promise<{ data: Float32Array, shape }>
 Napi::Value Diffract(const Napi::CallbackInfo& info) {
-  auto patch = ComplexView(info[0], ShapeFromJs(info[1], "patch"), "patch");
+  auto patch = ComplexView(info[0], PatchShape(info[1], "patch", 3), "patch");
   const int64_t n = patch.size(-1);
   auto probe = ComplexView(info[2], {n, n}, "probe");
-  return TensorJob(info.Env(), info[3], {info[0], info[2]},
-                   [=] { return physics::Diffract(patch, probe); });
+  return TensorJob(info.Env(), info[3], [=] { return physics::Diffract(patch, probe); });
 }
 
 // poissonLossGradient(patch, patchShape, probe, measured: Float32Array (B, N, N), threads?)
 //   -> Promise<{ loss: number, gradient: Float32Array (interleaved dRe, dIm) }>
 Napi::Value PoissonLossGradient(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto shape = ShapeFromJs(info[1], "patch");
+  auto shape = PatchShape(info[1], "patch", 3);
   auto patch = ComplexView(info[0], shape, "patch");
   const int64_t n = patch.size(-1);
   auto probe = ComplexView(info[2], {n, n}, "probe");
   auto measured = FloatView(info[3], shape, "measured");
   auto result = std::make_shared<physics::LossAndGradient>();
   return RunTorchJob(
-      env, ThreadsArg(info[4]), {info[0], info[2], info[3]},
+      env, ThreadsArg(info[4]),
       [=] { *result = physics::PoissonLossAndGradient(patch, probe, measured); },
       [=](Napi::Env env) {
         auto out = Napi::Object::New(env);
@@ -72,39 +83,57 @@ Napi::Value PoissonLossGradient(const Napi::CallbackInfo& info) {
 
 // extractPatches(object: complex Float32Array, [H, W], positions: Float64Array (K, 2), n, threads)
 Napi::Value ExtractPatches(const Napi::CallbackInfo& info) {
-  auto object = ComplexView(info[0], ShapeFromJs(info[1], "object"), "object");
-  const int64_t n = info[3].As<Napi::Number>().Int64Value();
-  const int64_t k = info[2].As<Napi::Float64Array>().ElementLength() / 2;
-  auto positions = Float64View(info[2], {k, 2}, "positions");
-  return TensorJob(info.Env(), info[4], {info[0], info[2]},
+  const auto shape = ShapeFromJs(info[1], "object");
+  if (shape.size() != 2 || shape[0] < 2 || shape[1] < 2) {
+    throw Napi::RangeError::New(info.Env(), "object shape must be [H, W] with H, W >= 2");
+  }
+  auto object = ComplexView(info[0], shape, "object");
+  const int64_t n = IntegerArg(info[3], "n", 1, 4096);
+  if (!info[2].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "positions must be a Float64Array");
+  const int64_t length = static_cast<int64_t>(info[2].As<Napi::TypedArray>().ElementLength());
+  if (length % 2 != 0) throw Napi::RangeError::New(info.Env(), "positions must hold (x, y) pairs");
+  auto positions = Float64View(info[2], {length / 2, 2}, "positions");
+  RequireFinite(info.Env(), positions, "positions");
+  return TensorJob(info.Env(), info[4],
                    [=] { return stitching::ExtractPatches(object, positions, n); });
 }
 
 // stitch(patches: complex Float32Array, [K, N, N], positions: Float64Array (K, 2),
 //        weights: Float32Array (N, N), { originRow, originCol, height, width }, floor, threads)
 Napi::Value Stitch(const Napi::CallbackInfo& info) {
-  const auto shape = ShapeFromJs(info[1], "patches");
+  Napi::Env env = info.Env();
+  const auto shape = PatchShape(info[1], "patches", 3);
   auto patches = ComplexView(info[0], shape, "patches");
   const int64_t n = shape.back();
   auto positions = Float64View(info[2], {shape[0], 2}, "positions");
+  RequireFinite(env, positions, "positions");
   auto weights = FloatView(info[3], {n, n}, "weights");
-  const auto c = info[4].As<Napi::Object>();
-  const stitching::Canvas canvas{c.Get("originRow").As<Napi::Number>().DoubleValue(),
-                                 c.Get("originCol").As<Napi::Number>().DoubleValue(),
-                                 c.Get("height").As<Napi::Number>().Int64Value(),
-                                 c.Get("width").As<Napi::Number>().Int64Value()};
-  const double floor = info[5].As<Napi::Number>().DoubleValue();
-  return TensorJob(info.Env(), info[6], {info[0], info[2], info[3]},
-                   [=] { return stitching::Stitch(patches, positions, weights, canvas, floor); });
+  const auto c = ObjectArg(info[4], "canvas");
+  constexpr double kFar = 1e9;
+  const stitching::Canvas canvas{NumberArg(c.Get("originRow"), "canvas.originRow", -kFar, kFar),
+                                 NumberArg(c.Get("originCol"), "canvas.originCol", -kFar, kFar),
+                                 IntegerArg(c.Get("height"), "canvas.height", 1, 1 << 20),
+                                 IntegerArg(c.Get("width"), "canvas.width", 1, 1 << 20)};
+  // the canvas is (H * W, 3) floats: refuse what no real scan needs before allocating it
+  if (canvas.height * canvas.width > (int64_t{1} << 28)) {
+    throw Napi::RangeError::New(env, "canvas of " + std::to_string(canvas.height) + " x " +
+                                         std::to_string(canvas.width) +
+                                         " pixels is larger than 2^28 pixels");
+  }
+  const double floor = NumberArg(info[5], "floor", 0, 1);
+  return TensorJob(env, info[6], [=] {
+    return stitching::Stitch(patches, positions, weights, canvas, floor);
+  });
 }
 
 // mergeGroup(patches: complex Float32Array, [B, C, N, N], offsets: Float32Array (B, C, 2), threads)
 Napi::Value MergeGroup(const Napi::CallbackInfo& info) {
-  const auto shape = ShapeFromJs(info[1], "patches");
+  const auto shape = PatchShape(info[1], "patches", 4);
   auto patches = ComplexView(info[0], shape, "patches");
   auto offsets = FloatView(info[2], {shape[0], shape[1], 2}, "offsets");
-  return TensorJob(info.Env(), info[3], {info[0], info[2]},
-                   [=] { return physics::MergeGroup(patches, offsets); });
+  RequireFinite(info.Env(), offsets, "offsets");
+  physics::CheckOffsets(offsets, shape.back());
+  return TensorJob(info.Env(), info[3], [=] { return physics::MergeGroup(patches, offsets); });
 }
 
 }  // namespace
@@ -114,13 +143,13 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace ptpinn;
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaAvailable", Napi::Boolean::New(env, torch::cuda::is_available()));
-  exports.Set("diffract", Napi::Function::New(env, Diffract, "diffract"));
-  exports.Set("extractPatches", Napi::Function::New(env, ExtractPatches, "extractPatches"));
-  exports.Set("stitch", Napi::Function::New(env, Stitch, "stitch"));
-  exports.Set("mergeGroup", Napi::Function::New(env, MergeGroup, "mergeGroup"));
+  exports.Set("diffract", Napi::Function::New(env, Entry<Diffract>, "diffract"));
+  exports.Set("extractPatches", Napi::Function::New(env, Entry<ExtractPatches>, "extractPatches"));
+  exports.Set("stitch", Napi::Function::New(env, Entry<Stitch>, "stitch"));
+  exports.Set("mergeGroup", Napi::Function::New(env, Entry<MergeGroup>, "mergeGroup"));
   exports.Set("Model", ModelWrap::Define(env));
   exports.Set("poissonLossGradient",
-              Napi::Function::New(env, PoissonLossGradient, "poissonLossGradient"));
+              Napi::Function::New(env, Entry<PoissonLossGradient>, "poissonLossGradient"));
   return exports;
 }
 

@@ -1,9 +1,12 @@
 #include "model_wrap.h"
 
 #include <cmath>
+#include <limits>
 #include <set>
 #include <string>
 
+#include "js_boundary.h"
+#include "physics.h"
 #include "tensor_bridge.h"
 #include "torch_job.h"
 #include "training.h"
@@ -12,22 +15,31 @@ namespace ptpinn {
 
 namespace {
 
-int64_t IntField(const Napi::Object& o, const char* key) {
-  return o.Get(key).As<Napi::Number>().Int64Value();
-}
-double NumberField(const Napi::Object& o, const char* key) {
-  return o.Get(key).As<Napi::Number>().DoubleValue();
-}
-std::string StringField(const Napi::Object& o, const char* key) {
-  return o.Get(key).As<Napi::String>().Utf8Value();
-}
+constexpr int64_t kMaxCount = int64_t{1} << 31;
 
-// A grouped dataset from { diffraction, nPatterns, groups, nGroups, offsets } (validated in TS).
-GroupedData GroupedFromJs(const Napi::Object& o, int64_t n, int64_t c) {
-  const int64_t patterns = IntField(o, "nPatterns"), groups = IntField(o, "nGroups");
-  return {FloatView(o.Get("diffraction"), {patterns, n, n}, "diffraction"),
-          IndexTensor(o.Get("groups"), {groups, c}, "groups"),
-          FloatView(o.Get("offsets"), {groups, c, 2}, "offsets")};
+// A grouped dataset from { diffraction, nPatterns, groups, nGroups, offsets }: copied into
+// tensors, every group index checked against the pattern count.
+GroupedData GroupedFromJs(const Napi::Value& value, const std::string& what, int64_t n, int64_t c,
+                          bool withOffsets) {
+  const auto o = ObjectArg(value, what);
+  const int64_t patterns = IntegerArg(o.Get("nPatterns"), what + ".nPatterns", 1, kMaxCount);
+  const int64_t groups = IntegerArg(o.Get("nGroups"), what + ".nGroups", 1, kMaxCount);
+  GroupedData data{FloatView(o.Get("diffraction"), {patterns, n, n}, (what + ".diffraction").c_str()),
+                   IndexTensor(o.Get("groups"), {groups, c}, (what + ".groups").c_str()),
+                   at::Tensor()};
+  if (data.groups.min().item<int64_t>() < 0 || data.groups.max().item<int64_t>() >= patterns) {
+    throw Napi::RangeError::New(o.Env(), what + ".groups must hold pattern indices from 0 to " +
+                                             std::to_string(patterns - 1));
+  }
+  if (withOffsets) {
+    data.offsets = FloatView(o.Get("offsets"), {groups, c, 2}, (what + ".offsets").c_str());
+    try {
+      physics::CheckOffsets(data.offsets, n);
+    } catch (const std::invalid_argument& e) {
+      throw Napi::RangeError::New(o.Env(), what + ": " + e.what());
+    }
+  }
+  return data;
 }
 
 Napi::Array NumbersToJs(Napi::Env env, const std::vector<double>& values) {
@@ -37,6 +49,82 @@ Napi::Array NumbersToJs(Napi::Env env, const std::vector<double>& values) {
                                                               : Napi::Number::New(env, values[i]));
   }
   return array;
+}
+
+Napi::Value FiniteOrNull(Napi::Env env, double v) {
+  return std::isfinite(v) ? Napi::Number::New(env, v) : env.Null();
+}
+double NumberOrInfinity(const Napi::Value& v, const std::string& what) {
+  return v.IsNull() ? std::numeric_limits<double>::infinity() : NumberArg(v, what, -1e300, 1e300);
+}
+
+Napi::Array ParametersToJs(Napi::Env env, const std::vector<std::pair<std::string, torch::Tensor>>& named) {
+  auto list = Napi::Array::New(env, named.size());
+  uint32_t i = 0;
+  for (const auto& [name, value] : named) {
+    auto entry = Napi::Object::New(env);
+    entry.Set("name", name);
+    entry.Set("shape", ShapeToJs(env, value));
+    entry.Set("data", Float32ArrayFromTensor(env, value));
+    list.Set(i++, entry);
+  }
+  return list;
+}
+
+// { epoch, batch, epochSum, learningRate, best, bestEpoch, sinceBest, plateauBest, plateauWait,
+//   adam: [{ name, step, expAvg, expAvgSq }] } with shapes from the network's parameters
+TrainState StateFromJs(const Napi::Value& value, PtychoPinn& net) {
+  const auto o = ObjectArg(value, "resume");
+  TrainState st;
+  st.epoch = IntegerArg(o.Get("epoch"), "resume.epoch", 0, kMaxCount);
+  st.batch = IntegerArg(o.Get("batch"), "resume.batch", 0, kMaxCount);
+  st.epochSum = NumberArg(o.Get("epochSum"), "resume.epochSum", -1e300, 1e300);
+  st.learningRate = NumberArg(o.Get("learningRate"), "resume.learningRate", 1e-300, 1e3);
+  st.best = NumberOrInfinity(o.Get("best"), "resume.best");
+  st.bestEpoch = IntegerArg(o.Get("bestEpoch"), "resume.bestEpoch", 0, kMaxCount);
+  st.sinceBest = IntegerArg(o.Get("sinceBest"), "resume.sinceBest", 0, kMaxCount);
+  st.plateauBest = NumberOrInfinity(o.Get("plateauBest"), "resume.plateauBest");
+  st.plateauWait = IntegerArg(o.Get("plateauWait"), "resume.plateauWait", 0, kMaxCount);
+  if (!o.Get("adam").IsArray()) throw Napi::TypeError::New(o.Env(), "resume.adam must be an array");
+  const auto list = o.Get("adam").As<Napi::Array>();
+  const auto named = net->named_parameters();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    const std::string what = "resume.adam[" + std::to_string(i) + "]";
+    const auto m = ObjectArg(list.Get(i), what);
+    if (!m.Get("name").IsString()) throw Napi::TypeError::New(o.Env(), what + ".name must be a string");
+    const std::string name = m.Get("name").As<Napi::String>().Utf8Value();
+    const torch::Tensor* p = named.find(name);
+    if (!p) throw Napi::RangeError::New(o.Env(), what + ": the network has no parameter '" + name + "'");
+    const auto shape = p->sizes().vec();
+    st.adam.push_back({name, IntegerArg(m.Get("step"), what + ".step", 1, kMaxCount),
+                       FloatView(m.Get("expAvg"), shape, (what + ".expAvg").c_str()),
+                       FloatView(m.Get("expAvgSq"), shape, (what + ".expAvgSq").c_str())});
+  }
+  return st;
+}
+
+Napi::Object StateToJs(Napi::Env env, const TrainState& st) {
+  auto o = Napi::Object::New(env);
+  o.Set("epoch", static_cast<double>(st.epoch));
+  o.Set("batch", static_cast<double>(st.batch));
+  o.Set("epochSum", st.epochSum);
+  o.Set("learningRate", st.learningRate);
+  o.Set("best", FiniteOrNull(env, st.best));
+  o.Set("bestEpoch", static_cast<double>(st.bestEpoch));
+  o.Set("sinceBest", static_cast<double>(st.sinceBest));
+  o.Set("plateauBest", FiniteOrNull(env, st.plateauBest));
+  o.Set("plateauWait", static_cast<double>(st.plateauWait));
+  auto adam = Napi::Array::New(env, st.adam.size());
+  for (size_t i = 0; i < st.adam.size(); ++i) {
+    auto m = Napi::Object::New(env);
+    m.Set("name", st.adam[i].name);
+    m.Set("step", static_cast<double>(st.adam[i].step));
+    m.Set("expAvg", Float32ArrayFromTensor(env, st.adam[i].expAvg));
+    m.Set("expAvgSq", Float32ArrayFromTensor(env, st.adam[i].expAvgSq));
+    adam.Set(static_cast<uint32_t>(i), m);
+  }
+  o.Set("adam", adam);
+  return o;
 }
 
 Napi::Object ProgressToJs(Napi::Env env, const Progress& p) {
@@ -61,32 +149,45 @@ Napi::Object ProgressToJs(Napi::Env env, const Progress& p) {
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
   return DefineClass(env, "Model",
-                     {InstanceMethod<&ModelWrap::Train>("train"),
-                      InstanceMethod<&ModelWrap::Predict>("predict"),
+                     {InstanceMethod<&ModelWrap::Guard<&ModelWrap::Train>>("train"),
+                      InstanceMethod<&ModelWrap::Guard<&ModelWrap::Predict>>("predict"),
                       InstanceMethod<&ModelWrap::Cancel>("cancel"),
-                      InstanceMethod<&ModelWrap::GetParameters>("getParameters"),
-                      InstanceMethod<&ModelWrap::SetParameters>("setParameters"),
+                      InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                      InstanceMethod<&ModelWrap::Guard<&ModelWrap::GetParameters>>("getParameters"),
+                      InstanceMethod<&ModelWrap::Guard<&ModelWrap::SetParameters>>("setParameters"),
                       InstanceAccessor<&ModelWrap::ParameterCount>("parameterCount")});
 }
 
 // new Model({ n, channels, filterScale, ampActivation, probeBig, seed })
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
-  const auto o = info[0].As<Napi::Object>();
-  NetworkConfig config;
-  config.n = IntField(o, "n");
-  config.channels = IntField(o, "channels");
-  config.filterScale = IntField(o, "filterScale");
-  config.probeBig = o.Get("probeBig").As<Napi::Boolean>().Value();
-  try {
-    config.ampActivation = ParseActivation(StringField(o, "ampActivation"));
-    net_ = MakeNetwork(config, static_cast<uint64_t>(NumberField(o, "seed")));
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
+  Guarded(info.Env(), [&] {
+    const auto o = ObjectArg(info[0], "model config");
+    NetworkConfig config;
+    config.n = IntegerArg(o.Get("n"), "n", 64, 256);  // MakeNetwork refuses all but 64, 128, 256
+    config.channels = IntegerArg(o.Get("channels"), "channels", 1, 16);
+    config.filterScale = IntegerArg(o.Get("filterScale"), "filterScale", 1, 8);
+    config.probeBig = BoolArg(o.Get("probeBig"), "probeBig");
+    config.ampActivation = static_cast<Activation>(
+        ChoiceArg(o.Get("ampActivation"), "ampActivation", {"silu", "sigmoid", "softplus", "relu"}));
+    const auto seed = static_cast<uint64_t>(IntegerArg(o.Get("seed"), "seed", 0, (int64_t{1} << 32) - 1));
+    net_ = MakeNetwork(config, seed);
+  });
+}
+
+void ModelWrap::RequireLive(Napi::Env env, const char* what) const {
+  if (!net_) throw Napi::Error::New(env, std::string("the model has been disposed; ") + what + " needs a live model");
+}
+
+// Frees the weights now rather than at garbage collection; a running job keeps its own reference
+// to the network and finishes normally.
+void ModelWrap::Dispose(const Napi::CallbackInfo&) {
+  cancel_->store(true);
+  net_ = PtychoPinn(nullptr);
 }
 
 // Claims and releases both happen on the JS thread (a job is destroyed there after it settles).
 std::shared_ptr<void> ModelWrap::Claim(Napi::Env env, Access access, const char* what) {
+  RequireLive(env, what);
   auto users = users_;
   if (users->writer || (access == Access::kWrite && users->readers > 0)) {
     throw Napi::Error::New(env, std::string("the model is busy ") +
@@ -105,29 +206,36 @@ std::shared_ptr<void> ModelWrap::Claim(Napi::Env env, Access access, const char*
 //         seed, loss, scheduler, earlyStopPatience, objectBig, threads }, onProgress?)
 Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto o = info[0].As<Napi::Object>();
+  RequireLive(env, "train");
+  const auto o = ObjectArg(info[0], "train options");
   const int64_t n = net_->config.n, c = net_->config.channels;
-  GroupedData train = GroupedFromJs(o.Get("train").As<Napi::Object>(), n, c);
-  std::shared_ptr<GroupedData> validation;
-  if (o.Get("validation").IsObject()) {
-    validation = std::make_shared<GroupedData>(GroupedFromJs(o.Get("validation").As<Napi::Object>(), n, c));
-  }
   TrainOptions options;
-  options.epochs = IntField(o, "epochs");
-  options.batchSize = IntField(o, "batchSize");
-  options.learningRate = NumberField(o, "learningRate");
-  options.seed = static_cast<uint64_t>(NumberField(o, "seed"));
-  options.loss = StringField(o, "loss") == "mae" ? LossMode::kMae : LossMode::kPoisson;
-  const std::string scheduler = StringField(o, "scheduler");
-  options.scheduler = scheduler == "exponential" ? Scheduler::kExponential
-                      : scheduler == "plateau"   ? Scheduler::kPlateau
-                                                 : Scheduler::kNone;
-  options.earlyStopPatience = IntField(o, "earlyStopPatience");
-  options.objectBig = o.Get("objectBig").As<Napi::Boolean>().Value();
+  options.objectBig = BoolArg(o.Get("objectBig"), "objectBig");
+  const bool merge = c > 1 && options.objectBig;
+  GroupedData train = GroupedFromJs(o.Get("train"), "train", n, c, merge);
+  std::shared_ptr<GroupedData> validation;
+  if (!o.Get("validation").IsUndefined()) {
+    validation = std::make_shared<GroupedData>(GroupedFromJs(o.Get("validation"), "validation", n, c, merge));
+  }
+  options.epochs = IntegerArg(o.Get("epochs"), "epochs", 1, kMaxCount);
+  options.batchSize = IntegerArg(o.Get("batchSize"), "batchSize", 1, kMaxCount);
+  options.learningRate = NumberArg(o.Get("learningRate"), "learningRate", 1e-300, 1e3);
+  options.seed = static_cast<uint64_t>(IntegerArg(o.Get("seed"), "seed", 0, (int64_t{1} << 32) - 1));
+  options.loss = static_cast<LossMode>(ChoiceArg(o.Get("loss"), "loss", {"poisson", "mae"}));
+  options.scheduler = static_cast<Scheduler>(
+      ChoiceArg(o.Get("scheduler"), "scheduler", {"none", "exponential", "plateau"}));
+  options.earlyStopPatience = IntegerArg(o.Get("earlyStopPatience"), "earlyStopPatience", 1, kMaxCount);
   const at::Tensor probe = ComplexView(o.Get("probe"), {n, n}, "probe");
-  const double scale = NumberField(o, "scale");
-
-  const int threads = static_cast<int>(IntField(o, "threads"));
+  if (!at::isfinite(at::view_as_real(probe)).all().item<bool>()) {
+    throw Napi::RangeError::New(env, "probe must be finite");
+  }
+  const double scale = NumberArg(o.Get("scale"), "scale", 1e-30, 1e30);
+  options.untilEpoch = o.Get("untilEpoch").IsUndefined() ? 0 : IntegerArg(o.Get("untilEpoch"), "untilEpoch", 1, kMaxCount);
+  const TrainState start = o.Get("resume").IsUndefined() ? TrainState{} : StateFromJs(o.Get("resume"), net_);
+  const int threads = ThreadsArg(o.Get("threads"));
+  if (!info[1].IsUndefined() && !info[1].IsFunction()) {
+    throw Napi::TypeError::New(env, "onProgress must be a function");
+  }
   auto token = Claim(env, Access::kWrite, "train");
   // created last: once it exists, only the job releases it (an earlier throw would leak it and
   // keep Node's event loop alive)
@@ -139,9 +247,8 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   auto outcome = std::make_shared<TrainOutcome>();
   auto net = net_;
   auto cancel = cancel_;
-  std::vector<Napi::Value> keep{info.This(), o};
   return RunTorchJob(
-      env, threads, keep,
+      env, threads,
       [=]() mutable {
         // released however the loop ends, so Node can exit afterwards
         std::shared_ptr<void> release(nullptr, [progress](void*) mutable {
@@ -154,7 +261,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
             fn.Call({ProgressToJs(env, *owned)});
           });
         };
-        *outcome = ptpinn::Train(net, train, validation.get(), probe, scale, options, report, *cancel);
+        *outcome = ptpinn::Train(net, train, validation.get(), probe, scale, options, start, report, *cancel);
       },
       [=](Napi::Env env) {
         (void)token;
@@ -165,6 +272,8 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
         out.Set("epochLoss", NumbersToJs(env, outcome->epochLoss));
         out.Set("validationLoss", NumbersToJs(env, outcome->validationLoss));
         out.Set("learningRate", NumbersToJs(env, outcome->learningRate));
+        out.Set("state", StateToJs(env, outcome->state));
+        if (!outcome->bestParameters.empty()) out.Set("best", ParametersToJs(env, outcome->bestParameters));
         return out;
       });
 }
@@ -173,18 +282,19 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
 //   -> Promise<{ data: Float32Array complex (G, C, N, N), shape }>
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto o = info[0].As<Napi::Object>();
+  RequireLive(env, "predict");
+  const auto o = ObjectArg(info[0], "predict options");
   const int64_t n = net_->config.n, c = net_->config.channels;
-  const int64_t patterns = IntField(o, "nPatterns"), groups = IntField(o, "nGroups");
-  const at::Tensor diffraction = FloatView(o.Get("diffraction"), {patterns, n, n}, "diffraction");
-  const at::Tensor index = IndexTensor(o.Get("groups"), {groups, c}, "groups");
-  const double scale = NumberField(o, "scale");
-  const int64_t batchSize = IntField(o, "batchSize");
+  const GroupedData data = GroupedFromJs(o, "predict", n, c, false);
+  const at::Tensor diffraction = data.diffraction, index = data.groups;
+  const double scale = NumberArg(o.Get("scale"), "scale", 1e-30, 1e30);
+  const int64_t batchSize = IntegerArg(o.Get("batchSize"), "batchSize", 1, kMaxCount);
+  const int threads = ThreadsArg(o.Get("threads"));
   auto token = Claim(env, Access::kRead, "predict");
   auto net = net_;
   auto result = std::make_shared<at::Tensor>();
   return RunTorchJob(
-      env, static_cast<int>(IntField(o, "threads")), {info.This(), o},
+      env, threads,
       [=] { *result = ptpinn::Predict(net, diffraction, index, scale, batchSize); },
       [=](Napi::Env env) {
         (void)token;
@@ -201,30 +311,26 @@ void ModelWrap::Cancel(const Napi::CallbackInfo&) { cancel_->store(true); }
 Napi::Value ModelWrap::GetParameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto token = Claim(env, Access::kRead, "getParameters");
-  const auto named = net_->named_parameters();
-  auto list = Napi::Array::New(env, named.size());
-  uint32_t i = 0;
-  for (const auto& item : named) {
-    auto entry = Napi::Object::New(env);
-    entry.Set("name", item.key());
-    entry.Set("shape", ShapeToJs(env, item.value()));
-    entry.Set("data", Float32ArrayFromTensor(env, item.value().detach().clone()));
-    list.Set(i++, entry);
-  }
-  return list;
+  std::vector<std::pair<std::string, torch::Tensor>> copies;
+  for (const auto& item : net_->named_parameters()) copies.emplace_back(item.key(), item.value().detach().clone());
+  return ParametersToJs(env, copies);
 }
 
 // setParameters([{ name, shape, data }]): every parameter, exactly once, with its shape
-void ModelWrap::SetParameters(const Napi::CallbackInfo& info) {
+Napi::Value ModelWrap::SetParameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto token = Claim(env, Access::kWrite, "setParameters");
   auto named = net_->named_parameters();
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "parameters must be an array");
   const auto list = info[0].As<Napi::Array>();
   std::set<std::string> seen;
   std::vector<std::pair<at::Tensor, at::Tensor>> copies;
   for (uint32_t i = 0; i < list.Length(); ++i) {
-    const auto entry = list.Get(i).As<Napi::Object>();
-    const std::string name = StringField(entry, "name");
+    const auto entry = ObjectArg(list.Get(i), "parameters[" + std::to_string(i) + "]");
+    if (!entry.Get("name").IsString()) {
+      throw Napi::TypeError::New(env, "parameters[" + std::to_string(i) + "].name must be a string");
+    }
+    const std::string name = entry.Get("name").As<Napi::String>().Utf8Value();
     const at::Tensor* target = named.find(name);
     if (!target) throw Napi::Error::New(env, "unknown parameter '" + name + "'");
     if (!seen.insert(name).second) throw Napi::Error::New(env, "parameter '" + name + "' given twice");
@@ -241,9 +347,11 @@ void ModelWrap::SetParameters(const Napi::CallbackInfo& info) {
   }
   torch::NoGradGuard noGrad;
   for (auto& [target, source] : copies) target.copy_(source);
+  return env.Undefined();
 }
 
 Napi::Value ModelWrap::ParameterCount(const Napi::CallbackInfo& info) {
+  RequireLive(info.Env(), "parameterCount");
   int64_t count = 0;
   for (const auto& p : net_->parameters()) count += p.numel();
   return Napi::Number::New(info.Env(), static_cast<double>(count));

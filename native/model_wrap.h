@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 
+#include "js_boundary.h"
 #include "network.h"
 
 namespace ptpinn {
@@ -19,8 +20,15 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Train(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);
   void Cancel(const Napi::CallbackInfo& info);
+  void Dispose(const Napi::CallbackInfo& info);
+  void RequireLive(Napi::Env env, const char* what) const;
   Napi::Value GetParameters(const Napi::CallbackInfo& info);
-  void SetParameters(const Napi::CallbackInfo& info);
+  Napi::Value SetParameters(const Napi::CallbackInfo& info);
+  // A method behind Guarded (js_boundary.h): no exception leaves it but a Napi::Error.
+  template <Napi::Value (ModelWrap::*M)(const Napi::CallbackInfo&)>
+  Napi::Value Guard(const Napi::CallbackInfo& info) {
+    return Guarded(info.Env(), [&] { return (this->*M)(info); });
+  }
   Napi::Value ParameterCount(const Napi::CallbackInfo& info);
 
   // Claims the model for one call; the returned token frees it when the call's job is destroyed.

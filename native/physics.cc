@@ -1,6 +1,8 @@
 #include "physics.h"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace ptpinn::physics {
 
@@ -69,6 +71,19 @@ at::Tensor MergeGroup(const at::Tensor& patches, const at::Tensor& offsets) {
       merged.unsqueeze(1).expand({b, c, 2, canvas, canvas}).reshape({b * c, 2, canvas, canvas});
   const at::Tensor cut = Translate(perMember, -shifts, n, n);
   return at::view_as_complex(cut.view({b, c, 2, n, n}).permute({0, 1, 3, 4, 2}).contiguous());
+}
+
+void CheckOffsets(const at::Tensor& offsets, int64_t n) {
+  if (offsets.numel() == 0) return;
+  if (!at::isfinite(offsets).all().item<bool>()) {
+    throw std::invalid_argument("group offsets must be finite");
+  }
+  const double reach = offsets.abs().max().item<double>();
+  if (reach > 2.0 * static_cast<double>(n)) {
+    throw std::invalid_argument("a group member lies " + std::to_string(reach) +
+                                " px from its group's centroid, more than 2N = " +
+                                std::to_string(2 * n) + ": such patches do not overlap");
+  }
 }
 
 }  // namespace ptpinn::physics

@@ -42,4 +42,8 @@ at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t
 // central N/2 x N/2, averaged where they overlap, and each member's patch cut back out.
 at::Tensor MergeGroup(const at::Tensor& patches, const at::Tensor& offsets);
 
+// Throws std::invalid_argument unless every offset is finite and within 2N of its centroid: the
+// merge canvas grows with the farthest offset, and members farther apart do not overlap at all.
+void CheckOffsets(const at::Tensor& offsets, int64_t n);
+
 }  // namespace ptpinn::physics

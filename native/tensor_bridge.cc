@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "js_boundary.h"
+
 namespace ptpinn {
 
 namespace {
@@ -12,7 +14,9 @@ int64_t Numel(const std::vector<int64_t>& shape) {
   return n;
 }
 
-// The typed array's memory as a tensor of `dtype` and `shape` (numbers per element: `lanes`).
+// A copy of the typed array's memory as a tensor of `dtype` and `shape` (numbers per element:
+// `lanes`). A copy, not a view: a caller may transfer or detach the buffer while a worker reads it
+// (a view then reads freed memory), and a Napi::Reference does not prevent that.
 template <typename T>
 at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char* what,
                 napi_typedarray_type type, const char* typeName, at::ScalarType dtype,
@@ -21,6 +25,11 @@ at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char
     throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a " + typeName);
   }
   auto array = value.As<Napi::TypedArrayOf<T>>();
+  bool detached = false;
+  napi_is_detached_arraybuffer(value.Env(), array.ArrayBuffer(), &detached);
+  if (detached) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + "'s buffer has been detached (transferred)");
+  }
   const int64_t expected = lanes * Numel(shape);
   if (static_cast<int64_t>(array.ElementLength()) != expected) {
     throw Napi::RangeError::New(value.Env(), std::string(what) + " has " +
@@ -29,7 +38,7 @@ at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char
                                                  std::to_string(expected));
   }
   if (lanes > 1) shape.push_back(lanes);
-  return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(dtype));
+  return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(dtype)).clone();
 }
 
 }  // namespace
@@ -39,14 +48,19 @@ std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what) {
     throw Napi::TypeError::New(value.Env(), std::string(what) + " shape must be an array");
   }
   auto array = value.As<Napi::Array>();
+  if (array.Length() > 8) {
+    throw Napi::RangeError::New(value.Env(), std::string(what) + " shape has more than 8 dimensions");
+  }
   std::vector<int64_t> shape;
+  double numel = 1;
   for (uint32_t i = 0; i < array.Length(); ++i) {
-    Napi::Value d = array.Get(i);
-    if (!d.IsNumber() || d.As<Napi::Number>().Int64Value() < 0) {
-      throw Napi::TypeError::New(value.Env(),
-                                 std::string(what) + " shape must hold non-negative integers");
-    }
-    shape.push_back(d.As<Napi::Number>().Int64Value());
+    shape.push_back(IntegerArg(array.Get(i), std::string(what) + " shape[" + std::to_string(i) + "]",
+                               0, int64_t{1} << 31));
+    numel *= static_cast<double>(shape.back());
+  }
+  // a typed array holds at most 2^32 elements here: a larger shape cannot match any array
+  if (numel > 4294967296.0) {
+    throw Napi::RangeError::New(value.Env(), std::string(what) + " shape holds more than 2^32 elements");
   }
   return shape;
 }

@@ -4,7 +4,6 @@
 #include <napi.h>
 
 #include <functional>
-#include <vector>
 
 namespace ptpinn {
 
@@ -13,10 +12,10 @@ class TorchJob : public Napi::AsyncWorker {
   using Compute = std::function<void()>;
   using Resolve = std::function<Napi::Value(Napi::Env)>;
 
-  // keepAlive: the JS values whose memory `compute` reads without copying; they stay referenced
-  // until the job settles so the garbage collector cannot free them under the worker.
-  TorchJob(Napi::Env env, int threads, std::vector<Napi::Value> keepAlive, Compute compute,
-           Resolve resolve);
+  // `compute` runs on a libuv pool thread and must not touch JS values: its inputs are tensors
+  // copied on the JS thread (tensor_bridge), so nothing the caller does to its buffers meanwhile
+  // can reach it.
+  TorchJob(Napi::Env env, int threads, Compute compute, Resolve resolve);
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
@@ -26,15 +25,19 @@ class TorchJob : public Napi::AsyncWorker {
   void OnError(const Napi::Error& error) override;
 
  private:
+  // The rejection's Error, created when the call was made so that it carries the caller's stack
+  // (an Error created when the job settles has none).
+  Napi::Error Rejection(const std::string& message);
+
   Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference callSite_;
   int threads_;
-  std::vector<Napi::Reference<Napi::Value>> keepAlive_;
   Compute compute_;
   Resolve resolve_;
 };
 
 // Queues the job and returns its promise.
-Napi::Promise RunTorchJob(Napi::Env env, int threads, std::vector<Napi::Value> keepAlive,
-                          TorchJob::Compute compute, TorchJob::Resolve resolve);
+Napi::Promise RunTorchJob(Napi::Env env, int threads, TorchJob::Compute compute,
+                          TorchJob::Resolve resolve);
 
 }  // namespace ptpinn

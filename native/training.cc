@@ -4,6 +4,9 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <sstream>
+#include <stdexcept>
+#include <type_traits>
 
 #include "physics.h"
 
@@ -54,108 +57,170 @@ void SetLearningRate(torch::optim::Adam& adam, double lr) {
   }
 }
 
+// Adam's state map is keyed by the parameter's TensorImpl: a pointer printed as a string in
+// LibTorch 1.13, the pointer itself in 2.x.
+template <typename Map>
+auto StateKey(const torch::Tensor& p) {
+  using Key = typename std::decay_t<Map>::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;
+    key << p.unsafeGetTensorImpl();
+    return key.str();
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
+
+void RestoreAdam(torch::optim::Adam& adam, PtychoPinn& net, const TrainState& start) {
+  auto& state = adam.state();
+  const auto named = net->named_parameters();
+  for (const auto& m : start.adam) {
+    const torch::Tensor* p = named.find(m.name);
+    if (!p) throw std::invalid_argument("optimizer state for unknown parameter '" + m.name + "'");
+    if (m.expAvg.sizes() != p->sizes() || m.expAvgSq.sizes() != p->sizes()) {
+      throw std::invalid_argument("optimizer state of '" + m.name + "' has the wrong shape");
+    }
+    auto moments = std::make_unique<torch::optim::AdamParamState>();
+    moments->step(m.step);
+    moments->exp_avg(m.expAvg.clone());
+    moments->exp_avg_sq(m.expAvgSq.clone());
+    state[StateKey<decltype(state)>(*p)] = std::move(moments);
+  }
+}
+
+std::vector<TrainState::Moments> SaveAdam(torch::optim::Adam& adam, PtychoPinn& net) {
+  std::vector<TrainState::Moments> out;
+  auto& state = adam.state();
+  for (const auto& item : net->named_parameters()) {
+    auto found = state.find(StateKey<decltype(state)>(item.value()));
+    if (found == state.end()) continue;
+    const auto& m = static_cast<const torch::optim::AdamParamState&>(*found->second);
+    out.push_back({item.key(), m.step(), m.exp_avg().clone(), m.exp_avg_sq().clone()});
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> CopyParameters(PtychoPinn& net) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : net->named_parameters()) out.emplace_back(item.key(), item.value().detach().clone());
+  return out;
+}
+
 }  // namespace
 
 TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* validation,
                    const torch::Tensor& probe, double scale, const TrainOptions& options,
-                   const std::function<void(const Progress&)>& report,
+                   const TrainState& start, const std::function<void(const Progress&)>& report,
                    const std::atomic<bool>& cancel) {
   net->train();
   torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(options.learningRate));
+  RestoreAdam(adam, net, start);
   std::mt19937_64 rng(options.seed);
   const int64_t count = train.groups.size(0);
   const int64_t batches = (count + options.batchSize - 1) / options.batchSize;
   std::vector<int64_t> order(count);
   TrainOutcome out;
-  double lr = options.learningRate;
-  double best = std::numeric_limits<double>::infinity();
-  int64_t sinceBest = 0;
+  TrainState& st = out.state;
+  st = start;
+  st.adam.clear();
+  if (st.learningRate <= 0) st.learningRate = options.learningRate;
+  SetLearningRate(adam, st.learningRate);
   // plateau: halve the rate after `plateauPatience` epochs without improvement
   constexpr int64_t plateauPatience = 10;
-  double plateauBest = std::numeric_limits<double>::infinity();
-  int64_t plateauWait = 0;
+  const int64_t until = options.untilEpoch > 0 ? std::min(options.untilEpoch, options.epochs) : options.epochs;
+  // the state handed back: Adam's moments are copied only when the call returns
+  auto finish = [&](const std::string& stop) {
+    out.stop = stop;
+    st.adam = SaveAdam(adam, net);
+    return out;
+  };
 
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
-    // Fisher-Yates with mt19937_64, whose output the C++ standard fixes: the same order everywhere
+    // Fisher-Yates with mt19937_64, whose output the C++ standard fixes: the same order everywhere.
+    // A resumed run replays the shuffles of the epochs it skips, so its orders are the same.
     for (int64_t i = 0; i < count; ++i) order[i] = i;
     for (int64_t i = count - 1; i > 0; --i) {
       std::swap(order[i], order[rng() % static_cast<uint64_t>(i + 1)]);
     }
+    if (epoch < st.epoch) continue;
+    if (epoch >= until) return finish("checkpoint");
     const torch::Tensor shuffled = torch::tensor(order, torch::kLong);
-    double epochSum = 0;
-    for (int64_t batch = 0; batch < batches; ++batch) {
-      if (cancel.load()) {
-        out.stop = "cancelled";
-        return out;
-      }
-      const auto started = std::chrono::steady_clock::now();
-      const int64_t start = batch * options.batchSize;
-      const int64_t size = std::min(options.batchSize, count - start);
-      const torch::Tensor rows = shuffled.narrow(0, start, size);
+    const auto epochStarted = std::chrono::steady_clock::now();
+    int64_t done = 0;
+    for (int64_t batch = st.batch; batch < batches; ++batch) {
+      if (cancel.load()) return finish("cancelled");
+      const int64_t begin = batch * options.batchSize;
+      const int64_t size = std::min(options.batchSize, count - begin);
+      const torch::Tensor rows = shuffled.narrow(0, begin, size);
       adam.zero_grad();
       torch::Tensor loss = BatchLoss(net, train, rows, probe, scale, options);
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {
-        out.stop = "non_finite";
         out.message = "the loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") +
                       " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch + 1);
-        return out;
+        return finish("non_finite");
       }
       loss.backward();
       std::vector<torch::Tensor> grads;
       for (const auto& p : net->parameters()) grads.push_back(p.grad());
       if (!AllFinite(grads)) {
-        out.stop = "non_finite";
         out.message = "a gradient became NaN or infinite at epoch " + std::to_string(epoch + 1) +
                       ", batch " + std::to_string(batch + 1);
-        return out;
+        return finish("non_finite");
       }
       adam.step();
-      epochSum += value * size;
+      st.epochSum += value * size;
+      st.batch = batch + 1;
+      done += size;
       out.batchLoss.push_back(value);
       const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - epochStarted).count();
       const bool last = batch == batches - 1;
-      Progress p{epoch + 1, options.epochs, batch + 1, batches, value, size / seconds, lr,
-                 false, kNaN, kNaN};
+      Progress p{epoch + 1, options.epochs, batch + 1, batches, value, done / seconds,
+                 st.learningRate, false, kNaN, kNaN};
       if (last) {
         p.epochEnd = true;
-        p.epochLoss = epochSum / count;
+        p.epochLoss = st.epochSum / count;
         if (validation) {
           p.validationLoss = EvaluationLoss(net, *validation, probe, scale, options);
           net->train();
         }
         out.epochLoss.push_back(p.epochLoss);
         out.validationLoss.push_back(p.validationLoss);
-        out.learningRate.push_back(lr);
+        out.learningRate.push_back(st.learningRate);
+        st.epoch = epoch + 1;
+        st.batch = 0;
+        st.epochSum = 0;
       }
       report(p);
       if (last) {
         const double monitored = validation ? p.validationLoss : p.epochLoss;
-        if (monitored < best) {
-          best = monitored;
-          sinceBest = 0;
-        } else if (++sinceBest >= options.earlyStopPatience) {
-          out.stop = "early_stop";
-          return out;
+        bool stopEarly = false;
+        if (monitored < st.best) {
+          st.best = monitored;
+          st.bestEpoch = epoch + 1;
+          st.sinceBest = 0;
+          out.bestParameters = CopyParameters(net);
+        } else if (++st.sinceBest >= options.earlyStopPatience) {
+          stopEarly = true;
         }
         if (options.scheduler == Scheduler::kExponential) {
-          lr *= 0.95;
+          st.learningRate *= 0.95;
         } else if (options.scheduler == Scheduler::kPlateau) {
-          if (monitored < plateauBest) {
-            plateauBest = monitored;
-            plateauWait = 0;
-          } else if (++plateauWait >= plateauPatience) {
-            lr *= 0.5;
-            plateauWait = 0;
+          if (monitored < st.plateauBest) {
+            st.plateauBest = monitored;
+            st.plateauWait = 0;
+          } else if (++st.plateauWait >= plateauPatience) {
+            st.learningRate *= 0.5;
+            st.plateauWait = 0;
           }
         }
-        SetLearningRate(adam, lr);
+        SetLearningRate(adam, st.learningRate);
+        if (stopEarly) return finish("early_stop");
       }
     }
   }
-  out.stop = "completed";
-  return out;
+  return finish("completed");
 }
 
 torch::Tensor Predict(PtychoPinn net, const torch::Tensor& diffraction,

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -33,12 +34,36 @@ struct TrainOptions {
   Scheduler scheduler = Scheduler::kNone;
   int64_t earlyStopPatience = 100;
   bool objectBig = true;
+  // Return with stop "checkpoint" once this many epochs are complete (0: run to `epochs`), so the
+  // caller can save the state and call again: checkpoints and resumption share one path.
+  int64_t untilEpoch = 0;
+};
+
+// Everything the loop carries from one batch to the next besides the weights: what a resumed run
+// needs to continue exactly where the interrupted one stopped.
+struct TrainState {
+  int64_t epoch = 0;     // epochs complete
+  int64_t batch = 0;     // batches of the next epoch complete (an interruption mid-epoch)
+  double epochSum = 0;   // sum of size x loss over those batches
+  double learningRate = 0;
+  double best = std::numeric_limits<double>::infinity();  // best monitored loss so far
+  int64_t bestEpoch = 0;
+  int64_t sinceBest = 0;
+  double plateauBest = std::numeric_limits<double>::infinity();
+  int64_t plateauWait = 0;
+  // Adam's moments by parameter name (empty before the first step)
+  struct Moments {
+    std::string name;
+    int64_t step;
+    torch::Tensor expAvg, expAvgSq;
+  };
+  std::vector<Moments> adam;
 };
 
 struct Progress {
   int64_t epoch, epochs, batch, batches;
   double loss;              // this batch's loss
-  double samplesPerSecond;  // groups per second over this batch
+  double samplesPerSecond;  // groups per second over the epoch so far
   double learningRate;
   bool epochEnd;            // on the epoch's last report: epochLoss and validationLoss are set
   double epochLoss, validationLoss;  // NaN when not known (yet, or no validation set)
@@ -46,13 +71,18 @@ struct Progress {
 
 struct TrainOutcome {
   std::vector<double> batchLoss, epochLoss, validationLoss, learningRate;
-  std::string stop;  // "completed", "cancelled", "early_stop" or "non_finite"
+  std::string stop;  // "completed", "cancelled", "early_stop", "non_finite" or "checkpoint"
   std::string message;  // for "non_finite": where the loss stopped being finite
+  TrainState state;     // where the loop stopped (for "non_finite": before the bad batch)
+  // copies of the weights at the best monitored loss, when this call improved on it
+  std::vector<std::pair<std::string, torch::Tensor>> bestParameters;
 };
 
+// Trains from `start` (a fresh run: a default TrainState with learningRate 0) to the end or to
+// options.untilEpoch.
 TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* validation,
                    const torch::Tensor& probe, double scale, const TrainOptions& options,
-                   const std::function<void(const Progress&)>& report,
+                   const TrainState& start, const std::function<void(const Progress&)>& report,
                    const std::atomic<bool>& cancel);
 
 // Complex patches (G, C, N, N) of every group, the network run on diffraction / scale in batches.

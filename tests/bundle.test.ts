@@ -51,7 +51,10 @@ test('the manifest records versions, configuration and a SHA-256 of every other 
 test('a model field given explicitly must match the bundle', async (t) => {
   t.is((await loadModel(path, { gridsize: 1, N: 64 })).config.gridsize, 1);
   const error = await t.throwsAsync(loadModel(path, { gridsize: 2 }), { instanceOf: ConfigError });
-  t.regex(error!.message, /--gridsize is 2, but the model in .*model\.ptpinn was trained with 1/);
+  // the API names the field, the command line the flag
+  t.regex(error!.message, /^gridsize is 2, but the model in .*model\.ptpinn was trained with 1/);
+  t.regex((error as ConfigError).flagMessage, /^--gridsize is 2, but the model in .*model\.ptpinn was trained with 1/);
+  t.is(error!.code, 'ERR_PTYCHOPINN_CONFIG');
 });
 
 // Rewrites the bundle with `change` applied to its members.

@@ -83,12 +83,19 @@ for (const [name, change, message] of bad) {
   });
 }
 
-test('an ambiguous (n, n, n) cube is refused rather than guessed', async (t) => {
+test('64 patterns of 64 x 64 (a cube) read in the standard (n, N, N) layout, without a warning', async (t) => {
   const a = arrays();
   const x = Float64Array.from({ length: N }, (_, i) => 40 + i);
+  // pattern k is filled with k: the standard reading keeps that, the legacy one would not
+  const data = new Float32Array(N * N * N);
+  for (let k = 0; k < N; k++) data.fill(k, k * N * N, (k + 1) * N * N);
   const path = await file({ ...a, xcoords: { dtype: 'float64', shape: [N], data: x }, ycoords: { dtype: 'float64', shape: [N], data: x },
-    diffraction: { dtype: 'float32', shape: [N, N, N], data: new Float32Array(N * N * N) } });
-  await t.throwsAsync(loadDataset(path), { message: /shape \(64, 64, 64\) is ambiguous/ });
+    diffraction: { dtype: 'float32', shape: [N, N, N], data } });
+  const warnings: string[] = [];
+  const d = await loadDataset(path, { onWarning: (w) => warnings.push(w) });
+  t.deepEqual(warnings, []);
+  t.is(d.diffraction.data[5 * N * N + 17], 5);
+  t.is(d.diffraction.data[63 * N * N], 63);
 });
 
 test('a truncated file and a file that is not an NPZ give clear errors', async (t) => {

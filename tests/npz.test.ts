@@ -133,7 +133,9 @@ test('a truncated zip and a file that is not a zip are reported with the path', 
   const text = join(dir, 'text.npz');
   await writeFile(text, 'diffraction,probe\n1,2\n');
   await t.throwsAsync(NpzFile.open(text), { instanceOf: NpzError, message: new RegExp(`^${text} is not a complete zip file.*end of central directory`, 'i') });
-  await t.throwsAsync(NpzFile.open(join(dir, 'missing.npz')), { code: 'ENOENT', message: /missing\.npz/ });
+  await t.throwsAsync(NpzFile.open(join(dir, 'missing.npz')), { instanceOf: NpzError, message: /missing\.npz: no such file \(expected an \.npz archive/ });
+  await t.throwsAsync(NpzFile.open(dir), { instanceOf: NpzError, message: /: is a folder, not a file/ });
+  await t.throwsAsync(NpzFile.open(''), { instanceOf: NpzError, message: /\(an empty path\): no such file/ });
 });
 
 test('a member that is not an array, a missing key and a closed file each get a clear error', async (t) => {

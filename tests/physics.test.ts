@@ -139,12 +139,15 @@ test('bad shapes and dtypes are refused in TypeScript with the argument named', 
   await t.throwsAsync(poissonLossGradient(patches, probe, { ...measured, shape: [B, N] }), { message: /measured must be float32 of shape \(3, 16, 16\)/ });
 });
 
-test('LibTorch errors reach JS as rejections without the C++ backtrace', async (t) => {
+test('errors inside a native job reach JS as rejections with the caller\'s stack and no C++ backtrace', async (t) => {
   const { binding } = addon();
-  // (B, 8, 16) patches against a (16, 16) probe: only LibTorch's broadcasting notices.
-  const bad = binding.diffract(new Float32Array(2 * 2 * 8 * 16), [2, 8, 16], new Float32Array(2 * 16 * 16), 1);
+  // a patch beyond the canvas: only the job itself finds out
+  const bad = binding.stitch(new Float32Array(2 * 16 * 16), [1, 16, 16], new Float64Array([100, 100]), new Float32Array(256),
+    { originRow: 0, originCol: 0, height: 20, width: 20 }, 1e-3, 1);
   const error = await t.throwsAsync(bad);
-  t.regex(error!.message, /size of tensor/i);
+  t.regex(error!.message, /a patch falls outside the 20 x 20 canvas/);
   t.notRegex(error!.message, /Exception raised from|frame #/);
-  t.throws(() => binding.diffract(new Float32Array(3), [2, 2], new Float32Array(8), 1), { message: /patch has 3 elements, its shape needs 8/ });
+  t.regex(error!.stack!, /^Error: a patch falls outside/);
+  t.regex(error!.stack!, /physics\.test\.ts/);
+  t.throws(() => binding.diffract(new Float32Array(3), [1, 2, 2], new Float32Array(8), 1), { message: /patch has 3 elements, its shape needs 8/ });
 });

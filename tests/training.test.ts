@@ -1,6 +1,7 @@
 import test from 'ava';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
 import { PtychoPinnModel } from '../lib/model.js';
+import { ConfigError } from '../lib/config.js';
 import { TrainingError, type TrainingProgress, train } from '../lib/training.js';
 import { phaseCorrelation } from './helpers/quality.js';
 
@@ -102,9 +103,12 @@ serial('a loss that stops being finite ends training with a clear error and the 
   t.true(allFinite(model));
 });
 
-serial('impossible configuration is refused before any work, naming the flag', async (t) => {
-  await t.throwsAsync(train(data, { training: { batchSize: 0 } }), { message: /--batch_size must be an integer at least 1, got 0/ });
-  await t.throwsAsync(train(data, { model: { ampActivation: 'tanh' as never } }), { message: /--amp_activation must be one of silu, sigmoid, softplus, relu/ });
-  await t.throwsAsync(train(data, { training: { learningRate: -1 } }), { message: /--learning_rate must be a positive number/ });
-  await t.throwsAsync(train(data, { training: { epochs: 3 } as never }), { message: /--epochs is not a training option/ });
+serial('impossible configuration is refused before any work, naming the API field (and the flag for the CLI)', async (t) => {
+  const error = await t.throwsAsync(train(data, { training: { batchSize: 0 } }), { instanceOf: ConfigError, message: /^training\.batchSize must be an integer from 1 to 1048576, got 0$/ });
+  t.is((error as ConfigError).flagMessage, '--batch_size must be an integer from 1 to 1048576, got 0');
+  await t.throwsAsync(train(data, { model: { ampActivation: 'tanh' as never } }), { message: /^model\.ampActivation must be one of silu, sigmoid, softplus, relu, got "tanh"/ });
+  await t.throwsAsync(train(data, { training: { learningRate: -1 } }), { message: /^training\.learningRate must be a positive finite number, got -1/ });
+  await t.throwsAsync(train(data, { training: { learningRate: '0.1' as never } }), { message: /^training\.learningRate must be a positive finite number, got "0\.1"/ });
+  await t.throwsAsync(train(data, { training: { epochs: 3 } as never }), { message: /^training\.epochs is not an option here/ });
+  await t.throwsAsync(train(data, {}, { threads: 100000 }), { message: /^threads must be an integer from 1 to 1024, got 100000/ });
 });

@@ -1,13 +1,19 @@
 // What every command shares: flag spelling, value parsers, usage errors and exit codes.
 import { InvalidArgumentError } from 'commander';
-import { existsSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { constants, existsSync, statSync } from 'node:fs';
+import { access, mkdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import type * as z from 'zod';
 import { addon } from '../binding.js';
+import { ConfigError, parseConfig } from '../config.js';
+import { PtychoPinnError } from '../errors.js';
 
 /** A mistake in how the command was called: exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends PtychoPinnError {
   override name = 'UsageError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PTYCHOPINN_USAGE', message, { cause: options?.cause, exitCode: 2 });
+  }
 }
 
 // Other names of canonical flags (the reference's and ours), after kebab-case became snake_case.
@@ -31,6 +37,22 @@ export function normalizeFlags(argv: string[]): string[] {
     const name = m[2].replace(/-/g, '_');
     return `--${m[1] ? 'no-' : ''}${ALIASES[name] ?? name}${m[3] ?? ''}`;
   });
+}
+
+/**
+ * A flag's parser from its field's schema: the value as a number when it reads as one, checked by
+ * the schema, so the message is the schema's ("--batch_size must be an integer ...").
+ */
+export function schemaValue(field: z.ZodType, flag: string) {
+  return (value: string): unknown => {
+    const number = value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+    try {
+      return parseConfig(field, number, '');
+    } catch (error) {
+      if (error instanceof ConfigError) throw new InvalidArgumentError(`--${flag} ${error.detail.replace(/got (.*)$/, `got '${value}'`)}`);
+      throw error;
+    }
+  };
 }
 
 export function integer(flag: string, min = 1) {
@@ -74,12 +96,31 @@ export function checkDevice(device: string | undefined, accelerator: string | un
   }
 }
 
-/** Creates the output folder; an existing file of that name is an error. */
+// proc, sysfs, cgroup, debugfs: writing there changes the kernel's state or blocks, never stores
+const PSEUDO_FILE_SYSTEMS = new Set([0x9fa0, 0x62656572, 0x27e0eb, 0x63677270, 0x64626720]);
+
+/**
+ * Creates the output folder and checks that files can be made in it. An empty name, a file of
+ * that name, a kernel pseudo file system or a folder without write permission is a usage error.
+ */
 export async function outputFolder(dir: string, flag = 'output_dir'): Promise<string> {
+  if (dir.trim() === '') throw new UsageError(`--${flag} is empty: name the folder for the outputs`);
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--${flag} ${dir} is a file, expected a folder`);
-  await mkdir(dir, { recursive: true });
+  // the nearest existing ancestor decides the file system
+  let probe = dir;
+  while (!existsSync(probe)) probe = join(probe, '..');
+  if (PSEUDO_FILE_SYSTEMS.has(Number((await statfs(probe)).type))) {
+    throw new UsageError(`--${flag} ${dir} lies on a kernel pseudo file system (${probe}); choose a folder on a disk`);
+  }
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (error) {
+    throw new UsageError(`--${flag} ${dir} cannot be written: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
   return dir;
 }
+
 
 /** --model_path: a bundle, or a training output folder that holds model.ptpinn. */
 export function bundlePath(path: string): string {

@@ -5,15 +5,18 @@ import { loadModel } from '../bundle.js';
 import type { AmpActivation } from '../config.js';
 import { loadDataset } from '../dataset.js';
 import { writeReconstruction } from '../outputs.js';
-import { UsageError, bundlePath, checkDevice, integer, outputFolder, seconds } from './common.js';
+import { InferenceConfigSchema, STITCH_WEIGHTS, ThreadsSchema, defaultInferenceConfig } from '../config.js';
+import { InterruptedError } from '../errors.js';
+import { UsageError, bundlePath, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
 import { Reporter } from './reporter.js';
+import { signalReceived, stopGracefully } from './signals.js';
 
 interface InferFlags {
   model_path: string;
   test_data: string;
   output_dir: string;
   n_images?: number;
-  inference_batch_size: number;
+  inference_batch_size?: number;
   device?: string;
   accelerator?: string;
   backend: 'torch' | 'onnx';
@@ -28,25 +31,27 @@ interface InferFlags {
   intensities?: boolean;
 }
 
+const I = InferenceConfigSchema.shape;
+
 export function registerInfer(program: Command): void {
   program.command('infer')
     .description('reconstruct the object of a dataset; writes reconstruction.npz, PNGs, metrics.json, infer.log')
     .requiredOption('--model_path <path>', 'a .ptpinn bundle, or a training output folder holding model.ptpinn')
     .requiredOption('--test_data <file>', 'dataset to reconstruct (.npz)')
     .requiredOption('--output_dir <dir>', 'folder for the outputs')
-    .option('--n_images <n>', 'the first n patterns in file order (groups at gridsize > 1); default all', integer('n_images'))
-    .option('--inference_batch_size <n>', 'patterns per forward pass', integer('inference_batch_size'), 64)
+    .option('--n_images <n>', 'the first n patterns in file order (groups at gridsize > 1); default all', schemaValue(I.nImages, 'n_images'))
+    .option('--inference_batch_size <n>', `patterns per forward pass (default ${defaultInferenceConfig.inferenceBatchSize})`, schemaValue(I.inferenceBatchSize, 'inference_batch_size'))
     .addOption(new Option('--device <device>', 'where to compute').choices(['cpu', 'cuda']))
     .addOption(new Option('--accelerator <accelerator>', 'where to compute (auto = cpu here)').choices(['auto', 'cpu', 'cuda', 'gpu']))
     .addOption(new Option('--backend <backend>', 'inference engine').choices(['torch', 'onnx']).default('torch'))
     .option('--quiet', 'print nothing but errors')
-    .option('--threads <n>', 'LibTorch threads (default: all cores)', integer('threads'))
+    .option('--threads <n>', 'LibTorch threads (default: all cores)', schemaValue(ThreadsSchema, 'threads'))
     .option('--seed <n>', 'grouping seed at gridsize > 1 (default: the training seed)', integer('seed', 0))
     .option('--gridsize <g>', 'must match the model (the bundle decides)', integer('gridsize'))
     .option('--n_filters_scale <f>', 'must match the model (the bundle decides)', integer('n_filters_scale'))
     .addOption(new Option('--amp_activation <name>', 'must match the model (the bundle decides)').choices(['silu', 'sigmoid', 'softplus', 'relu']))
     .option('--rescale_inference', 'recompute the intensity scale from this data')
-    .addOption(new Option('--stitch_weights <weights>', 'patch weights when stitching').choices(['center', 'probe']).default('center'))
+    .addOption(new Option('--stitch_weights <weights>', 'patch weights when stitching').choices(STITCH_WEIGHTS).default('center'))
     .option('--intensities', 'the file holds photon counts, not amplitudes')
     .action(async (flags: InferFlags) => runInfer(flags));
 }
@@ -58,8 +63,17 @@ async function runInfer(flags: InferFlags): Promise<void> {
   const dir = await outputFolder(resolve(flags.output_dir));
   const report = new Reporter({ quiet: flags.quiet });
   report.logTo(join(dir, 'infer.log'));
+  // a signal lets the current step finish (outputs are written whole or not at all), then exits
+  stopGracefully((name, first) => {
+    if (first) report.warn(`${name}: stopping after the current step`);
+  });
+  const stop = (step: string) => {
+    const received = signalReceived();
+    if (received) throw new InterruptedError(received, `interrupted by ${received} ${step}: no outputs were written`);
+  };
   const t0 = performance.now();
   const model = await loadModel(path, { gridsize: flags.gridsize, nFiltersScale: flags.n_filters_scale, ampActivation: flags.amp_activation });
+  stop('after loading the model');
   const t1 = performance.now();
   const data = await loadDataset(flags.test_data, { intensities: flags.intensities, onWarning: (w) => report.warn(w) });
   const t2 = performance.now();
@@ -67,14 +81,17 @@ async function runInfer(flags: InferFlags): Promise<void> {
     nImages: flags.n_images, inferenceBatchSize: flags.inference_batch_size, threads: flags.threads,
     seed: flags.seed, rescaleInference: flags.rescale_inference ?? false, stitchWeights: flags.stitch_weights,
   });
+  stop('after reconstructing');
   const t3 = performance.now();
-  const out = await writeReconstruction(dir, recon, data);
+  const out = await writeReconstruction(dir, recon, data, { onWarning: (w) => report.warn(w) });
   const t4 = performance.now();
   report.info(`model: ${path} (gridsize ${model.config.gridsize}, N = ${model.config.N})`);
   report.info(`reconstructed ${recon.patches.shape[0]} group(s) of ${data.diffraction.shape[0]} patterns into a ` +
     `${recon.object.shape[0]} x ${recon.object.shape[1]} object (origin ${recon.origin.join(', ')})`);
   report.info(`times: load model ${seconds(t1 - t0)}, load data ${seconds(t2 - t1)}, reconstruct ${seconds(t3 - t2)}, write ${seconds(t4 - t3)}`);
   report.info(`outputs: ${out.npz}`);
+  const late = signalReceived();
+  if (late) throw new InterruptedError(late, `interrupted by ${late} while writing the outputs; they are complete: ${dir}`);
   report.info(`         ${out.amplitudePng} (amplitude ${out.amplitudeRange.map((v) => v.toPrecision(3)).join(' to ')})`);
   report.info(`         ${out.phasePng} (phase -pi to pi)`);
   if (out.metrics && out.comparison) {

@@ -4,6 +4,7 @@ import { readManifest } from '../bundle.js';
 import { loadDataset } from '../dataset.js';
 import { shapeText } from '../ndarray.js';
 import { NpzFile } from '../npz.js';
+import { PtychoPinnError } from '../errors.js';
 
 export function registerInspect(program: Command): void {
   program.command('inspect')
@@ -48,6 +49,6 @@ async function runInspect(file: string): Promise<void> {
     console.log(`dataset: ${n} patterns of ${N} x ${N}; x ${range(d.xcoords)}, y ${range(d.ycoords)} (object pixels); ` +
       `mean photons per pattern ${(total / n).toPrecision(4)}${d.objectGuess ? `; objectGuess ${shapeText(d.objectGuess.shape)}` : ''}`);
   } catch (error) {
-    throw new Error(`not a usable dataset: ${(error as Error).message}`, { cause: error });
+    throw new PtychoPinnError((error as PtychoPinnError).code ?? 'ERR_PTYCHOPINN_DATASET', `not a usable dataset: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -4,12 +4,14 @@ import { Command, CommanderError } from 'commander';
 import { availableParallelism } from 'node:os';
 import { addon } from '../binding.js';
 import { ConfigError } from '../config.js';
-import { TrackingError } from '../tracking.js';
+import { InterruptedError, PtychoPinnError } from '../errors.js';
 import { version } from '../version.js';
-import { UsageError, normalizeFlags } from './common.js';
+import { normalizeFlags } from './common.js';
 import { registerDemo } from './demo.js';
 import { registerInfer } from './infer.js';
 import { registerInspect } from './inspect.js';
+import { Reporter } from './reporter.js';
+import { installSignalHandlers } from './signals.js';
 import { registerSimulate } from './simulate.js';
 import { registerTrain } from './train.js';
 
@@ -47,10 +49,13 @@ async function main(argv: string[]): Promise<number> {
       // commander has printed its message; help and --version are not errors
       return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
     }
-    const message = error instanceof Error ? error.message : String(error);
-    console.error(`error: ${message}`);
-    return error instanceof UsageError || error instanceof ConfigError || error instanceof TrackingError ? 2 : 1;
+    // a configuration error reads as the flag the user typed
+    const message = error instanceof ConfigError ? error.flagMessage : error instanceof Error ? error.message : String(error);
+    console.error(error instanceof InterruptedError ? message : `error: ${message}`);
+    Reporter.active?.failed(message);
+    return error instanceof PtychoPinnError ? error.exitCode : 1;
   }
 }
 
+installSignalHandlers();
 process.exitCode = await main(process.argv.slice(2));

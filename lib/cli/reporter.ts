@@ -1,6 +1,6 @@
 // What a command prints: plain lines, a progress bar on a terminal, nothing but errors with
 // --quiet; and every line, quiet or not, into the run's log file beside its outputs.
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import type { TrainingProgress } from '../training.js';
 
@@ -11,6 +11,8 @@ export interface ReporterOptions {
 }
 
 export class Reporter {
+  /** The reporter of the command running now: main() records a failure in its log. */
+  static active?: Reporter;
   private log?: string;
   private progressBar?: SingleBar;
   readonly quiet: boolean;
@@ -19,11 +21,15 @@ export class Reporter {
   constructor(options: ReporterOptions = {}) {
     this.quiet = options.quiet ?? false;
     this.useBar = !this.quiet && (options.bar ?? process.stdout.isTTY === true);
+    Reporter.active = this;
   }
 
-  /** Starts the log file (truncating an old one): what was printed before is written too. */
-  logTo(path: string, earlier: string[] = []): void {
-    writeFileSync(path, earlier.map((l) => `${l}\n`).join(''));
+  /**
+   * Appends this run to the log file under a dated header: an earlier run's log in the same
+   * folder is kept, whether this run succeeds or fails.
+   */
+  logTo(path: string, command = process.argv.slice(2).join(' ')): void {
+    appendFileSync(path, `\n=== ${new Date().toISOString()}  ptychopinn ${command}\n`);
     this.log = path;
   }
 
@@ -34,6 +40,12 @@ export class Reporter {
   info(line: string): void {
     this.record(line);
     if (!this.quiet) console.log(line);
+  }
+
+  /** A failure: printed by main(), recorded here. */
+  failed(line: string): void {
+    this.stopBar();
+    this.record(`error: ${line}`);
   }
 
   warn(line: string): void {

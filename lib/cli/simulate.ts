@@ -1,7 +1,7 @@
 // `ptychopinn simulate`: diffraction from an object and probe at scan positions (SPEC section 2).
 import { type Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import { saveDataset } from '../dataset.js';
+import { DatasetError, saveDataset } from '../dataset.js';
 import { type ComplexArray, isComplex, shapeText } from '../ndarray.js';
 import { NpzFile } from '../npz.js';
 import { type ScanPositions, rasterScan, spiralScan } from '../scan.js';
@@ -49,10 +49,10 @@ async function runSimulate(flags: SimulateFlags): Promise<void> {
   let positions: ScanPositions;
   try {
     const complex = async (key: string, dims: number): Promise<ComplexArray> => {
-      if (!npz.has(key)) throw new UsageError(`--input_file ${flags.input_file} has no ${key} (it holds ${npz.keys.join(', ')})`);
+      if (!npz.has(key)) throw new DatasetError(flags.input_file, key, `missing (the file holds ${npz.keys.join(', ')})`);
       const a = await npz.read(key);
       if (!isComplex(a.dtype) || a.shape.length !== dims) {
-        throw new UsageError(`--input_file ${flags.input_file}: ${key} must be complex with ${dims} dimensions, found ${a.dtype} ${shapeText(a.shape)}`);
+        throw new DatasetError(flags.input_file, key, `must be complex with ${dims} dimensions, found ${a.dtype} ${shapeText(a.shape)}`);
       }
       return { dtype: 'complex64', shape: a.shape, data: a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as Float64Array) };
     };
@@ -62,7 +62,7 @@ async function runSimulate(flags: SimulateFlags): Promise<void> {
     const scan = flags.scan ?? (hasPositions ? 'file' : 'spiral');
     const n = probe.shape[0];
     if (scan === 'file') {
-      if (!hasPositions) throw new UsageError(`--scan file: ${flags.input_file} has no xcoords and ycoords`);
+      if (!hasPositions) throw new UsageError(`--scan file needs xcoords and ycoords in --input_file; ${flags.input_file} has neither`);
       const coord = async (key: string) => Float64Array.from((await npz.read(key)).data as ArrayLike<number>);
       const [x, y] = [await coord('xcoords'), await coord('ycoords')];
       const count = Math.min(flags.n_positions ?? x.length, x.length);

@@ -1,113 +1,147 @@
-// `ptychopinn train`: the reference's flags and defaults (SPEC section 9).
+// `ptychopinn train`: the reference's flags and defaults (SPEC section 9), interruption with
+// SIGINT/SIGTERM, checkpoints and resumption.
 import { type Command, Option } from 'commander';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { saveModel } from '../bundle.js';
-import type { AmpActivation, LossMode, Scheduler } from '../config.js';
+import { loadModel, readManifest, saveModel } from '../bundle.js';
+import {
+  AMP_ACTIVATIONS, type AmpActivation, LOSS_MODES, type LossMode, ModelConfigSchema, SCHEDULERS, type Scheduler,
+  ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig,
+} from '../config.js';
 import { loadDataset } from '../dataset.js';
+import { AbortedError, InterruptedError } from '../errors.js';
 import type { PtychoPinnModel } from '../model.js';
+import { writeJson } from '../outputs.js';
 import { type Tracker, mlflowRoot, startCsvLog, startMlflowRun } from '../tracking.js';
 import { TrainingError, train } from '../training.js';
-import { writeJson } from '../outputs.js';
-import { UsageError, checkDevice, integer, outputFolder, positiveNumber, seconds } from './common.js';
+import { UsageError, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
 import { Reporter } from './reporter.js';
+import { signalReceived, stopGracefully } from './signals.js';
 
 interface TrainFlags {
-  train_data_file: string;
+  train_data_file?: string;
   test_data_file?: string;
   output_dir: string;
-  max_epochs: number;
-  n_images: number;
-  gridsize: number;
-  batch_size: number;
+  max_epochs?: number;
+  n_images?: number;
+  gridsize?: number;
+  batch_size?: number;
   device?: string;
   accelerator?: string;
   logger: 'mlflow' | 'csv' | 'none';
   disable_mlflow?: boolean;
-  loss_mode: LossMode;
-  learning_rate: number;
-  scheduler: Scheduler;
-  early_stop_patience: number;
+  loss_mode?: LossMode;
+  learning_rate?: number;
+  scheduler?: Scheduler;
+  early_stop_patience?: number;
   deterministic: boolean;
   num_workers?: number;
   quiet?: boolean;
-  seed: number;
+  seed?: number;
   threads?: number;
   neighbor_count?: number;
   oversample?: boolean;
   probe_mask?: boolean;
-  n_filters_scale: number;
-  amp_activation: AmpActivation;
+  n_filters_scale?: number;
+  amp_activation?: AmpActivation;
   probe_big: boolean;
   object_big: boolean;
   intensities?: boolean;
+  checkpoint_every?: number;
   resume?: string;
 }
+
+const T = TrainingConfigSchema.shape;
+const M = ModelConfigSchema.shape;
+const d = defaultTrainingConfig;
+const dm = defaultModelConfig;
 
 export function registerTrain(program: Command): void {
   program.command('train')
     .description('train a model on measured (or simulated) diffraction; writes model.ptpinn, history.json, train.log')
-    .requiredOption('--train_data_file <file>', 'training dataset (.npz, SPEC section 2)')
+    .option('--train_data_file <file>', 'training dataset (.npz: diffraction, probeGuess, xcoords, ycoords)')
     .option('--test_data_file <file>', 'validation dataset, grouped the same way')
     .requiredOption('--output_dir <dir>', 'folder for the model, history, log and tracking')
-    .option('--max_epochs <n>', 'epochs (alias --epochs)', integer('max_epochs'), 100)
-    .option('--n_images <n>', 'groups to train on (alias --n_groups)', integer('n_images'), 512)
-    .option('--gridsize <g>', 'patterns per group side: C = g^2', integer('gridsize'), 2)
-    .option('--batch_size <n>', 'groups per batch', integer('batch_size'), 16)
+    .option('--max_epochs <n>', `epochs (alias --epochs; default ${d.maxEpochs})`, schemaValue(T.maxEpochs, 'max_epochs'))
+    .option('--n_images <n>', `groups to train on (alias --n_groups; default ${d.nGroups})`, schemaValue(T.nGroups, 'n_images'))
+    .option('--gridsize <g>', `patterns per group side: C = g^2 (default ${dm.gridsize})`, schemaValue(M.gridsize, 'gridsize'))
+    .option('--batch_size <n>', `groups per batch (default ${d.batchSize})`, schemaValue(T.batchSize, 'batch_size'))
     .addOption(new Option('--device <device>', 'where to compute').choices(['cpu', 'cuda']))
     .addOption(new Option('--accelerator <accelerator>', 'where to compute (auto = cpu here)').choices(['auto', 'cpu', 'cuda', 'gpu']))
     .addOption(new Option('--logger <logger>', 'experiment tracking').choices(['mlflow', 'csv', 'none']).default('mlflow'))
     .option('--disable_mlflow', 'no tracking (= --logger none)')
-    .addOption(new Option('--loss_mode <mode>', 'loss (alias --torch-loss-mode)').choices(['poisson', 'mae']).default('poisson'))
-    .option('--learning_rate <rate>', 'Adam learning rate', positiveNumber('learning_rate'), 1e-3)
-    .addOption(new Option('--scheduler <scheduler>', 'learning-rate schedule').choices(['none', 'exponential', 'plateau']).default('none'))
-    .option('--early_stop_patience <n>', 'epochs without improvement before stopping', integer('early_stop_patience'), 100)
+    .addOption(new Option('--loss_mode <mode>', `loss (alias --torch-loss-mode; default ${d.lossMode})`).choices(LOSS_MODES))
+    .option('--learning_rate <rate>', `Adam learning rate (default ${d.learningRate})`, schemaValue(T.learningRate, 'learning_rate'))
+    .addOption(new Option('--scheduler <scheduler>', `learning-rate schedule (default ${d.scheduler})`).choices(SCHEDULERS))
+    .option('--early_stop_patience <n>', `epochs without improvement before stopping; the best epoch's weights are kept (default ${d.earlyStopPatience})`, schemaValue(T.earlyStopPatience, 'early_stop_patience'))
     .option('--deterministic', 'same seed and threads give the same numbers (always true here)', true)
     .option('--no-deterministic', 'accepted; results are deterministic regardless')
     .option('--num_workers <n>', 'accepted; data loading is in-process', integer('num_workers', 0))
     .option('--quiet', 'print nothing but errors')
-    .option('--seed <n>', 'seed of grouping, shuffling and weights', integer('seed', 0), 42)
-    .option('--threads <n>', 'LibTorch threads (default: all cores)', integer('threads'))
-    .option('--neighbor_count <k>', 'K nearest neighbours a group is drawn from (default max(4, C))', integer('neighbor_count'))
+    .option('--seed <n>', `seed of grouping, shuffling and weights (default ${d.seed})`, schemaValue(T.seed, 'seed'))
+    .option('--threads <n>', 'LibTorch threads (default: all cores)', schemaValue(ThreadsSchema, 'threads'))
+    .option('--neighbor_count <k>', 'K nearest neighbours a group is drawn from (default max(4, C))', schemaValue(T.neighborCount, 'neighbor_count'))
     .option('--oversample', 'allow more groups than scan positions')
     .option('--probe_mask', 'soft circular mask on the probe')
-    .option('--n_filters_scale <f>', 'network width factor', integer('n_filters_scale'), 2)
-    .addOption(new Option('--amp_activation <name>', 'amplitude activation').choices(['silu', 'sigmoid', 'softplus', 'relu']).default('silu'))
+    .option('--n_filters_scale <f>', `network width factor (default ${dm.nFiltersScale})`, schemaValue(M.nFiltersScale, 'n_filters_scale'))
+    .addOption(new Option('--amp_activation <name>', `amplitude activation (default ${dm.ampActivation})`).choices(AMP_ACTIVATIONS))
     .option('--no-probe_big', 'decoders fill only the centre N/2 x N/2 of a patch')
     .option('--no-object_big', 'at gridsize > 1, no merge of a group\'s patches')
     .option('--intensities', 'the file holds photon counts, not amplitudes')
-    .option('--resume <model>', 'continue from a model (not supported yet)')
+    .option('--checkpoint_every <k>', 'every K epochs write checkpoints/last.ptpinn (resumable) and checkpoints/best.ptpinn', integer('checkpoint_every'))
+    .option('--resume <model>', 'continue an interrupted run or a checkpoint: a bundle, or a training output folder')
     .action(async (flags: TrainFlags) => runTrain(flags));
 }
 
+/** --resume: a resumable bundle, or a folder holding one (model.ptpinn of an interrupted run, else checkpoints/last.ptpinn). */
+async function resumeFrom(path: string): Promise<string> {
+  if (!existsSync(path)) throw new UsageError(`--resume ${path} does not exist`);
+  if (!statSync(path).isDirectory()) return path;
+  for (const inside of [join(path, 'model.ptpinn'), join(path, 'checkpoints', 'last.ptpinn')]) {
+    if (existsSync(inside) && (await readManifest(inside)).resume) return inside;
+  }
+  throw new UsageError(`--resume ${path}: the folder holds no resumable model (model.ptpinn of an interrupted run, or checkpoints/last.ptpinn)`);
+}
+
 async function runTrain(flags: TrainFlags): Promise<void> {
-  if (flags.resume) throw new UsageError('--resume is not supported yet');
   checkDevice(flags.device, flags.accelerator);
-  const logger = flags.disable_mlflow ? 'none' : flags.logger;
+  const resumePath = flags.resume === undefined ? undefined : await resumeFrom(resolve(flags.resume));
   const dir = await outputFolder(resolve(flags.output_dir));
+  const report = new Reporter({ quiet: flags.quiet });
+  // signals from here on stop the run cleanly: before training starts nothing is saved
+  const signal = stopGracefully((name, first) => {
+    if (first) report.warn(`${name}: stopping after this batch and saving the model trained so far`);
+  });
+  const logger = flags.disable_mlflow ? 'none' : flags.logger;
   // a server URI is refused before any work
   const trackingRoot = logger === 'mlflow' ? mlflowRoot(dir) : undefined;
-  const report = new Reporter({ quiet: flags.quiet });
   report.logTo(join(dir, 'train.log'));
   const started = performance.now();
 
+  const resumed = resumePath ? await loadModel(resumePath) : undefined;
+  const trainFile = flags.train_data_file ?? resumed?.trainingData;
+  if (!trainFile) throw new UsageError('--train_data_file is required (a resumed run finds it in its bundle)');
   const onWarning = (w: string) => report.warn(w);
-  const data = await loadDataset(flags.train_data_file, { intensities: flags.intensities, onWarning });
+  const data = await loadDataset(trainFile, { intensities: flags.intensities, onWarning });
   const validation = flags.test_data_file
     ? await loadDataset(flags.test_data_file, { intensities: flags.intensities, onWarning })
     : undefined;
-  report.info(`training data: ${flags.train_data_file} (${data.diffraction.shape[0]} patterns, N = ${data.diffraction.shape[1]})`);
+  report.info(`training data: ${trainFile} (${data.diffraction.shape[0]} patterns, N = ${data.diffraction.shape[1]})`);
+  if (resumed) report.info(`resuming ${resumePath} after epoch ${resumed.resumeState!.state.epoch}, batch ${resumed.resumeState!.state.batch}`);
 
   const model = { gridsize: flags.gridsize, nFiltersScale: flags.n_filters_scale, ampActivation: flags.amp_activation,
-    probeBig: flags.probe_big, objectBig: flags.object_big, probeMask: flags.probe_mask ?? false };
+    probeBig: flags.probe_big === false ? false : undefined, objectBig: flags.object_big === false ? false : undefined,
+    probeMask: flags.probe_mask };
   const training = { maxEpochs: flags.max_epochs, batchSize: flags.batch_size, learningRate: flags.learning_rate,
-    nGroups: flags.n_images, neighborCount: flags.neighbor_count, oversample: flags.oversample ?? false,
+    nGroups: flags.n_images, neighborCount: flags.neighbor_count, oversample: flags.oversample,
     seed: flags.seed, lossMode: flags.loss_mode, scheduler: flags.scheduler, earlyStopPatience: flags.early_stop_patience };
 
   let tracker: Tracker | undefined;
   if (trackingRoot) tracker = await startMlflowRun(trackingRoot, `train ${new Date().toISOString()}`);
   else if (logger === 'csv') tracker = await startCsvLog(dir);
-  await tracker?.logParams({ train_data_file: flags.train_data_file, test_data_file: flags.test_data_file,
-    ...model, ...training, threads: flags.threads });
+  await tracker?.logParams({ train_data_file: trainFile, test_data_file: flags.test_data_file,
+    ...defaultModelConfig, ...definedOnly(model), ...defaultTrainingConfig, ...definedOnly(training), threads: flags.threads });
 
   // metric lines are appended in order, and all of them before the run is closed
   // a failed metric line must not kill the run (an unhandled rejection would): warn once
@@ -120,17 +154,19 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     });
   };
 
-  // Ctrl-C stops after the current batch and keeps what was trained
-  const controller = new AbortController();
-  const interrupt = () => {
-    report.warn('interrupted: stopping after this batch and saving the model trained so far');
-    controller.abort();
-  };
-  process.once('SIGINT', interrupt);
+  const checkpoints = join(dir, 'checkpoints');
+  if (flags.checkpoint_every) await mkdir(checkpoints, { recursive: true });
   let trained: PtychoPinnModel;
   try {
     trained = await train(data, { model, training }, {
-      threads: flags.threads, validation, signal: controller.signal, onWarning,
+      threads: flags.threads, validation, signal, onWarning, resume: resumed,
+      checkpointEvery: flags.checkpoint_every,
+      onCheckpoint: async (m, improved) => {
+        m.trainingData = resolve(trainFile);
+        await saveModel(m, join(checkpoints, 'last.ptpinn'), { resumable: true });
+        if (improved && m.resumeState?.best) await saveModel(m, join(checkpoints, 'best.ptpinn'), { weights: m.resumeState.best });
+        report.info(`checkpoint: ${join(checkpoints, 'last.ptpinn')} after epoch ${m.resumeState!.state.epoch}`);
+      },
       onProgress: (p) => {
         report.progress(p);
         if (p.epochEnd) {
@@ -142,7 +178,11 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   } catch (error) {
     report.stopBar();
     await logged;
-    await tracker?.end('FAILED');
+    await tracker?.end(error instanceof AbortedError ? 'KILLED' : 'FAILED');
+    const received = signalReceived();
+    if (error instanceof AbortedError && received) {
+      throw new InterruptedError(received, `interrupted by ${received} before training started: nothing was trained or saved`);
+    }
     if (!(error instanceof TrainingError)) throw error;
     // keep the weights for inspection, but never in place of a good model.ptpinn
     const kept = join(dir, 'model.nonfinite.ptpinn');
@@ -150,19 +190,29 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     await writeJson(join(dir, 'history.nonfinite.json'), error.model.history);
     report.info(`the weights when training stopped are in ${kept}`);
     throw error;
-  } finally {
-    process.off('SIGINT', interrupt);
   }
+  trained.trainingData = resolve(trainFile);
   const trainedAt = performance.now();
   const bundle = join(dir, 'model.ptpinn');
-  await saveModel(trained, bundle);
-  await writeJson(join(dir, 'history.json'), trained.history);
+  const h = trained.history!;
+  const interrupted = h.stop === 'cancelled';
+  await saveModel(trained, bundle, { resumable: interrupted });
+  await writeJson(join(dir, 'history.json'), h);
   await logged;
   await tracker?.logArtifact(bundle);
-  await tracker?.end(trained.history!.stop === 'cancelled' ? 'KILLED' : 'FINISHED');
-  const h = trained.history!;
+  await tracker?.end(interrupted ? 'KILLED' : 'FINISHED');
   report.info(`trained ${h.epochLoss.length} epoch(s) in ${seconds(trainedAt - started)} (${h.stop}); final loss ${h.epochLoss.at(-1)?.toPrecision(6) ?? '-'}`);
+  if (h.stop === 'early_stop') report.info(`early stop: the model holds the weights of epoch ${trained.resumeState?.state.bestEpoch}, the best`);
   report.info(`model: ${bundle}`);
   report.info(`history: ${join(dir, 'history.json')}`);
   if (tracker) report.info(`tracking: ${tracker.location}`);
+  if (interrupted) {
+    const received = signalReceived() ?? 'SIGINT';
+    throw new InterruptedError(received, `interrupted by ${received}: the model trained so far is in ${bundle}; ` +
+      `continue with: ptychopinn train --resume ${dir} --output_dir ${dir}`);
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,25 +1,38 @@
-// Runs the built `ptychopinn` command (dist/, as installed) in a child process.
-import { spawn } from 'node:child_process';
+// Runs the built `ptychopinn` command (dist/, as installed) or node itself in a child process.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export const CLI = resolve('dist/lib/cli/main.js');
 
 export interface CliResult {
   code: number;
+  /** The signal that ended the process, if one did. */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   seconds: number;
 }
 
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Called with the child and each chunk of its stdout and stderr (e.g. to send it a signal). */
+  onOutput?: (child: ChildProcess, text: string) => void;
+}
+
+export function runNode(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const started = performance.now();
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } });
+    const child = spawn(process.execPath, args, { cwd: options.cwd, env: { ...process.env, ...options.env } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => { stdout += d; options.onOutput?.(child, String(d)); });
+    child.stderr.on('data', (d) => { stderr += d; options.onOutput?.(child, String(d)); });
     child.on('error', fail);
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
+    child.on('close', (code, signal) => done({ code: code ?? -1, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
   });
+}
+
+export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  return runNode([CLI, ...args], options);
 }
