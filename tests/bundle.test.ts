@@ -15,7 +15,8 @@ let data: Dataset;
 let model: PtychoPinnModel;
 let path = '';
 
-test.before(async () => {
+test.before(async (t) => {
+  t.timeout(180_000);
   dir = await mkdtemp(join(tmpdir(), 'ptpinn-bundle-'));
   data = await loadDataset('fixtures/run1084_sim.npz');
   model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 16, maxEpochs: 1, batchSize: 8 } }, { threads: 2 });
@@ -25,6 +26,7 @@ test.before(async () => {
 test.after.always(async () => { await rm(dir, { recursive: true, force: true }); });
 
 test('save -> load -> reconstruct is bit-identical to the model in memory', async (t) => {
+  t.timeout(180_000);
   const loaded = await loadModel(path);
   const [a, b] = [await model.reconstruct(data, { nImages: 24, threads: 2 }), await loaded.reconstruct(data, { nImages: 24, threads: 2 })];
   t.deepEqual(Buffer.from(b.object.data.buffer), Buffer.from(a.object.data.buffer));
@@ -37,6 +39,7 @@ test('save -> load -> reconstruct is bit-identical to the model in memory', asyn
 });
 
 test('the manifest records versions, configuration and a SHA-256 of every other entry', async (t) => {
+  t.timeout(180_000);
   const manifest = await readManifest(path);
   t.is(manifest.formatVersion, BUNDLE_VERSION);
   t.regex(manifest.libtorch, /^\d+\.\d+/);
@@ -49,6 +52,7 @@ test('the manifest records versions, configuration and a SHA-256 of every other 
 });
 
 test('a model field given explicitly must match the bundle', async (t) => {
+  t.timeout(180_000);
   t.is((await loadModel(path, { gridsize: 1, N: 64 })).config.gridsize, 1);
   const error = await t.throwsAsync(loadModel(path, { gridsize: 2 }), { instanceOf: ConfigError });
   // the API names the field, the command line the flag
@@ -72,6 +76,7 @@ async function rewrite(name: string, change: (members: Map<string, Uint8Array>) 
 const manifestOf = (m: Map<string, Uint8Array>) => JSON.parse(Buffer.from(m.get('manifest.json')!).toString());
 
 test('a bundle from a newer format version asks for an upgrade', async (t) => {
+  t.timeout(180_000);
   const newer = await rewrite('newer.ptpinn', (m) => {
     m.set('manifest.json', Buffer.from(JSON.stringify({ ...manifestOf(m), formatVersion: BUNDLE_VERSION + 1 })));
   });
@@ -79,6 +84,7 @@ test('a bundle from a newer format version asks for an upgrade', async (t) => {
 });
 
 test('a truncated bundle is refused as an incomplete zip', async (t) => {
+  t.timeout(180_000);
   const bytes = await readFile(path);
   const cut = join(dir, 'cut.ptpinn');
   await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
@@ -86,6 +92,7 @@ test('a truncated bundle is refused as an incomplete zip', async (t) => {
 });
 
 test('a flipped byte in the weights is caught', async (t) => {
+  t.timeout(180_000);
   const bytes = Buffer.from(await readFile(path));
   const at = bytes.indexOf(Buffer.from('weights.safetensors')) + 4000; // inside the stored weights
   bytes[at] ^= 0x10;
@@ -95,6 +102,7 @@ test('a flipped byte in the weights is caught', async (t) => {
 });
 
 test('weights that no longer match their manifest hash are caught even with a valid zip', async (t) => {
+  t.timeout(180_000);
   const tampered = await rewrite('tampered.ptpinn', (m) => {
     const w = Uint8Array.from(m.get('weights.safetensors')!);
     w[w.length - 1] ^= 1;
@@ -104,6 +112,7 @@ test('weights that no longer match their manifest hash are caught even with a va
 });
 
 test('files that are not bundles say so', async (t) => {
+  t.timeout(180_000);
   await t.throwsAsync(loadModel('fixtures/run1084_sim.npz'), { instanceOf: BundleError, message: /run1084_sim\.npz: not a ptychopinn model bundle: no manifest\.json \(the zip holds diffraction\.npy/ });
   const text = join(dir, 'notes.ptpinn');
   await writeFile(text, 'hello');

@@ -9,7 +9,8 @@ const FIXTURE = resolve('fixtures/run1084_sim.npz');
 const SOURCE = resolve('fixtures/run1084_source.npz');
 let dir = '';
 let bundle = '';
-test.before(async () => {
+test.before(async (t) => {
+  t.timeout(300_000);
   dir = await mkdtemp(join(tmpdir(), 'ptpinn-cli-'));
   // one small trained model for the infer and inspect cases, with an MLflow run beside it
   const out = join(dir, 'trained');
@@ -21,6 +22,7 @@ test.before(async () => {
 test.after.always(async () => { await rm(dir, { recursive: true, force: true }); });
 
 test('--help of every command exits 0 and lists its flags', async (t) => {
+  t.timeout(300_000);
   for (const [command, flag] of [['train', '--train_data_file'], ['infer', '--model_path'], ['simulate', '--photons'], ['demo', '--max_epochs'], ['inspect', '<file>']]) {
     const r = await runCli([command, '--help']);
     t.is(r.code, 0, command);
@@ -30,6 +32,7 @@ test('--help of every command exits 0 and lists its flags', async (t) => {
 });
 
 test('usage errors exit 2 and name the flag', async (t) => {
+  t.timeout(300_000);
   const cases: [string[], RegExp][] = [
     [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--max_epoch', '3'], /unknown option '--max_epoch'[\s\S]*Did you mean --max_epochs\?/],
     [['train', '--output_dir', dir], /--train_data_file is required/],
@@ -55,12 +58,14 @@ test('usage errors exit 2 and name the flag', async (t) => {
 });
 
 test('a tracking server URI is refused with a clear message', async (t) => {
+  t.timeout(300_000);
   const r = await runCli(['train', '--train_data_file', FIXTURE, '--output_dir', join(dir, 'http')], { env: { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000' } });
   t.is(r.code, 2);
   t.regex(r.stderr, /MLFLOW_TRACKING_URI=http:\/\/127\.0\.0\.1:5000: tracking servers are not supported/);
 });
 
 test('bad files exit 1 with the file and the problem named', async (t) => {
+  t.timeout(300_000);
   const text = join(dir, 'text.npz');
   await writeFile(text, 'not a zip');
   const r1 = await runCli(['train', '--train_data_file', text, '--output_dir', join(dir, 'bad1'), '--disable_mlflow']);
@@ -75,6 +80,7 @@ test('bad files exit 1 with the file and the problem named', async (t) => {
 });
 
 test('train writes an MLflow file-store run that mlflow ui would list', async (t) => {
+  t.timeout(300_000);
   const root = join(dir, 'trained', 'mlruns');
   const experiment = await readFile(join(root, '0', 'meta.yaml'), 'utf8');
   t.regex(experiment, /^experiment_id: '0'$/m);
@@ -93,6 +99,7 @@ test('train writes an MLflow file-store run that mlflow ui would list', async (t
 });
 
 test('--logger csv writes metrics.csv and --quiet prints nothing', async (t) => {
+  t.timeout(300_000);
   const out = join(dir, 'csv');
   const r = await runCli(['train', '--train_data_file', FIXTURE, '--output_dir', out, '--max_epochs', '1', '--n_images', '8',
     '--batch_size', '8', '--gridsize', '1', '--logger', 'csv', '--quiet']);
@@ -103,6 +110,7 @@ test('--logger csv writes metrics.csv and --quiet prints nothing', async (t) => 
 });
 
 test('inspect describes datasets and bundles without training anything', async (t) => {
+  t.timeout(300_000);
   const data = await runCli(['inspect', FIXTURE]);
   t.is(data.code, 0);
   t.regex(data.stdout, /diffraction: float32 \(512, 64, 64\), deflated/);
@@ -118,6 +126,7 @@ test('inspect describes datasets and bundles without training anything', async (
 });
 
 test('simulate writes a dataset from an object and a probe on a spiral', async (t) => {
+  t.timeout(300_000);
   const out = join(dir, 'sim', 'spiral.npz');
   await mkdir(join(dir, 'sim'));
   const r = await runCli(['simulate', '--input_file', SOURCE, '--output_file', out, '--scan', 'spiral', '--n_positions', '40', '--step', '5', '--photons', '1e5']);

@@ -15,6 +15,7 @@ test.before(async () => { dir = await mkdtemp(join(tmpdir(), 'ptpinn-cycle-')); 
 test.after.always(async () => { await rm(dir, { recursive: true, force: true }); });
 
 test('train (2 epochs, 64 groups, batch 4) then infer (32) through the CLI, within the guardrail', async (t) => {
+  t.timeout(600_000);
   const trainOut = join(dir, 'train');
   const train = await runCli(['train', '--train-data-file', FIXTURE, '--output-dir', trainOut, '--max_epochs', '2',
     '--n_groups', '64', '--batch_size', '4', '--gridsize', '1', '--disable_mlflow']);

@@ -54,11 +54,13 @@ const make = (n: number, channels: number, probeBig = true) =>
   new (addon().binding.Model)({ n, channels, filterScale: 2, ampActivation: 'silu', probeBig, seed: 1 });
 
 test('parameter names and shapes equal the reference network at N = 64, gridsize 1', (t) => {
+  t.timeout(120_000);
   const ours = make(64, 1).getParameters().map((p) => [p.name, p.shape]);
   t.deepEqual(ours, REFERENCE_N64_G1);
 });
 
 test('parameter counts match SPEC section 5 (C amplitude outputs at gridsize 2)', (t) => {
+  t.timeout(120_000);
   t.is(make(64, 1).parameterCount, 2_336_308);
   // the reference's 2,341,282 plus our amplitude decoder's 3 more output channels: 3 x (56 + 64) x 9 + 3 x 2
   t.is(make(64, 4).parameterCount, 2_341_282 + 3 * (56 + 64) * 9 + 3 * 2);
@@ -67,6 +69,7 @@ test('parameter counts match SPEC section 5 (C amplitude outputs at gridsize 2)'
 });
 
 test('without probe_big the patch is zero outside its central N/2 x N/2', async (t) => {
+  t.timeout(120_000);
   const n = 64;
   const model = make(n, 1, false);
   const diffraction = Float32Array.from({ length: 3 * n * n }, (_, i) => (i % 7) / 7);

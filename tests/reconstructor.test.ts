@@ -8,13 +8,15 @@ import { Reconstructor } from '../lib/reconstructor.js';
 const FIXTURE = resolve('fixtures/run1084_sim.npz');
 let dir = '';
 let data: Dataset;
-test.before(async () => {
+test.before(async (t) => {
+  t.timeout(300_000);
   dir = await mkdtemp(join(tmpdir(), 'ptpinn-reconstructor-'));
   data = await loadDataset(FIXTURE);
 });
 test.after.always(async () => { await rm(dir, { recursive: true, force: true }); });
 
 test.serial('ingest, train, save, open in another reconstructor, reconstruct identically, clear', async (t) => {
+  t.timeout(300_000);
   const r = new Reconstructor({ model: { gridsize: 2 }, training: { nGroups: 24, maxEpochs: 1, batchSize: 8 }, threads: 2 });
   await t.throwsAsync(r.train(), { message: /no training data: call ingestTrainingData first/ });
   await r.ingestTrainingData(FIXTURE);
@@ -38,6 +40,7 @@ test.serial('ingest, train, save, open in another reconstructor, reconstruct ide
 });
 
 test('datasets with another probe or size cannot be trained together', async (t) => {
+  t.timeout(300_000);
   const r = new Reconstructor();
   await r.ingestTrainingData(data);
   const otherProbe = { ...data, source: 'other.npz', probe: { ...data.probe, data: data.probe.data.map((v) => 2 * v) } };

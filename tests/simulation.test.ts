@@ -32,6 +32,7 @@ function patchAt(x: number, y: number): Float64Array {
 const positions = { x: Float64Array.from([12, 20.5, 30.25, 25]), y: Float64Array.from([14, 22.75, 18, 30.5]) };
 
 test('noiseless patterns equal |FFT(object x probe)|^2 of an independent DFT, scaled to the dose', async (t) => {
+  t.timeout(120_000);
   const { dataset, photonScale } = await simulate(object, probe, positions, { photons: 5e4, noise: false, threads: 1 });
   let worst = 0;
   let peak = 0;
@@ -52,6 +53,7 @@ test('noiseless patterns equal |FFT(object x probe)|^2 of an independent DFT, sc
 });
 
 test('noisy patterns are integer counts with the requested mean photon count, seeded', async (t) => {
+  t.timeout(120_000);
   const scan = rasterScan(object.shape, N, { step: 1.5, jitter: 0.4, seed: 3 });
   const { dataset } = await simulate(object, probe, scan, { photons: 2e4, seed: 5 });
   const count = scan.x.length;
@@ -72,11 +74,13 @@ test('noisy patterns are integer counts with the requested mean photon count, se
 });
 
 test('a position whose patch leaves the object is refused', async (t) => {
+  t.timeout(120_000);
   await t.throwsAsync(simulate(object, probe, { x: Float64Array.from([8]), y: Float64Array.from([41]) }, { photons: 1 }),
     { message: /position 0 \(x 8, y 41\) puts its 16 x 16 patch outside the 48 x 50 object/ });
 });
 
 test('raster scans stay inside the object and jitter by at most the jitter', (t) => {
+  t.timeout(120_000);
   const plain = rasterScan([100, 120], 32, { step: 8 });
   const jittered = rasterScan([100, 120], 32, { step: 8, jitter: 1.5, seed: 1, margin: 2 });
   // centres from 16 to 103 across, 16 to 83 down: 11 columns, 9 rows
@@ -88,6 +92,7 @@ test('raster scans stay inside the object and jitter by at most the jitter', (t)
 });
 
 test('a Fermat spiral has the asked count and density', (t) => {
+  t.timeout(120_000);
   const { x, y } = spiralScan([300, 300], 64, { count: 400, step: 5 });
   t.is(x.length, 400);
   let sum = 0;

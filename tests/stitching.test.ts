@@ -17,6 +17,7 @@ const smooth = (r: number, c: number): [number, number] => {
 };
 
 test('patches cut at whole-pixel positions stitch back to the object exactly', async (t) => {
+  t.timeout(120_000);
   const [h, w, n] = [72, 80, 16];
   const object = randomObject(h, w, 5);
   const x: number[] = [];
@@ -59,6 +60,7 @@ test('patches cut at whole-pixel positions stitch back to the object exactly', a
 });
 
 test('extractPatches samples bilinearly between pixels', async (t) => {
+  t.timeout(120_000);
   const [h, w, n] = [40, 44, 8];
   const object = randomObject(h, w, 9);
   const x = Float64Array.from([20.25, 15.5, 22]);
@@ -88,6 +90,7 @@ test('extractPatches samples bilinearly between pixels', async (t) => {
 });
 
 test('patches at sub-pixel positions stitch back close to a smooth object', async (t) => {
+  t.timeout(120_000);
   const n = 32;
   const rand = seeded(11);
   const x: number[] = [];
@@ -127,6 +130,7 @@ test('patches at sub-pixel positions stitch back close to a smooth object', asyn
 });
 
 test('object_big with members at one position keeps each patch centre and zeroes the rest', async (t) => {
+  t.timeout(120_000);
   const n = 16;
   const patches = randomObject(2 * 4 * n, n, 3); // reshaped below as (2, 4, n, n)
   const same: ComplexArray = { dtype: 'complex64', shape: [2, 4, n, n], data: new Float32Array(2 * 2 * 4 * n * n) };
@@ -144,6 +148,7 @@ test('object_big with members at one position keeps each patch centre and zeroes
 });
 
 test('object_big averages overlapping members and cuts each one back out at its offset', async (t) => {
+  t.timeout(120_000);
   const n = 16;
   const offsets = [[-3, -2], [3, -2], [-3, 2], [3, 2]]; // (dx, dy), whole pixels
   const group = randomObject(4 * n, n, 8);

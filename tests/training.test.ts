@@ -14,6 +14,7 @@ const interior = { top: 80, left: 80, bottom: 150, right: 150 };
 const allFinite = (model: PtychoPinnModel) => model.parameters().every((p) => p.data.every(Number.isFinite));
 
 serial('training on the fixture lowers the loss and reconstructs the ground-truth phase', async (t) => {
+  t.timeout(600_000);
   const untrained = new PtychoPinnModel({ config: { N: 64, gridsize: 1, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false }, probe: data.probe, intensityScale: 31.25, seed: 42 });
   const before = await untrained.reconstruct(data, { threads: 2 });
   const chance = phaseCorrelation(before.object, before.origin, data.objectGuess!, interior, 4);
@@ -54,6 +55,7 @@ serial('training on the fixture lowers the loss and reconstructs the ground-trut
 });
 
 serial('the same seed and thread count give identical weights and outputs; another seed does not', async (t) => {
+  t.timeout(600_000);
   const run = (seed: number) => train(data, { model: { gridsize: 1 }, training: { nGroups: 24, maxEpochs: 1, batchSize: 8, seed } }, { threads: 2 });
   const [a, b, c] = [await run(7), await run(7), await run(8)];
   t.deepEqual(a.parameters(), b.parameters());
@@ -64,6 +66,7 @@ serial('the same seed and thread count give identical weights and outputs; anoth
 });
 
 serial('gridsize 2 trains with object_big and reconstructs from its groups', async (t) => {
+  t.timeout(600_000);
   const warnings: string[] = [];
   const model = await train(data, { model: { gridsize: 2 }, training: { nGroups: 48, maxEpochs: 1, batchSize: 8 } },
     { threads: 2, onWarning: (w) => warnings.push(w), validation: data });
@@ -81,6 +84,7 @@ serial('gridsize 2 trains with object_big and reconstructs from its groups', asy
 });
 
 serial('aborting returns the weights trained so far', async (t) => {
+  t.timeout(600_000);
   const controller = new AbortController();
   const initial = new PtychoPinnModel({ config: { N: 64, gridsize: 1, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false }, probe: data.probe, intensityScale: 1, seed: 42 }).parameters();
   let ticks = 0;
@@ -95,6 +99,7 @@ serial('aborting returns the weights trained so far', async (t) => {
 });
 
 serial('a loss that stops being finite ends training with a clear error and the last good weights', async (t) => {
+  t.timeout(600_000);
   const error = await t.throwsAsync(train(data, { model: { gridsize: 1 }, training: { nGroups: 64, maxEpochs: 20, batchSize: 8, learningRate: 1e9 } }, { threads: 2 }),
     { instanceOf: TrainingError });
   t.regex(error!.message, /run1084_sim\.npz: training stopped: (the loss became (NaN|infinite)|a gradient became NaN or infinite) at epoch \d+, batch \d+; the model keeps the weights from before that batch/);
@@ -104,6 +109,7 @@ serial('a loss that stops being finite ends training with a clear error and the 
 });
 
 serial('impossible configuration is refused before any work, naming the API field (and the flag for the CLI)', async (t) => {
+  t.timeout(600_000);
   const error = await t.throwsAsync(train(data, { training: { batchSize: 0 } }), { instanceOf: ConfigError, message: /^training\.batchSize must be an integer from 1 to 1048576, got 0$/ });
   t.is((error as ConfigError).flagMessage, '--batch_size must be an integer from 1 to 1048576, got 0');
   await t.throwsAsync(train(data, { model: { ampActivation: 'tanh' as never } }), { message: /^model\.ampActivation must be one of silu, sigmoid, softplus, relu, got "tanh"/ });

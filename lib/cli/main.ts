@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// first: from here on no signal ends the process without a message
+import './signals.js';
 // The `ptychopinn` command. Exit codes: 0 ok, 1 failure, 2 usage error.
 import { Command, CommanderError } from 'commander';
 import { availableParallelism } from 'node:os';
@@ -11,7 +13,6 @@ import { registerDemo } from './demo.js';
 import { registerInfer } from './infer.js';
 import { registerInspect } from './inspect.js';
 import { Reporter } from './reporter.js';
-import { installSignalHandlers } from './signals.js';
 import { registerSimulate } from './simulate.js';
 import { registerTrain } from './train.js';
 
@@ -57,5 +58,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-installSignalHandlers();
 process.exitCode = await main(process.argv.slice(2));

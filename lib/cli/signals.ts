@@ -11,7 +11,10 @@ let received: Name | undefined;
 let graceful: ((name: Name, first: boolean) => void) | undefined;
 const controller = new AbortController();
 
-export function installSignalHandlers(): void {
+// Installed when this module is evaluated: main.ts imports it first, before anything slow loads.
+installSignalHandlers();
+
+function installSignalHandlers(): void {
   for (const name of ['SIGINT', 'SIGTERM'] as const) {
     process.on(name, () => {
       const first = received === undefined;

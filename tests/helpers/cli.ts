@@ -18,6 +18,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Called with the child and each chunk of its stdout and stderr (e.g. to send it a signal). */
   onOutput?: (child: ChildProcess, text: string) => void;
+  /** Called once the child exists (e.g. to signal it after a delay). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export function runNode(args: string[], options: RunOptions = {}): Promise<CliResult> {
@@ -29,6 +31,7 @@ export function runNode(args: string[], options: RunOptions = {}): Promise<CliRe
     child.stdout.on('data', (d) => { stdout += d; options.onOutput?.(child, String(d)); });
     child.stderr.on('data', (d) => { stderr += d; options.onOutput?.(child, String(d)); });
     child.on('error', fail);
+    options.onSpawn?.(child);
     child.on('close', (code, signal) => done({ code: code ?? -1, signal, stdout, stderr, seconds: (performance.now() - started) / 1000 }));
   });
 }
