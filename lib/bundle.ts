@@ -181,7 +181,16 @@ async function openBundle(path: string): Promise<OpenBundle> {
         throw new BundleError(path, `the zip holds ${JSON.stringify(name)}, which ${MANIFEST} does not list: not a bundle this package wrote`);
       }
     }
-    return { manifest: checked.data as Manifest, zip };
+    let config: Manifest['config'];
+    try {
+      config = {
+        model: resolveModelConfig(checked.data.config.model, 'config.model'),
+        training: checked.data.config.training === undefined ? undefined : resolveTrainingConfig(checked.data.config.training, 'config.training'),
+      };
+    } catch (err) {
+      throw new BundleError(path, `${MANIFEST} holds an invalid configuration: ${(err as Error).message}`);
+    }
+    return { manifest: { ...checked.data, config }, zip };
   } catch (err) {
     zip.close();
     throw err;
@@ -228,6 +237,34 @@ async function resumeState(path: string, bundle: OpenBundle, resume: NonNullable
   return { state: { ...counters, adam }, best };
 }
 
+/**
+ * Checks a bundle without LibTorch: every entry against its SHA-256, the weights' tensors (their
+ * element count is the manifest's parameterCount, every value finite) and the probe's shape.
+ * Returns the manifest; for `inspect`.
+ */
+export async function verifyBundle(path: string): Promise<Manifest> {
+  const bundle = await openBundle(path);
+  try {
+    const { manifest } = bundle;
+    const weights = decodeSafetensors(await verifiedEntry(path, bundle, WEIGHTS), `${path}: ${WEIGHTS}`).tensors;
+    if (weights.length === 0) throw new BundleError(path, `${WEIGHTS} holds no tensors`);
+    const count = weights.reduce((n, t) => n + t.data.length, 0);
+    if (count !== manifest.parameterCount) {
+      throw new BundleError(path, `${WEIGHTS} holds ${count} values, the manifest's network ${manifest.parameterCount}`);
+    }
+    for (const t of weights) checkFinite(path, `${WEIGHTS}: ${t.name}`, t.data);
+    const probe = decodeNpy(await verifiedEntry(path, bundle, PROBE), `${path}: ${PROBE}`);
+    const n = manifest.config.model.N;
+    if (probe.dtype !== 'complex64' || probe.shape.join() !== `${n},${n}`) {
+      throw new BundleError(path, `${PROBE}: expected complex64 (${n}, ${n}), found ${probe.dtype} (${probe.shape.join(', ')})`);
+    }
+    for (const name of Object.keys(manifest.entries)) await verifiedEntry(path, bundle, name);
+    return manifest;
+  } finally {
+    bundle.zip.close();
+  }
+}
+
 /** The manifest alone, checked for format and version (no LibTorch needed): for `inspect`. */
 export async function readManifest(path: string): Promise<Manifest> {
   const bundle = await openBundle(path);
@@ -244,14 +281,7 @@ export async function loadModel(path: string, expected: Partial<ModelConfig> = {
   const bundle = await openBundle(path);
   try {
     const { manifest } = bundle;
-    let config: ModelConfig;
-    let training: TrainingConfig | undefined;
-    try {
-      config = resolveModelConfig(manifest.config?.model);
-      training = manifest.config?.training && resolveTrainingConfig(manifest.config.training);
-    } catch (err) {
-      throw new BundleError(path, `${MANIFEST} holds an invalid configuration: ${(err as Error).message}`);
-    }
+    const { model: config, training } = manifest.config;
     for (const [key, value] of Object.entries(expected) as [keyof ModelConfig, unknown][]) {
       if (value !== undefined && value !== config[key]) {
         throw new ConfigError(key, flagOf(ModelConfigSchema, [key]), `is ${JSON.stringify(value)}, but the model in ${path} was trained with ${JSON.stringify(config[key])}; model settings come from the bundle: drop the flag or use another model`);

@@ -19,18 +19,21 @@ constexpr int64_t kMaxCount = int64_t{1} << 31;
 
 // A grouped dataset from { diffraction, nPatterns, groups, nGroups, offsets }: copied into
 // tensors, every group index checked against the pattern count.
+// Only the patterns the groups use are copied (inference of a few patterns of a large file copies
+// those few); the groups then index that copy.
 GroupedData GroupedFromJs(const Napi::Value& value, const std::string& what, int64_t n, int64_t c,
                           bool withOffsets) {
   const auto o = ObjectArg(value, what);
   const int64_t patterns = IntegerArg(o.Get("nPatterns"), what + ".nPatterns", 1, kMaxCount);
   const int64_t groups = IntegerArg(o.Get("nGroups"), what + ".nGroups", 1, kMaxCount);
-  GroupedData data{FloatView(o.Get("diffraction"), {patterns, n, n}, (what + ".diffraction").c_str()),
-                   IndexTensor(o.Get("groups"), {groups, c}, (what + ".groups").c_str()),
-                   at::Tensor()};
-  if (data.groups.min().item<int64_t>() < 0 || data.groups.max().item<int64_t>() >= patterns) {
+  const at::Tensor index = IndexTensor(o.Get("groups"), {groups, c}, (what + ".groups").c_str());
+  if (index.min().item<int64_t>() < 0 || index.max().item<int64_t>() >= patterns) {
     throw Napi::RangeError::New(o.Env(), what + ".groups must hold pattern indices from 0 to " +
                                              std::to_string(patterns - 1));
   }
+  const auto [used, remapped] = at::_unique(index.reshape({-1}), /*sorted*/ true, /*inverse*/ true);
+  GroupedData data{RowsOf(o.Get("diffraction"), {patterns, n, n}, used, (what + ".diffraction").c_str()),
+                   remapped.view({groups, c}), at::Tensor()};
   if (withOffsets) {
     data.offsets = FloatView(o.Get("offsets"), {groups, c, 2}, (what + ".offsets").c_str());
     try {

@@ -20,7 +20,7 @@ int64_t Numel(const std::vector<int64_t>& shape) {
 template <typename T>
 at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char* what,
                 napi_typedarray_type type, const char* typeName, at::ScalarType dtype,
-                int64_t lanes = 1) {
+                int64_t lanes = 1, bool copy = true) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
     throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a " + typeName);
   }
@@ -38,7 +38,8 @@ at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char
                                                  std::to_string(expected));
   }
   if (lanes > 1) shape.push_back(lanes);
-  return at::from_blob(array.Data(), shape, at::TensorOptions().dtype(dtype)).clone();
+  const at::Tensor view = at::from_blob(array.Data(), shape, at::TensorOptions().dtype(dtype));
+  return copy ? view.clone() : view;
 }
 
 }  // namespace
@@ -68,6 +69,12 @@ std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what) {
 at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape,
                      const char* what) {
   return View<float>(value, shape, what, napi_float32_array, "Float32Array", at::kFloat);
+}
+
+at::Tensor RowsOf(const Napi::Value& value, const std::vector<int64_t>& shape, const at::Tensor& rows,
+                  const char* what) {
+  return View<float>(value, shape, what, napi_float32_array, "Float32Array", at::kFloat, 1, false)
+      .index_select(0, rows);
 }
 
 at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape,

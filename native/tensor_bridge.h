@@ -14,6 +14,11 @@ std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what);
 // array alive (TorchJob's keepAlive) for as long as the tensor is used.
 at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what);
 
+// Rows `rows` (int64) of a Float32Array of `shape`, copied: what one call needs of a large array,
+// without copying the rest.
+at::Tensor RowsOf(const Napi::Value& value, const std::vector<int64_t>& shape, const at::Tensor& rows,
+                  const char* what);
+
 // The same for a Float64Array (scan positions keep their float64 precision).
 at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape,
                        const char* what);

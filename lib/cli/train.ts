@@ -97,7 +97,12 @@ export function registerTrain(program: Command): void {
 /** --resume: a resumable bundle, or a folder holding one (model.ptpinn of an interrupted run, else checkpoints/last.ptpinn). */
 async function resumeFrom(path: string): Promise<string> {
   if (!existsSync(path)) throw new UsageError(`--resume ${path} does not exist`);
-  if (!statSync(path).isDirectory()) return path;
+  if (!statSync(path).isDirectory()) {
+    if (!(await readManifest(path)).resume) {
+      throw new UsageError(`--resume ${path} holds no training state to resume from (it is a finished model, not a checkpoint or an interrupted run)`);
+    }
+    return path;
+  }
   for (const inside of [join(path, 'model.ptpinn'), join(path, 'checkpoints', 'last.ptpinn')]) {
     if (existsSync(inside) && (await readManifest(inside)).resume) return inside;
   }
@@ -107,7 +112,7 @@ async function resumeFrom(path: string): Promise<string> {
 async function runTrain(flags: TrainFlags): Promise<void> {
   checkDevice(flags.device, flags.accelerator);
   const resumePath = flags.resume === undefined ? undefined : await resumeFrom(resolve(flags.resume));
-  const dir = await outputFolder(resolve(flags.output_dir));
+  const dir = await outputFolder(flags.output_dir);
   const report = new Reporter({ quiet: flags.quiet });
   // signals from here on stop the run cleanly: before training starts nothing is saved
   const signal = stopGracefully((name, first) => {
@@ -121,7 +126,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
 
   const resumed = resumePath ? await loadModel(resumePath) : undefined;
   const trainFile = flags.train_data_file ?? resumed?.trainingData;
-  if (!trainFile) throw new UsageError('--train_data_file is required (a resumed run finds it in its bundle)');
+  if (!trainFile) throw new UsageError(flags.train_data_file === '' ? '--train_data_file is empty: name the dataset (.npz)' : '--train_data_file is required (a resumed run finds it in its bundle)');
   const onWarning = (w: string) => report.warn(w);
   const data = await loadDataset(trainFile, { intensities: flags.intensities, onWarning });
   const validation = flags.test_data_file
