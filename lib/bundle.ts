@@ -258,6 +258,7 @@ export async function verifyBundle(path: string): Promise<Manifest> {
     if (probe.dtype !== 'complex64' || probe.shape.join() !== `${n},${n}`) {
       throw new BundleError(path, `${PROBE}: expected complex64 (${n}, ${n}), found ${probe.dtype} (${probe.shape.join(', ')})`);
     }
+    checkFinite(path, PROBE, probe.data as Float32Array);
     for (const name of Object.keys(manifest.entries)) await verifiedEntry(path, bundle, name);
     return manifest;
   } finally {

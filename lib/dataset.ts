@@ -97,6 +97,7 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
     }
     const [xcoords, ycoords] = coords;
     const count = xcoords.length;
+    if (count === 0) fail('xcoords', 'expected at least one scan position, found none (the dataset is empty)');
     if (ycoords.length !== count) fail('ycoords', `expected ${count} values to match xcoords, found ${ycoords.length}`);
 
     const raw = await npz.read(diffKey!);
@@ -129,6 +130,7 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
       if (options.intensities) amplitudes[i] = Math.sqrt(v);
     }
 
+    if (!amplitudes.some((v) => v > 0)) fail(diffKey, `holds no light: every one of the ${count} patterns is zero`);
     const dataset: Dataset = {
       source: path,
       diffraction: { dtype: 'float32', shape: [count, n, n], data: amplitudes },
@@ -136,6 +138,7 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
       xcoords, ycoords,
     };
     checkFiniteComplex(path, 'probeGuess', dataset.probe.data);
+    if (!dataset.probe.data.some((v) => v !== 0)) fail('probeGuess', 'is zero everywhere: no light reaches the sample');
     if (npz.has('objectGuess')) {
       const object = await npz.read('objectGuess');
       if (!isComplex(object.dtype) || object.shape.length !== 2) {
@@ -171,6 +174,7 @@ export function checkDataset(dataset: Dataset, sizes: readonly number[] = SUPPOR
     fail('diffraction', `expected float32 amplitudes of shape (n, N, N), found ${d?.dtype} ${d?.shape ? shapeText(d.shape) : '(no shape)'}`);
   }
   const [count, n, m] = d.shape;
+  if (!(count > 0)) fail('diffraction', 'expected at least one pattern, found none (the dataset is empty)');
   if (n !== m || !sizes.includes(n)) fail('diffraction', `expected N x N patterns with N in ${sizes.join(', ')}, found ${n} x ${m}`);
   if (d.data.length !== count * n * n) fail('diffraction', `holds ${d.data.length} values, its shape ${shapeText(d.shape)} needs ${count * n * n}`);
   for (let i = 0; i < d.data.length; i++) {
@@ -182,6 +186,8 @@ export function checkDataset(dataset: Dataset, sizes: readonly number[] = SUPPOR
     fail('probeGuess', `expected a complex64 (${n}, ${n}) probe, found ${p?.dtype} ${p?.shape ? shapeText(p.shape) : '(no shape)'}`);
   }
   checkFiniteComplex(source, 'probeGuess', p.data);
+  if (!p.data.some((v) => v !== 0)) fail('probeGuess', 'is zero everywhere: no light reaches the sample');
+  if (!d.data.some((v) => v > 0)) fail('diffraction', `holds no light: every one of the ${count} patterns is zero`);
   for (const key of ['xcoords', 'ycoords'] as const) {
     const c = dataset[key];
     if (!(c instanceof Float64Array) || c.length !== count) fail(key, `expected a Float64Array of ${count} positions, found ${c?.length ?? 'none'}`);

@@ -2,12 +2,12 @@
 // trained with, and reconstruction of a dataset's object from it (SPEC section 7).
 import { type NativeModel, type NativeParameter, type NativeTrainState, addon } from './binding.js';
 import { type InferenceConfig, type ModelConfig, type TrainingConfig, resolveInferenceConfig } from './config.js';
-import { type Dataset, patternCount, patternSize } from './dataset.js';
+import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
 import { groupPositions } from './grouping.js';
 import type { ComplexArray, FloatArray } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
 import { intensityScale } from './scaling.js';
-import { centerWeights, probeWeights, stitch } from './stitching.js';
+import { type StitchedObject, centerWeights, probeWeights, stitch } from './stitching.js';
 import { runNative } from './jobs.js';
 import { resolveThreads } from './threads.js';
 import { ArgumentError, nativeSync } from './errors.js';
@@ -132,9 +132,10 @@ export class PtychoPinnModel {
   async reconstruct(dataset: Dataset, options: ReconstructOptions = {}): Promise<Reconstruction> {
     const { threads, seed, ...inference } = options;
     const config = resolveInferenceConfig(inference);
+    checkDataset(dataset);
     const n = patternSize(dataset);
     if (n !== this.config.N) {
-      throw new ArgumentError(`${dataset.source}: patterns are ${n} x ${n}, the model was trained on N = ${this.config.N}`);
+      throw new DatasetError(dataset.source, 'diffraction', `patterns are ${n} x ${n}, the model was trained on N = ${this.config.N}`);
     }
     const total = patternCount(dataset);
     const c = this.config.gridsize ** 2;
@@ -163,7 +164,19 @@ export class PtychoPinnModel {
     const ycoords = Float64Array.from(groups, (i) => dataset.ycoords[i]);
     const flat: ComplexArray = { ...patches, shape: [groups.length, n, n] };
     const weights = config.stitchWeights === 'probe' ? probeWeights(dataset.probe) : centerWeights(n);
-    const { object, origin } = await stitch(flat, xcoords, ycoords, { weights, threads });
+    let stitched: StitchedObject;
+    try {
+      stitched = await stitch(flat, xcoords, ycoords, { weights, threads });
+    } catch (error) {
+      // the canvas bound: a stray coordinate in the file, not a wrong call
+      if (error instanceof ArgumentError) {
+        const span = (v: Float64Array) => v.reduce((m, a) => Math.max(m, a), -Infinity) - v.reduce((m, a) => Math.min(m, a), Infinity);
+        const key = span(xcoords) >= span(ycoords) ? 'xcoords' : 'ycoords';
+        throw new DatasetError(dataset.source, key, error.message, { cause: error });
+      }
+      throw error;
+    }
+    const { object, origin } = stitched;
     return { object, ...amplitudeAndPhase(object), origin, patterns: groups, xcoords, ycoords, patches, intensityScale: scale };
   }
 }

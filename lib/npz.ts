@@ -10,8 +10,8 @@ import { PtychoPinnError } from './errors.js';
 
 export class NpzError extends PtychoPinnError {
   override name = 'NpzError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_PTYCHOPINN_NPZ', message, { cause: options?.cause });
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super('ERR_PTYCHOPINN_NPZ', message, { cause: options?.cause, exitCode: options?.exitCode });
   }
 }
 
@@ -124,7 +124,7 @@ async function zipCall<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (err) {
-    throw err instanceof ZipError ? new NpzError(err.message, { cause: err }) : err;
+    throw err instanceof ZipError ? new NpzError(err.message, { cause: err, exitCode: err.exitCode }) : err;
   }
 }
 

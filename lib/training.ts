@@ -5,7 +5,7 @@ import {
   ConfigError, type ModelConfig, ModelConfigSchema, type TrainingConfig, TrainingConfigSchema, flagOf,
   resolveModelConfig, resolveTrainingConfig,
 } from './config.js';
-import { type Dataset, checkDataset, patternCount, patternSize } from './dataset.js';
+import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
 import { runNative } from './jobs.js';
 import { type Groups, groupPositions } from './grouping.js';
 import { PtychoPinnModel, type TrainingHistory } from './model.js';
@@ -107,14 +107,20 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
   if (options.validation) {
     checkDataset(options.validation);
     if (patternSize(options.validation) !== N) {
-      throw new ArgumentError(`${options.validation.source}: validation patterns are ${patternSize(options.validation)} x ${patternSize(options.validation)}, training patterns ${N} x ${N}`);
+      throw new DatasetError(options.validation.source, 'diffraction', `validation patterns are ${patternSize(options.validation)} x ${patternSize(options.validation)}, training patterns ${N} x ${N}`);
     }
   }
   if (options.signal?.aborted) throw new AbortedError('training was aborted before it started: nothing was trained');
 
   const groups = group(dataset, modelConfig, training);
   for (const warning of groups.warnings) options.onWarning?.(warning);
-  const scale = intensityScale(dataset.diffraction.data, N, groups.indices);
+  let scale: number;
+  try {
+    scale = intensityScale(dataset.diffraction.data, N, groups.indices);
+  } catch (error) {
+    // the chosen patterns hold no light: the file's problem, named as such
+    throw new DatasetError(dataset.source, 'diffraction', (error as Error).message, { cause: error });
+  }
   const probe = modelConfig.probeMask ? maskProbe(dataset.probe) : dataset.probe;
   if (resumed && resumed.intensityScale !== scale) {
     throw new ArgumentError(`${dataset.source}: this is not the data the resumed run was trained on (its intensity scale is ${scale}, the run's ${resumed.intensityScale})`);

@@ -11,8 +11,8 @@ import { PtychoPinnError } from './errors.js';
 
 export class ZipError extends PtychoPinnError {
   override name = 'ZipError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_PTYCHOPINN_ZIP', message, { cause: options?.cause });
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super('ERR_PTYCHOPINN_ZIP', message, { cause: options?.cause, exitCode: options?.exitCode });
   }
 }
 
@@ -23,7 +23,8 @@ export function fileError(path: string, what: string, err: NodeJS.ErrnoException
     ENOTDIR: 'a part of the path is not a folder', ELOOP: 'too many symbolic links',
   };
   const shown = path === '' ? '(an empty path)' : path;
-  return new ZipError(`${shown}: ${why[err.code ?? ''] ?? err.message} (expected ${what})`, { cause: err });
+  // a path that names no usable file is a mistake in the call, as a bad flag is (exit 2)
+  return new ZipError(`${shown}: ${why[err.code ?? ''] ?? err.message} (expected ${what})`, { cause: err, exitCode: 2 });
 }
 
 // Deflate cannot expand data more than 1032 times; a member that claims more, or a stored member
@@ -55,7 +56,8 @@ export class ZipArchive {
   static async open(path: string, what: string): Promise<ZipArchive> {
     let zip: yauzl.ZipFile | undefined;
     try {
-      zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
+      // entry sizes are checked by checkEntry, which names the member
+      zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false, validateEntrySizes: false });
       const entries = new Map<string, yauzl.Entry>();
       for await (const entry of zip.eachEntry()) {
         if (entry.fileName.endsWith('/')) continue;

@@ -126,6 +126,7 @@ export async function outputFolder(given: string, flag = 'output_dir'): Promise<
 
 /** --model_path: a bundle, or a training output folder that holds model.ptpinn. */
 export function bundlePath(path: string): string {
+  if (path === '') throw new UsageError('--model_path is empty: name a .ptpinn bundle or a training output folder');
   if (!existsSync(path)) throw new UsageError(`--model_path ${path} does not exist`);
   if (statSync(path).isDirectory()) {
     const inside = join(path, 'model.ptpinn');

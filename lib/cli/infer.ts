@@ -59,6 +59,7 @@ export function registerInfer(program: Command): void {
 async function runInfer(flags: InferFlags): Promise<void> {
   if (flags.backend === 'onnx') throw new UsageError('--backend onnx is not supported yet; use --backend torch');
   checkDevice(flags.device, flags.accelerator);
+  if (flags.test_data === '') throw new UsageError('--test_data is empty: name the dataset (.npz)');
   const path = bundlePath(flags.model_path);
   const dir = await outputFolder(flags.output_dir);
   const report = new Reporter({ quiet: flags.quiet });
