@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const CLI = resolve('dist/lib/cli/main.js');
+const CLI = resolve('dist/lib/cli/bin.js');
 const FIXTURE = resolve('fixtures/run1084_sim.npz');
 // PtychoPINN's PyTorch backend on a machine like this one (DEVELOPERS.md): the whole cycle
 // about 27 s, 14 s of it Python imports, 1.15 GB peak. Published, not measured here.

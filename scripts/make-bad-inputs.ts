@@ -25,12 +25,12 @@ import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../lib/s
 import { writeZip, ZipArchive, type ZipMember } from '../lib/zip.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist/lib/cli/main.js');
+const CLI = join(ROOT, 'dist/lib/cli/bin.js');
 const FIXTURE = join(ROOT, 'fixtures/run1084_sim.npz');
 
 export interface BadCase {
   name: string;
-  /** The CLI's argv (after `node dist/lib/cli/main.js`). */
+  /** The CLI's argv (after `node dist/lib/cli/bin.js`). */
   args: string[];
   /** The exit code the convention asks for. */
   code: number;

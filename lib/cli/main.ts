@@ -1,6 +1,3 @@
-#!/usr/bin/env node
-// first: from here on no signal ends the process without a message
-import './signals.js';
 // The `ptychopinn` command. Exit codes: 0 ok, 1 failure, 2 usage error.
 import { Command, CommanderError } from 'commander';
 import { availableParallelism } from 'node:os';

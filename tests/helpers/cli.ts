@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
-export const CLI = resolve('dist/lib/cli/main.js');
+export const CLI = resolve('dist/lib/cli/bin.js');
 
 export interface CliResult {
   code: number;
