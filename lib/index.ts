@@ -6,7 +6,13 @@ export { addon, loadAddon, AddonLoadError, type LoadedAddon, type NativeBinding 
 export type { DType, NdArray, ComplexArray, FloatArray } from './ndarray.js';
 export { readNpy, writeNpy, decodeNpy, encodeNpy, NpyError } from './npy.js';
 export { NpzFile, readNpz, writeNpz, NpzError } from './npz.js';
-export { type Dataset, type LoadOptions, type SaveOptions, DatasetError, loadDataset, saveDataset } from './dataset.js';
+export { type Dataset, type LoadOptions, type SaveOptions, DatasetError, checkDataset, loadDataset, saveDataset } from './dataset.js';
+export {
+  type ErrorCode, PtychoPinnError, ArgumentError, StateError, OutputError, AbortedError, InterruptedError, NativeError,
+} from './errors.js';
+export { setCoreBudget } from './jobs.js';
+export { ZipError } from './zip.js';
+export { SafetensorsError } from './safetensors.js';
 export { type Groups, type GroupingOptions, KdTree, groupPositions } from './grouping.js';
 export { intensityScale } from './scaling.js';
 export { Rng } from './random.js';
@@ -16,11 +22,12 @@ export { diffract, poissonLossGradient, mergeGroup, type LossAndGradient, type N
 export { stitch, extractPatches, centerWeights, probeWeights, type StitchedObject } from './stitching.js';
 export {
   type ModelConfig, type TrainingConfig, type InferenceConfig, ConfigError,
+  ModelConfigSchema, TrainingConfigSchema, InferenceConfigSchema,
   resolveModelConfig, resolveTrainingConfig, resolveInferenceConfig,
 } from './config.js';
-export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type ReconstructOptions, type TrainingHistory } from './model.js';
+export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type ReconstructOptions, type ResumeState, type TrainingHistory } from './model.js';
 export { train, TrainingError, type TrainConfig, type TrainOptions, type TrainingProgress } from './training.js';
-export { saveModel, loadModel, readManifest, BundleError, type Manifest } from './bundle.js';
+export { saveModel, loadModel, readManifest, verifyBundle, BundleError, ManifestSchema, type Manifest, type SaveModelOptions } from './bundle.js';
 export { Reconstructor, type ReconstructorOptions } from './reconstructor.js';
 export { compareObjects, type Comparison } from './metrics.js';
 export { writeReconstruction, type WrittenOutputs } from './outputs.js';
