@@ -82,7 +82,7 @@ TrainState StateFromJs(const Napi::Value& value, PtychoPinn& net) {
   st.epoch = IntegerArg(o.Get("epoch"), "resume.epoch", 0, kMaxCount);
   st.batch = IntegerArg(o.Get("batch"), "resume.batch", 0, kMaxCount);
   st.epochSum = NumberArg(o.Get("epochSum"), "resume.epochSum", -1e300, 1e300);
-  st.learningRate = NumberArg(o.Get("learningRate"), "resume.learningRate", 1e-300, 1e3);
+  st.learningRate = NumberArg(o.Get("learningRate"), "resume.learningRate", 1e-300, 1e300);
   st.best = NumberOrInfinity(o.Get("best"), "resume.best");
   st.bestEpoch = IntegerArg(o.Get("bestEpoch"), "resume.bestEpoch", 0, kMaxCount);
   st.sinceBest = IntegerArg(o.Get("sinceBest"), "resume.sinceBest", 0, kMaxCount);
@@ -222,7 +222,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   }
   options.epochs = IntegerArg(o.Get("epochs"), "epochs", 1, kMaxCount);
   options.batchSize = IntegerArg(o.Get("batchSize"), "batchSize", 1, kMaxCount);
-  options.learningRate = NumberArg(o.Get("learningRate"), "learningRate", 1e-300, 1e3);
+  options.learningRate = NumberArg(o.Get("learningRate"), "learningRate", 1e-300, 1e300);
   options.seed = static_cast<uint64_t>(IntegerArg(o.Get("seed"), "seed", 0, (int64_t{1} << 32) - 1));
   options.loss = static_cast<LossMode>(ChoiceArg(o.Get("loss"), "loss", {"poisson", "mae"}));
   options.scheduler = static_cast<Scheduler>(
