@@ -158,7 +158,9 @@ export function decodeNpy(bytes: Uint8Array, source = '.npy data'): NdArray {
   let body = bytes.subarray(headerLength, headerLength + needed);
   const laneBytes = info.bytes / info.lanes;
   if (!header.littleEndian || (bytes.byteOffset + headerLength) % laneBytes !== 0) {
-    body = body.slice(); // a fresh, aligned copy that may be byte-swapped in place
+    // a fresh, aligned copy that may be byte-swapped in place (not body.slice(): on a Buffer that
+    // is a view, still unaligned)
+    body = new Uint8Array(body);
     if (!header.littleEndian) swapInPlace(body, laneBytes);
   }
   let data = new info.raw(body.buffer as ArrayBuffer, body.byteOffset, count * info.lanes);

@@ -293,3 +293,13 @@ interop(`files written by writeNpy are loaded by NumPy with the same dtype, shap
   const bad = JSON.parse(runPython(python!, NUMPY_LOADS, [folder]));
   t.deepEqual(bad, []);
 });
+
+test('a Buffer whose data starts at an unaligned offset decodes (a copy, not a misaligned view)', (t) => {
+  const array = { dtype: 'float32' as const, shape: [3], data: Float32Array.of(1.5, -2, 3) };
+  const bytes = encodeNpy(array);
+  // the .npy bytes one byte into a Buffer: its data section is no longer 4-byte aligned
+  const shifted = Buffer.alloc(bytes.length + 1);
+  shifted.set(bytes, 1);
+  const decoded = decodeNpy(shifted.subarray(1));
+  t.deepEqual([...(decoded.data as Float32Array)], [1.5, -2, 3]);
+});
