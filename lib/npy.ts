@@ -125,7 +125,8 @@ function parseDescr(descr: PyValue | undefined, source: string): { dtype: DType;
     const what = Array.isArray(descr) ? 'a structured dtype' : pyText(descr);
     throw new NpyError(`${source}: unsupported dtype ${what}: expected ${SUPPORTED}`);
   }
-  const match = /^([<>|=]?)(.+)$/.exec(descr)!;
+  const match = /^([<>|=]?)(.+)$/.exec(descr);
+  if (!match) throw new NpyError(`${source}: unsupported dtype '${descr}': expected ${SUPPORTED}`);
   const dtype = BY_CODE.get(match[2]);
   if (!dtype) {
     const kinds: Record<string, string> = { O: 'object', U: 'unicode string', S: 'byte string', a: 'byte string', V: 'void/structured', M: 'datetime', m: 'timedelta' };

@@ -65,6 +65,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): { tensors:
   const entries = Object.entries(header).filter(([name]) => name !== '__metadata__');
   const tensors: (NamedTensor & { begin: number; end: number })[] = [];
   for (const [name, value] of entries) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`tensor '${name}': expected an object with dtype, shape and data_offsets, found ${JSON.stringify(value)}`);
     const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (info.dtype !== 'F32') fail(`tensor '${name}': expected dtype F32, found ${JSON.stringify(info.dtype)}`);
     const shape = info.shape;
