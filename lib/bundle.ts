@@ -177,7 +177,7 @@ async function openBundle(path: string): Promise<OpenBundle> {
       throw new BundleError(path, `${MANIFEST}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
     }
     for (const name of [...zip.entries.keys()]) {
-      if (name !== MANIFEST && !(name in checked.data.entries)) {
+      if (name !== MANIFEST && !Object.hasOwn(checked.data.entries, name)) {
         throw new BundleError(path, `the zip holds ${JSON.stringify(name)}, which ${MANIFEST} does not list: not a bundle this package wrote`);
       }
     }
