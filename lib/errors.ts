@@ -16,7 +16,6 @@ export type ErrorCode =
   | 'ERR_PTYCHOPINN_ABORTED'
   | 'ERR_PTYCHOPINN_ADDON'
   | 'ERR_PTYCHOPINN_NATIVE'
-  | 'ERR_PTYCHOPINN_OUTPUT'
   | 'ERR_PTYCHOPINN_STATE'
   | 'ERR_PTYCHOPINN_INTERRUPTED';
 
@@ -50,14 +49,6 @@ export class StateError extends PtychoPinnError {
   }
 }
 
-/** An output could not be written where it was asked for. */
-export class OutputError extends PtychoPinnError {
-  override name = 'OutputError';
-  constructor(readonly path: string, message: string, cause?: unknown) {
-    super('ERR_PTYCHOPINN_OUTPUT', `${path}: ${message}`, { cause, exitCode: 2 });
-  }
-}
-
 /** Training or another long call was stopped by an AbortSignal before it began. */
 export class AbortedError extends PtychoPinnError {
   override name = 'AbortedError';
@@ -82,13 +73,17 @@ export class NativeError extends PtychoPinnError {
   }
 }
 
+function asNativeError(what: string, error: unknown): PtychoPinnError {
+  if (error instanceof PtychoPinnError) return error;
+  return new NativeError(`${what}: ${(error as Error)?.message ?? String(error)}`, error);
+}
+
 /** Runs a native call; its rejection becomes a NativeError that keeps the native message. */
 export async function native<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof PtychoPinnError) throw error;
-    throw new NativeError(`${what}: ${(error as Error)?.message ?? String(error)}`, error);
+    throw asNativeError(what, error);
   }
 }
 
@@ -97,7 +92,6 @@ export function nativeSync<T>(what: string, call: () => T): T {
   try {
     return call();
   } catch (error) {
-    if (error instanceof PtychoPinnError) throw error;
-    throw new NativeError(`${what}: ${(error as Error)?.message ?? String(error)}`, error);
+    throw asNativeError(what, error);
   }
 }

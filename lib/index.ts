@@ -8,7 +8,7 @@ export { readNpy, writeNpy, decodeNpy, encodeNpy, NpyError } from './npy.js';
 export { NpzFile, readNpz, writeNpz, NpzError } from './npz.js';
 export { type Dataset, type LoadOptions, type SaveOptions, DatasetError, checkDataset, loadDataset, saveDataset } from './dataset.js';
 export {
-  type ErrorCode, PtychoPinnError, ArgumentError, StateError, OutputError, AbortedError, InterruptedError, NativeError,
+  type ErrorCode, PtychoPinnError, ArgumentError, StateError, AbortedError, InterruptedError, NativeError,
 } from './errors.js';
 export { setCoreBudget } from './jobs.js';
 export { ZipError } from './zip.js';

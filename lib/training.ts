@@ -71,8 +71,7 @@ function resumedConfig(from: PtychoPinnModel, config: TrainConfig): { model: Mod
   if (!from.resumeState || !from.training) {
     throw new ArgumentError('resume: this model holds no training state to resume from (it is a finished model, not a checkpoint or an interrupted run)');
   }
-  const training = { ...from.training, ...(config.training?.maxEpochs !== undefined ? { maxEpochs: config.training.maxEpochs } : {}) };
-  resolveTrainingConfig(training);
+  const training = resolveTrainingConfig({ ...from.training, ...(config.training?.maxEpochs !== undefined ? { maxEpochs: config.training.maxEpochs } : {}) });
   for (const [section, given, saved] of [['model', config.model, from.config], ['training', config.training, from.training]] as const) {
     for (const [key, value] of Object.entries(given ?? {})) {
       if (value === undefined || key === 'maxEpochs') continue;

@@ -17,10 +17,9 @@ namespace {
 
 constexpr int64_t kMaxCount = int64_t{1} << 31;
 
-// A grouped dataset from { diffraction, nPatterns, groups, nGroups, offsets }: copied into
-// tensors, every group index checked against the pattern count.
-// Only the patterns the groups use are copied (inference of a few patterns of a large file copies
-// those few); the groups then index that copy.
+// A grouped dataset from { diffraction, nPatterns, groups, nGroups, offsets }, every group index
+// checked against the pattern count. Only the patterns the groups use are copied (inference of a
+// few patterns of a large file copies those few); the groups then index that copy.
 GroupedData GroupedFromJs(const Napi::Value& value, const std::string& what, int64_t n, int64_t c,
                           bool withOffsets) {
   const auto o = ObjectArg(value, what);
@@ -314,9 +313,7 @@ void ModelWrap::Cancel(const Napi::CallbackInfo&) { cancel_->store(true); }
 Napi::Value ModelWrap::GetParameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto token = Claim(env, Access::kRead, "getParameters");
-  std::vector<std::pair<std::string, torch::Tensor>> copies;
-  for (const auto& item : net_->named_parameters()) copies.emplace_back(item.key(), item.value().detach().clone());
-  return ParametersToJs(env, copies);
+  return ParametersToJs(env, CopyParameters(net_));
 }
 
 // setParameters([{ name, shape, data }]): every parameter, exactly once, with its shape

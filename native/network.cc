@@ -8,14 +8,6 @@ namespace ptpinn {
 
 namespace F = torch::nn::functional;
 
-Activation ParseActivation(const std::string& name) {
-  if (name == "silu" || name == "swish") return Activation::kSilu;
-  if (name == "sigmoid") return Activation::kSigmoid;
-  if (name == "softplus") return Activation::kSoftplus;
-  if (name == "relu") return Activation::kRelu;
-  throw std::invalid_argument("unknown amplitude activation '" + name + "'");
-}
-
 namespace {
 
 torch::nn::Conv2d Conv3x3(int64_t in, int64_t out) {
@@ -130,6 +122,12 @@ torch::Tensor PtychoPinnImpl::forward(const torch::Tensor& x) {
   const torch::Tensor phase = decoder_phase(features);
   // not torch::polar: SiLU amplitudes may be slightly negative
   return torch::complex(amplitude * torch::cos(phase), amplitude * torch::sin(phase));
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> CopyParameters(PtychoPinn& net) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : net->named_parameters()) out.emplace_back(item.key(), item.value().detach().clone());
+  return out;
 }
 
 PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed) {

@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ptpinn {
 
@@ -18,7 +20,6 @@ struct NetworkConfig {
   bool probeBig = true;
 };
 
-Activation ParseActivation(const std::string& name);
 
 // conv -> ReLU -> conv -> ReLU (3x3, padding 1, biases).
 struct ConvBlockImpl : torch::nn::Module {
@@ -77,6 +78,9 @@ TORCH_MODULE(PtychoPinn);
 
 // Builds the network with weights drawn from `seed`: LibTorch's default initialisation draws from
 // the global generator, so construction is serialised and the generator re-seeded.
+// Copies of the weights by name, in registration order (not views: training goes on changing them).
+std::vector<std::pair<std::string, torch::Tensor>> CopyParameters(PtychoPinn& net);
+
 PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed);
 
 }  // namespace ptpinn

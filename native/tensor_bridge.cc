@@ -90,7 +90,8 @@ at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& sha
 
 at::Tensor IndexTensor(const Napi::Value& value, const std::vector<int64_t>& shape,
                        const char* what) {
-  return View<int32_t>(value, shape, what, napi_int32_array, "Int32Array", at::kInt).to(at::kLong);
+  // .to(kLong) is the copy
+  return View<int32_t>(value, shape, what, napi_int32_array, "Int32Array", at::kInt, 1, false).to(at::kLong);
 }
 
 Napi::Float32Array Float32ArrayFromTensor(Napi::Env env, const at::Tensor& tensor) {

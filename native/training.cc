@@ -100,12 +100,6 @@ std::vector<TrainState::Moments> SaveAdam(torch::optim::Adam& adam, PtychoPinn& 
   return out;
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> CopyParameters(PtychoPinn& net) {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& item : net->named_parameters()) out.emplace_back(item.key(), item.value().detach().clone());
-  return out;
-}
-
 }  // namespace
 
 TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* validation,

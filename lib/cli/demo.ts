@@ -6,7 +6,8 @@ import { loadDataset, saveDataset } from '../dataset.js';
 import { FIXTURE_RECIPE, fixtureFiles, readRun1084, simulateRun1084 } from '../fixture.js';
 import { writeJson, writeReconstruction } from '../outputs.js';
 import { train } from '../training.js';
-import { integer, outputFolder, positiveNumber, seconds } from './common.js';
+import { ModelConfigSchema, ThreadsSchema, TrainingConfigSchema } from '../config.js';
+import { outputFolder, schemaValue, seconds } from './common.js';
 import { Reporter } from './reporter.js';
 
 interface DemoFlags {
@@ -20,17 +21,19 @@ interface DemoFlags {
   quiet?: boolean;
 }
 
+const T = TrainingConfigSchema.shape;
+
 export function registerDemo(program: Command): void {
   program.command('demo')
     .description('the whole cycle on the bundled run 1084 data: simulate, train, save, load, infer')
     .option('--output_dir <dir>', 'folder for everything the demo writes', 'ptychopinn-demo')
-    .option('--max_epochs <n>', 'training epochs', integer('max_epochs'), 3)
-    .option('--n_images <n>', 'training groups', integer('n_images'), 512)
-    .option('--batch_size <n>', 'groups per batch', integer('batch_size'), 16)
+    .option('--max_epochs <n>', 'training epochs', schemaValue(T.maxEpochs, 'max_epochs'), 3)
+    .option('--n_images <n>', 'training groups', schemaValue(T.nGroups, 'n_images'), 512)
+    .option('--batch_size <n>', 'groups per batch', schemaValue(T.batchSize, 'batch_size'), 16)
     // three epochs at the reference's 1e-3 leave the phase blurred; 3e-3 gets there in the time
-    .option('--learning_rate <rate>', 'Adam learning rate', positiveNumber('learning_rate'), 3e-3)
-    .option('--gridsize <g>', 'patterns per group side', integer('gridsize'), 1)
-    .option('--threads <n>', 'LibTorch threads (default: all cores)', integer('threads'))
+    .option('--learning_rate <rate>', 'Adam learning rate', schemaValue(T.learningRate, 'learning_rate'), 3e-3)
+    .option('--gridsize <g>', 'patterns per group side', schemaValue(ModelConfigSchema.shape.gridsize, 'gridsize'), 1)
+    .option('--threads <n>', 'LibTorch threads (default: all cores)', schemaValue(ThreadsSchema, 'threads'))
     .option('--quiet', 'print nothing but errors')
     .action(async (flags: DemoFlags) => runDemo(flags));
 }

@@ -5,9 +5,9 @@ import { loadModel } from '../bundle.js';
 import type { AmpActivation } from '../config.js';
 import { loadDataset } from '../dataset.js';
 import { writeReconstruction } from '../outputs.js';
-import { InferenceConfigSchema, STITCH_WEIGHTS, ThreadsSchema, defaultInferenceConfig } from '../config.js';
+import { InferenceConfigSchema, ModelConfigSchema, STITCH_WEIGHTS, ThreadsSchema, TrainingConfigSchema, defaultInferenceConfig } from '../config.js';
 import { InterruptedError } from '../errors.js';
-import { UsageError, bundlePath, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
+import { UsageError, bundlePath, checkDevice, outputFolder, schemaValue, seconds } from './common.js';
 import { Reporter } from './reporter.js';
 import { signalReceived, stopGracefully } from './signals.js';
 
@@ -46,9 +46,9 @@ export function registerInfer(program: Command): void {
     .addOption(new Option('--backend <backend>', 'inference engine').choices(['torch', 'onnx']).default('torch'))
     .option('--quiet', 'print nothing but errors')
     .option('--threads <n>', 'LibTorch threads (default: all cores)', schemaValue(ThreadsSchema, 'threads'))
-    .option('--seed <n>', 'grouping seed at gridsize > 1 (default: the training seed)', integer('seed', 0))
-    .option('--gridsize <g>', 'must match the model (the bundle decides)', integer('gridsize'))
-    .option('--n_filters_scale <f>', 'must match the model (the bundle decides)', integer('n_filters_scale'))
+    .option('--seed <n>', 'grouping seed at gridsize > 1 (default: the training seed)', schemaValue(TrainingConfigSchema.shape.seed, 'seed'))
+    .option('--gridsize <g>', 'must match the model (the bundle decides)', schemaValue(ModelConfigSchema.shape.gridsize, 'gridsize'))
+    .option('--n_filters_scale <f>', 'must match the model (the bundle decides)', schemaValue(ModelConfigSchema.shape.nFiltersScale, 'n_filters_scale'))
     .addOption(new Option('--amp_activation <name>', 'must match the model (the bundle decides)').choices(['silu', 'sigmoid', 'softplus', 'relu']))
     .option('--rescale_inference', 'recompute the intensity scale from this data')
     .addOption(new Option('--stitch_weights <weights>', 'patch weights when stitching').choices(STITCH_WEIGHTS).default('center'))
