@@ -30,10 +30,79 @@ export interface NativeBinding {
   stitch(patches: Float32Array, patchShape: number[], positions: Float64Array, weights: Float32Array,
     canvas: { originRow: number; originCol: number; height: number; width: number }, floor: number,
     threads: number): Promise<NativeTensor>;
+  /** Fresnel propagation of a complex probe (n, n) by defocus (pixel^2 units). */
+  propagate(probe: Float32Array, n: number, defocus: number, threads: number): Promise<NativeTensor>;
   /** object_big of complex (B, C, N, N) patches at offsets (B, C, 2). */
   mergeGroup(patches: Float32Array, patchShape: number[], offsets: Float32Array,
     threads: number): Promise<NativeTensor>;
   Model: new (config: NativeModelConfig) => NativeModel;
+  compareObjects(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], options: {
+    offsetRow: number; offsetCol: number; top: number; left: number; height: number; width: number;
+    registration: boolean; maxShift: number; upsample: number; removeRamp: boolean;
+  }, threads: number): Promise<NativeComparison>;
+  registerShift(reference: Float64Array, moving: Float64Array, shape: number[], maxShift: number, upsample: number): [number, number];
+  ssim(x: Float64Array, y: Float64Array, shape: number[], dataRange: number): number;
+  frc(x: Float64Array, y: Float64Array, shape: number[]): NativeFrc;
+  /** ePIE / rPIE on the chosen patterns; cancel() stops it after the current pattern batch. */
+  iterate(args: NativeIterateArgs, onProgress?: (p: NativeIterateProgress) => void): {
+    promise: Promise<NativeIterateResult>; cancel(): void;
+  };
+}
+
+export interface NativeFrc {
+  frequency: number[];
+  frc: number[];
+  halfBit: number[];
+  pixels: number[];
+  halfBitCrossing: number | null;
+  seventhCrossing: number | null;
+}
+
+export interface NativeScores {
+  mae: number; rmse: number; psnr: number | null; ssim: number; correlation: number; dataRange: number; frc: NativeFrc;
+}
+
+export interface NativeComparison {
+  shift: [number, number];
+  phaseOffset: number;
+  phaseRamp: [number, number];
+  amplitudeScale: number;
+  pixels: number;
+  complexCorrelation: number;
+  amplitude: NativeScores;
+  phase: NativeScores;
+  images: { amplitudeA: Float32Array; amplitudeB: Float32Array; phaseA: Float32Array; phaseB: Float32Array; covered: Float32Array };
+}
+
+export interface NativeIterateArgs {
+  diffraction: Float32Array;
+  nPatterns: number;
+  patterns: Int32Array;
+  /** (x, y) interleaved, one pair a chosen pattern. */
+  positions: Float64Array;
+  probe: Float32Array;
+  n: number;
+  canvas: { originRow: number; originCol: number; height: number; width: number };
+  initial?: Float32Array;
+  method: 'epie' | 'rpie';
+  iterations: number;
+  probeStart: number;
+  alpha: number;
+  beta: number;
+  positionStart: number;
+  seed: number;
+  threads: number;
+}
+
+export interface NativeIterateProgress { iteration: number; iterations: number; error: number }
+
+export interface NativeIterateResult {
+  object: Float32Array;
+  objectShape: number[];
+  probe: Float32Array;
+  positions: Float64Array;
+  error: number[];
+  cancelled: boolean;
 }
 
 export interface NativeModelConfig {

@@ -15,16 +15,36 @@ export interface Dataset {
   /** Scan positions in object pixels: the centre of each pattern's patch. */
   xcoords: Float64Array;
   ycoords: Float64Array;
-  /** Ground truth or a reference reconstruction (H, W). */
+  /** Ground truth, a reference reconstruction or an initial guess (H, W): see objectKind. */
   objectGuess?: ComplexArray;
+  /**
+   * What objectGuess is. Files from `ptychopinn simulate` say 'ground truth' (key
+   * `objectGuess_is_ground_truth`); a constant object is an 'initial guess' (ptychodus exports
+   * its starting object there); anything else is 'unknown' (perhaps an iterative reconstruction).
+   */
+  objectKind?: ObjectKind;
   /** Which scan each pattern belongs to, when the file says. */
   scanIndex?: Int32Array;
+}
+
+export type ObjectKind = 'ground truth' | 'initial guess' | 'unknown';
+
+/** 'initial guess' when every pixel of the object holds the same value, else `otherwise`. */
+export function objectKindOf(object: ComplexArray, otherwise: ObjectKind): ObjectKind {
+  const [re, im] = [object.data[0], object.data[1]];
+  for (let k = 2; k < object.data.length; k += 2) {
+    if (object.data[k] !== re || object.data[k + 1] !== im) return otherwise;
+  }
+  return 'initial guess';
 }
 
 export const patternSize = (d: Dataset): number => d.diffraction.shape[1];
 export const patternCount = (d: Dataset): number => d.diffraction.shape[0];
 
 export const SUPPORTED_SIZES = [64, 128, 256] as const;
+
+/** The NPZ key by which a file says its objectGuess is the ground truth (ours; others ignore it). */
+export const TRUTH_KEY = 'objectGuess_is_ground_truth';
 
 export class DatasetError extends PtychoPinnError {
   override name = 'DatasetError';
@@ -146,6 +166,13 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
       }
       dataset.objectGuess = { dtype: 'complex64', shape: [...object.shape], data: toComplex64(object) };
       checkFiniteComplex(path, 'objectGuess', dataset.objectGuess.data);
+      let truth = false;
+      if (npz.has(TRUTH_KEY)) {
+        const flag = await npz.read(TRUTH_KEY);
+        if (flag.shape.length !== 0 || !REAL.includes(flag.dtype)) fail(TRUTH_KEY, `expected a scalar, found ${flag.dtype} ${shapeText(flag.shape)}`);
+        truth = toFloat(flag, (m) => new Float64Array(m))[0] !== 0;
+      }
+      dataset.objectKind = objectKindOf(dataset.objectGuess, truth ? 'ground truth' : 'unknown');
     }
     if (npz.has('scan_index')) {
       const scan = await npz.read('scan_index');
@@ -218,6 +245,7 @@ export async function saveDataset(path: string, dataset: Dataset, options: SaveO
     ...options.extra,
   };
   if (dataset.objectGuess) arrays.objectGuess = dataset.objectGuess;
+  if (dataset.objectGuess && dataset.objectKind === 'ground truth') arrays[TRUTH_KEY] = { dtype: 'bool', shape: [], data: Uint8Array.of(1) };
   if (dataset.scanIndex) arrays.scan_index = { dtype: 'int32', shape: [dataset.scanIndex.length], data: dataset.scanIndex };
   await writeNpz(path, arrays, { compress: options.compress });
 }

@@ -1,22 +1,15 @@
-// Comparison of a reconstruction with a reference object (SPEC section 10, first part): register
-// by an integer shift, remove the global phase offset, match the amplitude scale, then MAE of
-// amplitude and phase and the correlation of the phases. Works without the addon.
-import type { ComplexArray } from './ndarray.js';
+// Comparison of a reconstruction with a reference object (SPEC section 10): sub-pixel
+// registration, removal of the global phase offset and linear ramp, amplitude scale matching,
+// then MAE, RMSE, PSNR, SSIM and FRC of amplitude and phase. The arithmetic is in the addon
+// (native/metrics.cc); here are the geometry, the defaults and the units.
+import { addon } from './binding.js';
 import { ArgumentError } from './errors.js';
+import { runNative } from './jobs.js';
+import { type ComplexArray, type FloatArray, shapeText } from './ndarray.js';
+import type { NativeOptions } from './physics.js';
+import { resolveThreads } from './threads.js';
 
-export interface Comparison {
-  /** Shift (rows, columns) added to the reconstruction's object coordinates to best match. */
-  shift: [number, number];
-  /** Pixels compared: those the reconstruction covers, inside the region. */
-  pixels: number;
-  /** Global phase removed from the reconstruction, radians. */
-  phaseOffset: number;
-  /** Factor the reconstruction's amplitude was multiplied by (least squares). */
-  amplitudeScale: number;
-  amplitude: { mae: number };
-  phase: { mae: number; correlation: number };
-}
-
+/** A box of object coordinates, bounds included. */
 export interface Region {
   top: number;
   left: number;
@@ -24,112 +17,181 @@ export interface Region {
   right: number;
 }
 
-export interface CompareOptions {
-  /** Object-coordinate box to compare (default: the reconstruction's covered pixels). */
+export interface FrcCurve {
+  /** Ring centres, cycles per pixel (0 to 0.5). */
+  frequency: number[];
+  frc: number[];
+  /** The half-bit threshold of each ring (van Heel and Schatz 2005). */
+  halfBit: number[];
+  /** Fourier pixels in each ring. */
+  pixels: number[];
+  /** Where the curve first falls below the half-bit threshold, cycles per pixel (null: never). */
+  halfBitCrossing: number | null;
+  /** The same for the 1/7 threshold. */
+  seventhCrossing: number | null;
+  /** Half-period resolution at the half-bit crossing, pixels: 1 / (2 x crossing); null: better than 1 px. */
+  resolution: number | null;
+}
+
+export interface Scores {
+  mae: number;
+  rmse: number;
+  /** 10 log10(range^2 / MSE) with the reference's range; null when the images are identical. */
+  psnr: number | null;
+  ssim: number;
+  /** Pearson's correlation over the compared pixels. */
+  correlation: number;
+  /** Max - min of the reference over the compared pixels: PSNR's and SSIM's data range. */
+  dataRange: number;
+  frc: FrcCurve;
+}
+
+export interface Comparison {
+  /** The box compared, in the reference's object coordinates. */
+  region: Region;
+  /** Shift (rows, columns) applied to the reconstruction to match the reference, sub-pixel. */
+  shift: [number, number];
+  /** Global phase removed from the reconstruction, radians. */
+  phaseOffset: number;
+  /** Linear phase ramp removed, radians per pixel along (rows, columns). */
+  phaseRamp: [number, number];
+  /** Factor the reconstruction's amplitude was multiplied by (least squares). */
+  amplitudeScale: number;
+  /** Pixels compared: those the reconstruction covers, inside the region. */
+  pixels: number;
+  /** |<a, b>| / (|a| |b|) of the aligned complex objects. */
+  complexCorrelation: number;
+  amplitude: Scores;
+  /** Phases compared wrapped, both centred on the reference's mean phase. */
+  phase: Scores;
+}
+
+/** The aligned images over the region, for pictures of the comparison. */
+export interface AlignedImages {
+  amplitude: FloatArray;
+  referenceAmplitude: FloatArray;
+  phase: FloatArray;
+  referencePhase: FloatArray;
+  /** 1 where the reconstruction covers the pixel. */
+  covered: FloatArray;
+}
+
+export interface CompareOptions extends NativeOptions {
+  /** Object coordinates (row, column) of the reference's pixel [0, 0] (default 0, 0). */
+  referenceOrigin?: [number, number];
+  /** The box to compare, object coordinates (default: the overlap, less 1/16 at each edge). */
   region?: Region;
-  /** Largest shift tried in each direction (default 4 pixels). */
-  search?: number;
+  /** Register by a sub-pixel shift (default true). */
+  registration?: boolean;
+  /** Largest shift searched, pixels (default 8). */
+  maxShift?: number;
+  /** Registration precision 1 / upsample pixels (default 100). */
+  upsample?: number;
+  /** Remove a linear phase ramp besides the offset (default true). */
+  removeRamp?: boolean;
 }
 
-const wrap = (p: number) => Math.atan2(Math.sin(p), Math.cos(p));
+function halfPeriod(crossing: number | null): number | null {
+  return crossing === null ? null : 1 / (2 * crossing);
+}
 
-interface Pair { recon: number; reference: number }
-
-/** Pairs of (reconstruction, reference) pixel indices, for one shift. */
-function pairs(recon: ComplexArray, origin: [number, number], reference: ComplexArray, region: Region,
-  dy: number, dx: number): Pair[] {
-  const [h, w] = recon.shape;
-  const [H, W] = reference.shape;
-  const out: Pair[] = [];
-  for (let R = Math.max(0, region.top); R <= Math.min(H - 1, region.bottom); R++) {
-    for (let C = Math.max(0, region.left); C <= Math.min(W - 1, region.right); C++) {
-      const i = R - origin[0] - dy;
-      const j = C - origin[1] - dx;
-      if (i < 0 || j < 0 || i >= h || j >= w) continue;
-      const k = i * w + j;
-      // uncovered canvas pixels are exactly 0
-      if (recon.data[2 * k] === 0 && recon.data[2 * k + 1] === 0) continue;
-      out.push({ recon: k, reference: R * W + C });
+/**
+ * Compares a reconstruction (its pixel [0, 0] at object coordinates `origin`) with a reference
+ * object, both complex (H, W). Pixels of the reconstruction that are exactly 0 count as not covered.
+ */
+export async function compareObjects(recon: ComplexArray, origin: [number, number], reference: ComplexArray,
+  options: CompareOptions = {}): Promise<Comparison & { images: AlignedImages }> {
+  for (const [name, a] of [['reconstruction', recon], ['reference', reference]] as const) {
+    if (a.dtype !== 'complex64' || a.shape.length !== 2 || a.data.length !== 2 * a.shape[0] * a.shape[1]) {
+      throw new ArgumentError(`the ${name} must be a complex64 (H, W) object, got ${a.dtype} ${shapeText(a.shape)}`);
     }
   }
-  return out;
-}
-
-function innerProduct(recon: ComplexArray, reference: ComplexArray, ps: Pair[]): [number, number] {
-  let re = 0;
-  let im = 0;
-  for (const { recon: a, reference: b } of ps) {
-    const [ar, ai, br, bi] = [recon.data[2 * a], recon.data[2 * a + 1], reference.data[2 * b], reference.data[2 * b + 1]];
-    re += ar * br + ai * bi; // conj(a) b
-    im += ar * bi - ai * br;
+  const [ro, co] = options.referenceOrigin ?? [0, 0];
+  if (![...origin, ro, co].every(Number.isInteger)) {
+    throw new ArgumentError(`object origins must be whole pixels, got ${origin.join(', ')} and ${ro}, ${co}`);
   }
-  return [re, im];
-}
-
-/** Compares a stitched reconstruction (canvas pixel [0, 0] at `origin`) with a reference object. */
-export function compareObjects(recon: ComplexArray, origin: [number, number], reference: ComplexArray,
-  options: CompareOptions = {}): Comparison {
-  const search = options.search ?? 4;
+  // the overlap of the two, in object coordinates
+  const top = Math.max(origin[0], ro);
+  const left = Math.max(origin[1], co);
+  const bottom = Math.min(origin[0] + recon.shape[0], ro + reference.shape[0]) - 1;
+  const right = Math.min(origin[1] + recon.shape[1], co + reference.shape[1]) - 1;
+  const inset = (lo: number, hi: number) => Math.floor((hi - lo + 1) / 16);
   const region = options.region ?? {
-    top: origin[0], left: origin[1], bottom: origin[0] + recon.shape[0] - 1, right: origin[1] + recon.shape[1] - 1,
+    top: top + inset(top, bottom), bottom: bottom - inset(top, bottom),
+    left: left + inset(left, right), right: right - inset(left, right),
   };
-  // the shift that maximises |<recon, reference>| / (|recon| |reference|) over the compared pixels
-  let best = { score: -Infinity, dy: 0, dx: 0, ps: [] as Pair[] };
-  for (let dy = -search; dy <= search; dy++) {
-    for (let dx = -search; dx <= search; dx++) {
-      const ps = pairs(recon, origin, reference, region, dy, dx);
-      if (ps.length === 0) continue;
-      const [re, im] = innerProduct(recon, reference, ps);
-      let ea = 0;
-      let eb = 0;
-      for (const { recon: a, reference: b } of ps) {
-        ea += recon.data[2 * a] ** 2 + recon.data[2 * a + 1] ** 2;
-        eb += reference.data[2 * b] ** 2 + reference.data[2 * b + 1] ** 2;
-      }
-      const score = Math.hypot(re, im) / Math.sqrt(ea * eb);
-      if (score > best.score) best = { score, dy, dx, ps };
-    }
+  const box = {
+    top: Math.max(region.top, ro), left: Math.max(region.left, co),
+    bottom: Math.min(region.bottom, ro + reference.shape[0] - 1), right: Math.min(region.right, co + reference.shape[1] - 1),
+  };
+  const height = box.bottom - box.top + 1;
+  const width = box.right - box.left + 1;
+  if (!(height >= 16 && width >= 16)) {
+    throw new ArgumentError(`the compared region (rows ${box.top} to ${box.bottom}, columns ${box.left} to ${box.right}) ` +
+      'is smaller than 16 x 16 pixels: the reconstruction and the reference barely overlap');
   }
-  const ps = best.ps;
-  if (ps.length === 0) throw new ArgumentError('the reconstruction and the reference do not overlap');
-  const [re, im] = innerProduct(recon, reference, ps);
-  const phaseOffset = Math.atan2(im, re);
-  let ab = 0;
-  let aa = 0;
-  for (const { recon: a, reference: b } of ps) {
-    const ma = Math.hypot(recon.data[2 * a], recon.data[2 * a + 1]);
-    ab += ma * Math.hypot(reference.data[2 * b], reference.data[2 * b + 1]);
-    aa += ma * ma;
-  }
-  const amplitudeScale = aa > 0 ? ab / aa : 1;
-  let ampErr = 0;
-  let phaseErr = 0;
-  const pa: number[] = [];
-  const pb: number[] = [];
-  for (const { recon: a, reference: b } of ps) {
-    const [ar, ai, br, bi] = [recon.data[2 * a], recon.data[2 * a + 1], reference.data[2 * b], reference.data[2 * b + 1]];
-    ampErr += Math.abs(amplitudeScale * Math.hypot(ar, ai) - Math.hypot(br, bi));
-    const p = wrap(Math.atan2(ai, ar) + phaseOffset);
-    const q = Math.atan2(bi, br);
-    phaseErr += Math.abs(wrap(p - q));
-    pa.push(p);
-    pb.push(q);
-  }
+  const threads = resolveThreads(options.threads);
+  const raw = await runNative('compare', threads, () => addon().binding.compareObjects(recon.data, recon.shape, reference.data,
+    reference.shape, {
+      offsetRow: origin[0] - ro, offsetCol: origin[1] - co,
+      top: box.top - ro, left: box.left - co, height, width,
+      registration: options.registration ?? true, maxShift: options.maxShift ?? 8,
+      upsample: options.upsample ?? 100, removeRamp: options.removeRamp ?? true,
+    }, threads));
+  const scores = (s: typeof raw.amplitude): Scores => ({ ...s, frc: { ...s.frc, resolution: halfPeriod(s.frc.halfBitCrossing) } });
+  const image = (data: Float32Array): FloatArray => ({ dtype: 'float32', shape: [height, width], data });
   return {
-    shift: [best.dy, best.dx],
-    pixels: ps.length,
-    phaseOffset,
-    amplitudeScale,
-    amplitude: { mae: ampErr / ps.length },
-    phase: { mae: phaseErr / ps.length, correlation: pearson(pa, pb) },
+    region: box,
+    shift: raw.shift,
+    phaseOffset: raw.phaseOffset,
+    phaseRamp: raw.phaseRamp,
+    amplitudeScale: raw.amplitudeScale,
+    pixels: raw.pixels,
+    complexCorrelation: raw.complexCorrelation,
+    amplitude: scores(raw.amplitude),
+    phase: scores(raw.phase),
+    images: {
+      amplitude: image(raw.images.amplitudeA), referenceAmplitude: image(raw.images.amplitudeB),
+      phase: image(raw.images.phaseA), referencePhase: image(raw.images.phaseB), covered: image(raw.images.covered),
+    },
   };
+}
+
+function realImages(x: FloatArray | Float64Array, y: FloatArray | Float64Array, shape: [number, number]): [Float64Array, Float64Array] {
+  const f = (a: FloatArray | Float64Array) => Float64Array.from(a instanceof Float64Array ? a : a.data);
+  const [a, b] = [f(x), f(y)];
+  if (a.length !== shape[0] * shape[1] || b.length !== a.length) {
+    throw new ArgumentError(`both images must hold ${shape[0]} x ${shape[1]} values, got ${a.length} and ${b.length}`);
+  }
+  return [a, b];
+}
+
+/** Mean SSIM of two real images (11 x 11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03). */
+export function ssim(x: FloatArray | Float64Array, y: FloatArray | Float64Array, shape: [number, number], dataRange: number): number {
+  const [a, b] = realImages(x, y, shape);
+  return addon().binding.ssim(a, b, shape, dataRange);
+}
+
+/** Fourier ring correlation of two real images, with the half-bit and 1/7 crossings. */
+export function frc(x: FloatArray | Float64Array, y: FloatArray | Float64Array, shape: [number, number]): FrcCurve {
+  const [a, b] = realImages(x, y, shape);
+  const curve = addon().binding.frc(a, b, shape);
+  return { ...curve, resolution: halfPeriod(curve.halfBitCrossing) };
+}
+
+/** The shift (rows, columns) that registers `moving` onto `reference`, to 1 / upsample pixel. */
+export function registerShift(reference: FloatArray | Float64Array, moving: FloatArray | Float64Array,
+  shape: [number, number], options: { maxShift?: number; upsample?: number } = {}): [number, number] {
+  const [a, b] = realImages(reference, moving, shape);
+  return addon().binding.registerShift(a, b, shape, options.maxShift ?? Math.max(shape[0], shape[1]), options.upsample ?? 100);
 }
 
 /** Pearson's correlation coefficient of two equally long series (0 when either is constant). */
-export function pearson(a: number[], b: number[]): number {
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
+  let ma = 0;
+  let mb = 0;
+  for (let k = 0; k < n; k++) { ma += a[k] / n; mb += b[k] / n; }
   let ab = 0;
   let aa = 0;
   let bb = 0;

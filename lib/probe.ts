@@ -1,4 +1,9 @@
+import { addon } from './binding.js';
+import { ArgumentError } from './errors.js';
+import { runNative } from './jobs.js';
 import type { ComplexArray } from './ndarray.js';
+import type { NativeOptions } from './physics.js';
+import { resolveThreads } from './threads.js';
 
 /**
  * The probe under a soft circular mask (--probe_mask): 1 inside radius N/2 - N/16, a cosine
@@ -20,4 +25,38 @@ export function maskProbe(probe: ComplexArray): ComplexArray {
     }
   }
   return { dtype: 'complex64', shape: [n, n], data };
+}
+
+/**
+ * The probe propagated by `defocus` (Fresnel, in pixel^2 units: lambda dz / dx^2): what a probe
+ * measured at one plane looks like at another, the usual way a given probe is wrong.
+ */
+export async function defocusProbe(probe: ComplexArray, defocus: number, options: NativeOptions = {}): Promise<ComplexArray> {
+  const n = probe.shape[0];
+  if (probe.dtype !== 'complex64' || probe.shape.length !== 2 || probe.shape[1] !== n) {
+    throw new ArgumentError(`the probe must be complex64 (N, N), got ${probe.dtype} ${probe.shape.join(' x ')}`);
+  }
+  if (!Number.isFinite(defocus)) throw new ArgumentError(`defocus must be a finite number, got ${defocus}`);
+  const threads = resolveThreads(options.threads);
+  const out = await runNative('propagate', threads, () => addon().binding.propagate(probe.data, n, defocus, threads));
+  return { dtype: 'complex64', shape: [n, n], data: out.data };
+}
+
+/** A probe from a pinhole of `radius` pixels (soft edge), propagated by `defocus`. */
+export async function pinholeProbe(n: number, radius: number, defocus: number, options: NativeOptions = {}): Promise<ComplexArray> {
+  if (!Number.isInteger(n) || n < 2) throw new ArgumentError(`n must be an integer >= 2, got ${n}`);
+  if (!(radius > 0 && radius < n / 2)) throw new ArgumentError(`the pinhole radius must lie in (0, ${n / 2}), got ${radius}`);
+  const data = new Float32Array(2 * n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const r = Math.hypot(i - n / 2, j - n / 2);
+      data[2 * (i * n + j)] = Math.min(1, Math.max(0, radius + 0.5 - r)); // one pixel of edge
+    }
+  }
+  return defocusProbe({ dtype: 'complex64', shape: [n, n], data }, defocus, options);
+}
+
+/** The probe times a real factor: a probe given at the wrong intensity scale. */
+export function scaleProbe(probe: ComplexArray, factor: number): ComplexArray {
+  return { ...probe, shape: [...probe.shape], data: probe.data.map((v) => v * factor) };
 }

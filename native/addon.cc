@@ -4,7 +4,9 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include "iterative_js.h"
 #include "js_boundary.h"
+#include "metrics_js.h"
 #include "model_wrap.h"
 #include "physics.h"
 #include "stitching.h"
@@ -135,6 +137,15 @@ Napi::Value MergeGroup(const Napi::CallbackInfo& info) {
   return TensorJob(info.Env(), info[3], [=] { return physics::MergeGroup(patches, offsets); });
 }
 
+// propagate(probe: complex Float32Array, n, defocus, threads) -> Promise<{ data, shape }>
+Napi::Value Propagate(const Napi::CallbackInfo& info) {
+  const int64_t n = IntegerArg(info[1], "n", 1, 4096);
+  auto probe = ComplexView(info[0], {n, n}, "probe");
+  RequireFinite(info.Env(), at::view_as_real(probe), "probe");
+  const double defocus = NumberArg(info[2], "defocus", -1e12, 1e12);
+  return TensorJob(info.Env(), info[3], [=] { return physics::Propagate(probe, defocus); });
+}
+
 }  // namespace
 }  // namespace ptpinn
 
@@ -145,8 +156,11 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("diffract", Napi::Function::New(env, Entry<Diffract>, "diffract"));
   exports.Set("extractPatches", Napi::Function::New(env, Entry<ExtractPatches>, "extractPatches"));
   exports.Set("stitch", Napi::Function::New(env, Entry<Stitch>, "stitch"));
+  exports.Set("propagate", Napi::Function::New(env, Entry<Propagate>, "propagate"));
   exports.Set("mergeGroup", Napi::Function::New(env, Entry<MergeGroup>, "mergeGroup"));
   exports.Set("Model", ModelWrap::Define(env));
+  RegisterMetrics(env, exports);
+  RegisterIterative(env, exports);
   exports.Set("poissonLossGradient",
               Napi::Function::New(env, Entry<PoissonLossGradient>, "poissonLossGradient"));
   return exports;

@@ -73,6 +73,15 @@ at::Tensor MergeGroup(const at::Tensor& patches, const at::Tensor& offsets) {
   return at::view_as_complex(cut.view({b, c, 2, n, n}).permute({0, 1, 3, 4, 2}).contiguous());
 }
 
+at::Tensor Propagate(const at::Tensor& probe, double defocus) {
+  const int64_t n = probe.size(-1);
+  const auto opts = at::TensorOptions().dtype(at::kDouble);
+  const at::Tensor f = at::fft_fftfreq(n, 1.0, opts);
+  const at::Tensor phase = -M_PI * defocus * (f.square().unsqueeze(1) + f.square().unsqueeze(0));
+  const at::Tensor kernel = at::polar(at::ones_like(phase), phase);
+  return at::fft_ifft2(at::fft_fft2(probe.to(at::kComplexDouble)) * kernel).to(at::kComplexFloat);
+}
+
 void CheckOffsets(const at::Tensor& offsets, int64_t n) {
   if (offsets.numel() == 0) return;
   if (!at::isfinite(offsets).all().item<bool>()) {

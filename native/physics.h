@@ -42,6 +42,10 @@ at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t
 // central N/2 x N/2, averaged where they overlap, and each member's patch cut back out.
 at::Tensor MergeGroup(const at::Tensor& patches, const at::Tensor& offsets);
 
+// Fresnel propagation of a probe (N, N) by `defocus`, in pixel^2 units (lambda dz / dx^2): the
+// spectrum is multiplied by exp(-i pi defocus |f|^2), f in cycles per pixel. Periodic.
+at::Tensor Propagate(const at::Tensor& probe, double defocus);
+
 // Throws std::invalid_argument unless every offset is finite and within 2N of its centroid: the
 // merge canvas grows with the farthest offset, and members farther apart do not overlap at all.
 void CheckOffsets(const at::Tensor& offsets, int64_t n);

@@ -1,11 +1,13 @@
 // THE regression of the seeds: the CPU cycle through the command line, as a user runs it.
 import test from 'ava';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { loadModel } from '../lib/bundle.js';
-import { COLORBAR_EXTRA } from '../lib/images.js';
+import { imageSize } from '../lib/images.js';
+import { coverage, imageOptions } from '../lib/outputs.js';
 import { readNpz } from '../lib/npz.js';
 import { runCli } from './helpers/cli.js';
 
@@ -47,12 +49,16 @@ test('train (2 epochs, 64 groups, batch 4) then infer (32) through the CLI, with
   t.deepEqual(npz.object.shape, shape);
   t.true((npz.object.data as Float32Array).every(Number.isFinite));
   t.true((npz.amplitude.data as Float32Array).some((v) => v > 0));
-  for (const name of ['reconstructed_amplitude.png', 'reconstructed_phase.png']) {
-    const png = PNG.sync.read(await readFile(join(inferOut, name)));
-    t.is(png.height, shape[0], name);
-    t.is(png.width, shape[1] + COLORBAR_EXTRA, name);
+  const mask = coverage({ dtype: 'complex64', shape, data: npz.object.data as Float32Array });
+  for (const part of ['amplitude', 'phase'] as const) {
+    const png = PNG.sync.read(await readFile(join(inferOut, `reconstructed_${part}.png`)));
+    const size = imageSize(shape[0], shape[1], imageOptions(part, mask));
+    t.deepEqual([png.width, png.height], [size.width, size.height], part);
+    t.true(Math.max(png.width, png.height) >= 512); // enlarged to be read
   }
   const metrics = JSON.parse(await readFile(join(inferOut, 'metrics.json'), 'utf8'));
-  t.true(Number.isFinite(metrics.phase.mae) && Number.isFinite(metrics.amplitude.mae));
+  t.true(Number.isFinite(metrics.phase.mae) && Number.isFinite(metrics.amplitude.ssim));
+  t.regex(metrics.reference, /objectGuess \(ground truth\)$/);
+  t.true(existsSync(join(inferOut, 'frc.png')));
   t.regex(await readFile(join(inferOut, 'infer.log'), 'utf8'), /reconstructed 32 group\(s\)/);
 });

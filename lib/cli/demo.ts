@@ -9,6 +9,7 @@ import { train } from '../training.js';
 import { ModelConfigSchema, ThreadsSchema, TrainingConfigSchema } from '../config.js';
 import { outputFolder, schemaValue, seconds } from './common.js';
 import { Reporter } from './reporter.js';
+import { describeComparison } from './summary.js';
 
 interface DemoFlags {
   output_dir: string;
@@ -74,9 +75,8 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   report.info(`reconstruction: ${out.npz}`);
   report.info(`images: ${out.amplitudePng}, ${out.phasePng}`);
   if (out.comparison) {
-    const c = out.comparison;
-    report.info(`against the ground truth (${out.metrics}): phase correlation ${c.phase.correlation.toFixed(3)}, ` +
-      `phase MAE ${c.phase.mae.toFixed(3)} rad, amplitude MAE ${c.amplitude.mae.toPrecision(3)}`);
+    report.info(`against the ground truth (${out.metrics}, ${out.frcPng}):`);
+    for (const line of describeComparison(out.comparison)) report.info(`  ${line}`);
   }
   await writeJson(join(dir, 'timings.json'), times);
 }

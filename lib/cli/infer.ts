@@ -9,6 +9,7 @@ import { InferenceConfigSchema, ModelConfigSchema, STITCH_WEIGHTS, ThreadsSchema
 import { InterruptedError } from '../errors.js';
 import { UsageError, bundlePath, checkDevice, outputFolder, schemaValue, seconds } from './common.js';
 import { Reporter } from './reporter.js';
+import { describeComparison } from './summary.js';
 import { signalReceived, stopGracefully } from './signals.js';
 
 interface InferFlags {
@@ -84,7 +85,7 @@ async function runInfer(flags: InferFlags): Promise<void> {
   });
   stop('after reconstructing');
   const t3 = performance.now();
-  const out = await writeReconstruction(dir, recon, data, { onWarning: (w) => report.warn(w) });
+  const out = await writeReconstruction(dir, recon, data, { onWarning: (w) => report.warn(w), threads: flags.threads });
   const t4 = performance.now();
   report.info(`model: ${path} (gridsize ${model.config.gridsize}, N = ${model.config.N})`);
   report.info(`reconstructed ${recon.patches.shape[0]} group(s) of ${data.diffraction.shape[0]} patterns into a ` +
@@ -94,10 +95,9 @@ async function runInfer(flags: InferFlags): Promise<void> {
   const late = signalReceived();
   if (late) throw new InterruptedError(late, `interrupted by ${late} while writing the outputs; they are complete: ${dir}`);
   report.info(`         ${out.amplitudePng} (amplitude ${out.amplitudeRange.map((v) => v.toPrecision(3)).join(' to ')})`);
-  report.info(`         ${out.phasePng} (phase -pi to pi)`);
+  report.info(`         ${out.phasePng} (mean phase ${out.phaseOffset.toFixed(3)} rad removed)`);
   if (out.metrics && out.comparison) {
-    const c = out.comparison;
-    report.info(`         ${out.metrics}: amplitude MAE ${c.amplitude.mae.toPrecision(3)}, phase MAE ${c.phase.mae.toPrecision(3)} rad, ` +
-      `phase correlation ${c.phase.correlation.toFixed(3)} (shift ${c.shift.join(', ')})`);
+    report.info(`         ${out.metrics}, ${out.frcPng}: against ${data.source}'s objectGuess (${data.objectKind ?? 'unknown'})`);
+    for (const line of describeComparison(out.comparison)) report.info(`  ${line}`);
   }
 }

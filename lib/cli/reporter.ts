@@ -74,7 +74,25 @@ export class Reporter {
     }
   }
 
+  /** Iterative progress: a bar on a terminal, else a line every `every` iterations and at the end. */
+  iteration(p: { iteration: number; iterations: number; error: number }, every = 10): void {
+    if (this.useBar) {
+      if (!this.progressBar) {
+        this.progressBar = new SingleBar({ format: 'iteration {value}/{total} |{bar}| error {error}', hideCursor: true, clearOnComplete: true });
+        this.progressBar.start(p.iterations, 0, { error: '-' });
+      }
+      this.progressBar.update(p.iteration, { error: p.error.toExponential(3) });
+      if (p.iteration === p.iterations) this.stopBar();
+    }
+    if (p.iteration % every === 0 || p.iteration === p.iterations || p.iteration === 1) {
+      const line = `iteration ${p.iteration}/${p.iterations}  error ${p.error.toExponential(4)}`;
+      if (this.useBar) this.record(line);
+      else this.info(line);
+    }
+  }
+
   stopBar(): void {
     this.progressBar?.stop();
+    this.progressBar = undefined;
   }
 }
