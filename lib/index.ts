@@ -6,7 +6,7 @@ export { addon, loadAddon, AddonLoadError, type LoadedAddon, type NativeBinding 
 export type { DType, NdArray, ComplexArray, FloatArray } from './ndarray.js';
 export { readNpy, writeNpy, decodeNpy, encodeNpy, NpyError } from './npy.js';
 export { NpzFile, readNpz, writeNpz, NpzError } from './npz.js';
-export { type Dataset, type LoadOptions, type SaveOptions, DatasetError, checkDataset, loadDataset, saveDataset } from './dataset.js';
+export { type Dataset, type ObjectKind, type LoadOptions, type SaveOptions, DatasetError, checkDataset, loadDataset, saveDataset } from './dataset.js';
 export {
   type ErrorCode, PtychoPinnError, ArgumentError, StateError, AbortedError, InterruptedError, NativeError,
 } from './errors.js';
@@ -29,9 +29,18 @@ export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type Reconstru
 export { train, TrainingError, type TrainConfig, type TrainOptions, type TrainingProgress } from './training.js';
 export { saveModel, loadModel, readManifest, verifyBundle, BundleError, ManifestSchema, type Manifest, type SaveModelOptions } from './bundle.js';
 export { Reconstructor, type ReconstructorOptions } from './reconstructor.js';
-export { compareObjects, type Comparison } from './metrics.js';
-export { writeReconstruction, type WrittenOutputs } from './outputs.js';
-export { renderImage, writeImage } from './images.js';
+export {
+  compareObjects, frc, ssim, registerShift, type Comparison, type CompareOptions, type Scores, type FrcCurve, type Region, type AlignedImages,
+} from './metrics.js';
+export { readObject, type ObjectFile } from './objects.js';
+export {
+  reconstructIterative, type IterativeMethod, type IterativeOptions, type IterativeProgress, type IterativeReconstruction,
+} from './iterative.js';
+export { maskProbe, defocusProbe, pinholeProbe, scaleProbe } from './probe.js';
+export { siemensStar, type SiemensStarOptions } from './simulation.js';
+export { writeReconstruction, writeLossPlot, writeFrcPlot, type ReconstructionLike, type WrittenOutputs } from './outputs.js';
+export { renderImage, writeImage, robustRange, imageSize, type RenderOptions, type ColorMap } from './images.js';
+export { renderPlot, writePlot, type PlotSpec, type PlotSeries } from './plots.js';
 export { startMlflowRun, startCsvLog, mlflowRoot, TrackingError, type Tracker } from './tracking.js';
 
 /** The LibTorch version the addon was built against (loads the addon). */

@@ -118,6 +118,16 @@ export async function writeFrcPlot(path: string, c: Comparison, title = 'Fourier
   });
 }
 
+/** The training curve: loss per epoch, and validation loss when there was a validation set. */
+export async function writeLossPlot(path: string, history: { epochLoss: number[]; validationLoss: (number | null)[] }): Promise<void> {
+  const epochs = history.epochLoss.map((_, i) => i + 1);
+  const series: PlotSeries[] = [{ label: 'training', x: epochs, y: history.epochLoss }];
+  if (history.validationLoss.some((v) => v !== null)) series.push({ label: 'validation', x: epochs, y: history.validationLoss });
+  // the Poisson NLL without its constant is usually negative: a log axis only when it can be one
+  const values = series.flatMap((s) => s.y).filter((v): v is number => v !== null && Number.isFinite(v));
+  await writePlot(path, { title: 'training loss', xLabel: 'epoch', yLabel: 'loss', series, logY: values.every((v) => v > 0) });
+}
+
 export async function writeReconstruction(dir: string, r: ReconstructionLike, dataset: Dataset,
   options: WriteOptions = {}): Promise<WrittenOutputs> {
   const npz = join(dir, 'reconstruction.npz');

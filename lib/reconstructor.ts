@@ -6,6 +6,7 @@ import { type Dataset, type LoadOptions, loadDataset, patternSize } from './data
 import type { PtychoPinnModel, ReconstructOptions, Reconstruction, TrainingHistory } from './model.js';
 import { type TrainOptions, train } from './training.js';
 import { ArgumentError, StateError } from './errors.js';
+import { type IterativeOptions, type IterativeReconstruction, reconstructIterative } from './iterative.js';
 
 export interface ReconstructorOptions {
   model?: Partial<Omit<ModelConfig, 'N'>>;
@@ -72,6 +73,13 @@ export class Reconstructor {
     const { intensities, sizes, onWarning, ...reconstruct } = options;
     const dataset = typeof data === 'string' ? await loadDataset(data, { intensities, sizes, onWarning }) : data;
     return this.current.reconstruct(dataset, { threads: this.options.threads, ...reconstruct });
+  }
+
+  /** The iterative baseline (ePIE, rPIE with probe refinement) on the same data; needs no model. */
+  async reconstructIterative(data: Dataset | string, options: IterativeOptions & LoadOptions = {}): Promise<IterativeReconstruction> {
+    const { intensities, sizes, onWarning, ...iterative } = options;
+    const dataset = typeof data === 'string' ? await loadDataset(data, { intensities, sizes, onWarning }) : data;
+    return reconstructIterative(dataset, { threads: this.options.threads, ...iterative });
   }
 }
 

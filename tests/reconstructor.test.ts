@@ -46,3 +46,21 @@ test('datasets with another probe or size cannot be trained together', async (t)
   const otherProbe = { ...data, source: 'other.npz', probe: { ...data.probe, data: data.probe.data.map((v) => 2 * v) } };
   await t.throwsAsync(r.ingestTrainingData(otherProbe), { message: /other\.npz: its probe differs from .*run1084_sim\.npz's/ });
 });
+
+test('the iterative baseline runs through the reconstructor without a model, with progress and cancellation', async (t) => {
+  t.timeout(300_000);
+  const r = new Reconstructor({ threads: 2 });
+  const seen: number[] = [];
+  const stop = new AbortController();
+  const out = await r.reconstructIterative(FIXTURE, {
+    method: 'rpie', iterations: 50, nImages: 128, signal: stop.signal,
+    onProgress: (p) => { seen.push(p.iteration); if (p.iteration === 4) stop.abort(); },
+  });
+  t.is(out.method, 'rpie');
+  t.is(out.stop, 'cancelled');
+  // the abort lands while the next iteration runs: it stops there, long before the 50th
+  t.deepEqual(seen.slice(0, 4), [1, 2, 3, 4]);
+  t.true(out.error.length >= 4 && out.error.length < 50, `${out.error.length}`);
+  t.is(out.patterns.length, 128);
+  t.deepEqual(out.probe.shape, [64, 64]);
+});

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { loadModel, saveModel } from '../bundle.js';
 import { loadDataset, saveDataset } from '../dataset.js';
 import { FIXTURE_RECIPE, fixtureFiles, readRun1084, simulateRun1084 } from '../fixture.js';
-import { writeJson, writeReconstruction } from '../outputs.js';
+import { writeJson, writeLossPlot, writeReconstruction } from '../outputs.js';
 import { train } from '../training.js';
 import { ModelConfigSchema, ThreadsSchema, TrainingConfigSchema } from '../config.js';
 import { outputFolder, schemaValue, seconds } from './common.js';
@@ -66,6 +66,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   const bundle = join(dir, 'model.ptpinn');
   await step('save', () => saveModel(model, bundle));
   await writeJson(join(dir, 'history.json'), model.history);
+  await writeLossPlot(join(dir, 'loss.png'), model.history!);
   const loaded = await step('load', () => loadModel(bundle));
   const recon = await step('infer', () => loaded.reconstruct(data, { threads: flags.threads }));
   const out = await step('write outputs', () => writeReconstruction(dir, recon, data));

@@ -12,7 +12,7 @@ import {
 import { loadDataset } from '../dataset.js';
 import { AbortedError, InterruptedError } from '../errors.js';
 import type { PtychoPinnModel } from '../model.js';
-import { writeJson } from '../outputs.js';
+import { writeJson, writeLossPlot } from '../outputs.js';
 import { type Tracker, mlflowRoot, startCsvLog, startMlflowRun } from '../tracking.js';
 import { TrainingError, train } from '../training.js';
 import { UsageError, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
@@ -59,7 +59,7 @@ const dm = defaultModelConfig;
 
 export function registerTrain(program: Command): void {
   program.command('train')
-    .description('train a model on measured (or simulated) diffraction; writes model.ptpinn, history.json, train.log')
+    .description('train a model on measured (or simulated) diffraction; writes model.ptpinn, history.json, loss.png, train.log')
     .option('--train_data_file <file>', 'training dataset (.npz: diffraction, probeGuess, xcoords, ycoords)')
     .option('--test_data_file <file>', 'validation dataset, grouped the same way')
     .requiredOption('--output_dir <dir>', 'folder for the model, history, log and tracking')
@@ -203,13 +203,14 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const interrupted = h.stop === 'cancelled';
   await saveModel(trained, bundle, { resumable: interrupted });
   await writeJson(join(dir, 'history.json'), h);
+  await writeLossPlot(join(dir, 'loss.png'), h);
   await logged;
   await tracker?.logArtifact(bundle);
   await tracker?.end(interrupted ? 'KILLED' : 'FINISHED');
   report.info(`trained ${h.epochLoss.length} epoch(s) in ${seconds(trainedAt - started)} (${h.stop}); final loss ${h.epochLoss.at(-1)?.toPrecision(6) ?? '-'}`);
   if (h.stop === 'early_stop') report.info(`early stop: the model holds the weights of epoch ${trained.resumeState?.state.bestEpoch}, the best`);
   report.info(`model: ${bundle}`);
-  report.info(`history: ${join(dir, 'history.json')}`);
+  report.info(`history: ${join(dir, 'history.json')}, ${join(dir, 'loss.png')}`);
   if (tracker) report.info(`tracking: ${tracker.location}`);
   if (interrupted) {
     const received = signalReceived() ?? 'SIGINT';
