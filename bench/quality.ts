@@ -1,0 +1,79 @@
+// Reconstruction quality against the ground truth: the Run1084 probe and object, simulated at
+// several doses on the published scan (1087 positions) and on a denser spiral, reconstructed by
+// PtychoPINN (gridsize 1 and 2) and by the built-in ePIE and rPIE. One JSON line per method, scan,
+// dose and gridsize. Run: npx tsx bench/quality.ts [--epochs 20] [--doses 1e4,1e6,1e9]
+//   [--scans run1084,spiral] [--methods pinn1,pinn2,epie,rpie] [--iterations 100] [--threads T]
+import { parseArgs } from 'node:util';
+import type { Dataset } from '../lib/dataset.js';
+import { readRun1084 } from '../lib/fixture.js';
+import { reconstructIterative } from '../lib/iterative.js';
+import { type Comparison, compareObjects } from '../lib/metrics.js';
+import { scannedRegion } from '../lib/outputs.js';
+import { spiralScan } from '../lib/scan.js';
+import { simulate } from '../lib/simulation.js';
+import { train } from '../lib/training.js';
+import { machine } from './machine.js';
+
+const { values } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '20' },
+    doses: { type: 'string', default: '1e4,1e6,1e9' },
+    scans: { type: 'string', default: 'run1084,spiral' },
+    methods: { type: 'string', default: 'pinn1,pinn2,epie,rpie' },
+    iterations: { type: 'string', default: '100' },
+    threads: { type: 'string' },
+  },
+});
+const epochs = Number(values.epochs);
+const iterations = Number(values.iterations);
+const threads = values.threads ? Number(values.threads) : undefined;
+const host = machine();
+const source = await readRun1084();
+const N = source.probe.shape[0];
+
+function positions(scan: string): { x: Float64Array; y: Float64Array } {
+  if (scan === 'run1084') return { x: source.x, y: source.y };
+  // twice the published density over the same area
+  return spiralScan(source.object.shape, N, { count: 2 * source.x.length, step: 2.3, margin: 1 });
+}
+
+function scores(c: Comparison) {
+  const part = (s: Comparison['phase']) => ({
+    ssim: +s.ssim.toFixed(4), psnr: s.psnr === null ? null : +s.psnr.toFixed(2), correlation: +s.correlation.toFixed(4),
+    frc_half_period_px: s.frc.resolution === null ? '<=1' : +s.frc.resolution.toFixed(2),
+  });
+  return { phase: part(c.phase), amplitude: part(c.amplitude), complex_correlation: +c.complexCorrelation.toFixed(4), shift_px: c.shift };
+}
+
+async function score(object: Parameters<typeof compareObjects>[0], origin: [number, number], data: Dataset, x: Float64Array, y: Float64Array) {
+  return scores(await compareObjects(object, origin, data.objectGuess!, { region: scannedRegion(x, y, N / 4), threads }));
+}
+
+for (const scan of values.scans.split(',')) {
+  for (const dose of values.doses.split(',').map(Number)) {
+    const { dataset } = await simulate(source.object, source.probe, positions(scan), { photons: dose, seed: 7, threads });
+    const count = dataset.diffraction.shape[0];
+    const base = { bench: 'quality', scan, patterns: count, photons: dose, ...host };
+    for (const method of values.methods.split(',')) {
+      if (method === 'epie' || method === 'rpie') {
+        const r = await reconstructIterative(dataset, { method, iterations, probeStart: 5, threads });
+        console.log(JSON.stringify({
+          ...base, method, iterations, ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
+          reconstruct_s: +r.seconds.toFixed(2), ms_per_pattern: +(1000 * r.seconds / count).toFixed(3),
+        }));
+      } else {
+        const gridsize = Number(method.replace('pinn', ''));
+        const started = performance.now();
+        const model = await train(dataset, { model: { gridsize }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count } }, { threads });
+        const trained = performance.now();
+        const r = await model.reconstruct(dataset, { threads });
+        const seconds = (performance.now() - trained) / 1000;
+        console.log(JSON.stringify({
+          ...base, method: 'pinn', gridsize, epochs, ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
+          train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +seconds.toFixed(2), ms_per_pattern: +(1000 * seconds / count).toFixed(3),
+        }));
+        model.dispose();
+      }
+    }
+  }
+}
