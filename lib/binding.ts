@@ -29,7 +29,7 @@ export interface NativeBinding {
     threads: number): Promise<NativeTensor>;
   stitch(patches: Float32Array, patchShape: number[], positions: Float64Array, weights: Float32Array,
     canvas: { originRow: number; originCol: number; height: number; width: number }, floor: number,
-    threads: number): Promise<NativeTensor>;
+    threads: number, align?: { groups: Int32Array; passes: number }): Promise<NativeTensor>;
   /** Fresnel propagation of a complex probe (n, n) by defocus (pixel^2 units). */
   propagate(probe: Float32Array, n: number, defocus: number, threads: number): Promise<NativeTensor>;
   /** object_big of complex (B, C, N, N) patches at offsets (B, C, 2). */

@@ -158,3 +158,31 @@ function onCanvas(object: ComplexArray, origin: [number, number], canvas: { orig
   }
   return out;
 }
+
+/**
+ * Physics refinement of a reconstruction (the PINN's): `iterations` of ePIE or rPIE on the same
+ * patterns, started from its object, the probe refined from `probeStart` (default 0: the file's
+ * probe is rarely exact). The object's scale needs no care: the probe's power constraint makes an
+ * object of mean amplitude near 1 (the PINN's, by its normalised probe) match the data.
+ */
+export async function refineReconstruction(dataset: Dataset,
+  recon: { object: ComplexArray; origin: [number, number]; patterns: Int32Array },
+  options: Omit<IterativeOptions, 'initial' | 'nImages'> = {}): Promise<IterativeReconstruction> {
+  const total = patternCount(dataset);
+  // the PINN's patterns, each once (groups may repeat them), in file order
+  const used = Int32Array.from(new Set(recon.patterns)).sort();
+  const subset: Dataset = used.length === total && used.every((p, i) => p === i) ? dataset : {
+    ...dataset,
+    diffraction: { ...dataset.diffraction, shape: [used.length, ...dataset.diffraction.shape.slice(1)], data: gather(dataset.diffraction.data, used, patternSize(dataset) ** 2) },
+    xcoords: Float64Array.from(used, (p) => dataset.xcoords[p]),
+    ycoords: Float64Array.from(used, (p) => dataset.ycoords[p]),
+  };
+  const refined = await reconstructIterative(subset, { probeStart: 0, ...options, initial: { object: recon.object, origin: recon.origin } });
+  return { ...refined, patterns: used };
+}
+
+function gather(data: Float32Array, rows: Int32Array, size: number): Float32Array {
+  const out = new Float32Array(rows.length * size);
+  rows.forEach((r, i) => out.set(data.subarray(r * size, (r + 1) * size), i * size));
+  return out;
+}

@@ -166,7 +166,11 @@ export class PtychoPinnModel {
     const weights = config.stitchWeights === 'probe' ? probeWeights(dataset.probe) : centerWeights(n);
     let stitched: StitchedObject;
     try {
-      stitched = await stitch(flat, xcoords, ycoords, { weights, threads });
+      // each group's phase is free (SPEC section 13): aligned over the overlaps before averaging
+      const align = config.alignPhases > 0
+        ? { groups: Int32Array.from({ length: groups.length }, (_, i) => Math.floor(i / c)), passes: config.alignPhases }
+        : undefined;
+      stitched = await stitch(flat, xcoords, ycoords, { weights, threads, align });
     } catch (error) {
       // the canvas bound: a stray coordinate in the file, not a wrong call
       if (error instanceof ArgumentError) {

@@ -60,3 +60,18 @@ export async function pinholeProbe(n: number, radius: number, defocus: number, o
 export function scaleProbe(probe: ComplexArray, factor: number): ComplexArray {
   return { ...probe, shape: [...probe.shape], data: probe.data.map((v) => v * factor) };
 }
+
+/**
+ * The probe scaled so that sum |P|^2 = (N/2)^2, the mean total of a normalised pattern (SPEC
+ * section 4): the object that explains the data is then near 1 in amplitude whatever units the
+ * file gives the probe in. A physically scaled probe (|P|^2 in photons) left as it is asks the
+ * network for |O| ~ 0.01-0.1, far from where it starts, and training blows up or collapses.
+ */
+export function normalizeProbe(probe: ComplexArray): { probe: ComplexArray; factor: number } {
+  const n = probe.shape[0];
+  let power = 0;
+  for (const v of probe.data) power += v * v;
+  if (!(power > 0) || !Number.isFinite(power)) throw new ArgumentError(`the probe's power is ${power}: it must hold finite, non-zero values`);
+  const factor = (n / 2) / Math.sqrt(power);
+  return { probe: scaleProbe(probe, factor), factor };
+}

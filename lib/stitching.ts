@@ -19,6 +19,11 @@ export interface StitchOptions extends NativeOptions {
   weights?: Float32Array;
   /** Pixels whose summed weight is below floor x the largest are 0 (default 1e-3). */
   floor?: number;
+  /**
+   * Align the patches' phases before stitching: `groups` (K) names each patch's group (patches of
+   * one group share a phase), `passes` rounds of stitch-and-turn (default 3).
+   */
+  align?: { groups: Int32Array; passes?: number };
 }
 
 /** Weights that count only the central N/2 x N/2 of a patch. */
@@ -93,8 +98,11 @@ export async function stitch(patches: ComplexArray, x: Float64Array, y: Float64A
       `for ${k} patches of ${n} x ${n}: a coordinate lies far from the others (check xcoords/ycoords and their units: object pixels)`);
   }
   const threads = resolveThreads(options.threads);
+  const align = options.align;
+  if (align && align.groups.length !== k) throw new ArgumentError(`align.groups must name the group of each of the ${k} patches, got ${align.groups.length}`);
   const out = await runNative('stitch', threads, () => addon().binding.stitch(patches.data, patches.shape,
-    interleave(x, y), weights, canvas, options.floor ?? 1e-3, threads));
+    interleave(x, y), weights, canvas, options.floor ?? 1e-3, threads,
+    align ? { groups: align.groups, passes: align.passes ?? 3 } : undefined));
   return { object: { dtype: 'complex64', shape: out.shape, data: out.data }, origin: [originRow, originCol] };
 }
 

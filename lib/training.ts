@@ -10,7 +10,7 @@ import { runNative } from './jobs.js';
 import { type Groups, groupPositions } from './grouping.js';
 import { PtychoPinnModel, type TrainingHistory } from './model.js';
 import type { NativeOptions } from './physics.js';
-import { maskProbe } from './probe.js';
+import { maskProbe, normalizeProbe } from './probe.js';
 import { intensityScale } from './scaling.js';
 import { resolveThreads } from './threads.js';
 import { AbortedError, ArgumentError, PtychoPinnError } from './errors.js';
@@ -120,7 +120,7 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
     // the chosen patterns hold no light: the file's problem, named as such
     throw new DatasetError(dataset.source, 'diffraction', (error as Error).message, { cause: error });
   }
-  const probe = modelConfig.probeMask ? maskProbe(dataset.probe) : dataset.probe;
+  const probe = normalizeProbe(modelConfig.probeMask ? maskProbe(dataset.probe) : dataset.probe).probe;
   if (resumed && resumed.intensityScale !== scale) {
     throw new ArgumentError(`${dataset.source}: this is not the data the resumed run was trained on (its intensity scale is ${scale}, the run's ${resumed.intensityScale})`);
   }

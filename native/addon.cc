@@ -101,7 +101,8 @@ Napi::Value ExtractPatches(const Napi::CallbackInfo& info) {
 }
 
 // stitch(patches: complex Float32Array, [K, N, N], positions: Float64Array (K, 2),
-//        weights: Float32Array (N, N), { originRow, originCol, height, width }, floor, threads)
+//        weights: Float32Array (N, N), { originRow, originCol, height, width }, floor, threads,
+//        align?: { groups: Int32Array (K), passes })
 Napi::Value Stitch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto shape = PatchShape(info[1], "patches", 3);
@@ -123,8 +124,17 @@ Napi::Value Stitch(const Napi::CallbackInfo& info) {
                                          " pixels is larger than 2^28 pixels");
   }
   const double floor = NumberArg(info[5], "floor", 0, 1);
+  if (info[7].IsUndefined()) {
+    return TensorJob(env, info[6], [=] { return stitching::Stitch(patches, positions, weights, canvas, floor); });
+  }
+  // { groups: Int32Array (K), passes }: phase alignment of the groups before the final stitch
+  const auto a = ObjectArg(info[7], "align");
+  const at::Tensor groups = IndexTensor(a.Get("groups"), {shape[0]}, "align.groups");
+  if (shape[0] > 0 && groups.min().item<int64_t>() < 0) throw Napi::RangeError::New(env, "align.groups must be >= 0");
+  if (shape[0] > 0 && groups.max().item<int64_t>() >= shape[0]) throw Napi::RangeError::New(env, "align.groups must be below the patch count");
+  const int64_t passes = IntegerArg(a.Get("passes"), "align.passes", 0, 100);
   return TensorJob(env, info[6], [=] {
-    return stitching::Stitch(patches, positions, weights, canvas, floor);
+    return stitching::StitchAligned(patches, positions, weights, canvas, floor, groups, passes);
   });
 }
 

@@ -24,6 +24,17 @@ torch::Tensor Activate(const torch::Tensor& x, Activation a) {
   return x;
 }
 
+// The pre-activation at which the amplitude activation gives 1 (sigmoid, bounded by 1: 0.9).
+double AmplitudeBias(Activation a) {
+  switch (a) {
+    case Activation::kSilu: return 1.2785;      // silu(1.2785) = 1.000
+    case Activation::kSoftplus: return 0.5413;  // log(e - 1)
+    case Activation::kRelu: return 1.0;
+    case Activation::kSigmoid: return 2.1972;   // logit(0.9)
+  }
+  return 0.0;
+}
+
 torch::Tensor Upsample2(const torch::Tensor& x) {
   return torch::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
 }
@@ -73,6 +84,13 @@ DecoderLastImpl::DecoderLastImpl(const NetworkConfig& c, DecoderKind k)
       probeBig(c.probeBig) {
   const int64_t channels = 32 * c.filterScale;
   conv1 = register_module("conv1", Conv3x3(channels - outerChannels, c.channels));
+  if (k == DecoderKind::kAmplitude) {
+    // The object is normalised to amplitude ~1 (the probe is scaled to the data): start the
+    // amplitude there, on the rising side of the activation. From ~0 a SiLU amplitude can slide
+    // into its negative lobe, where |O| = 0.28 and the gradient vanishes.
+    torch::NoGradGuard noGrad;
+    conv1->bias.fill_(AmplitudeBias(c.ampActivation));
+  }
   if (probeBig) {
     conv_up_block = register_module("conv_up_block", ConvBlock(outerChannels, channels));
     conv2 = register_module("conv2", Conv3x3(channels, c.channels));

@@ -64,4 +64,24 @@ at::Tensor Stitch(const at::Tensor& patches, const at::Tensor& positions, const 
   return at::view_as_complex(object.contiguous()).view({h, w});
 }
 
+at::Tensor StitchAligned(const at::Tensor& patches, const at::Tensor& positions, const at::Tensor& weights,
+                         const Canvas& canvas, double floor, const at::Tensor& groups, int64_t passes) {
+  const int64_t k = patches.size(0), n = patches.size(-1);
+  const int64_t count = k > 0 ? groups.max().item<int64_t>() + 1 : 0;
+  at::Tensor aligned = patches.to(at::kComplexFloat);
+  // where each patch's pixels lie on the canvas, for sampling the stitched object there
+  const at::Tensor onCanvas = positions.to(at::kDouble) -
+                              at::tensor({canvas.originCol, canvas.originRow}, at::TensorOptions().dtype(at::kDouble)).view({1, 2});
+  const at::Tensor w = weights.to(at::kFloat).view({1, n, n});
+  for (int64_t pass = 0; pass < passes && k > 0; ++pass) {
+    const at::Tensor object = Stitch(aligned, positions, weights, canvas, floor);
+    const at::Tensor seen = ExtractPatches(object, onCanvas, n);
+    const at::Tensor overlap = (seen * aligned.conj() * w).sum({1, 2});  // (K)
+    const at::Tensor perGroup = at::zeros({count}, overlap.options()).index_add_(0, groups, overlap);
+    const at::Tensor turn = perGroup / perGroup.abs().clamp_min(1e-30);
+    aligned = aligned * turn.index_select(0, groups).view({k, 1, 1});
+  }
+  return Stitch(aligned, positions, weights, canvas, floor);
+}
+
 }  // namespace ptpinn::stitching

@@ -21,4 +21,12 @@ struct Canvas {
 at::Tensor Stitch(const at::Tensor& patches, const at::Tensor& positions, const at::Tensor& weights,
                   const Canvas& canvas, double floor);
 
+// Stitch after aligning phases: every patch's loss is blind to a global phase of its group (one
+// patch at gridsize 1, C patches merged at gridsize > 1), so groups arrive with unrelated phase
+// offsets that an average cancels (half the amplitude, streaks at window edges). Each pass stitches,
+// then turns each group by the phase of its overlap with the stitched object. `groups` (K) long:
+// the group of each patch.
+at::Tensor StitchAligned(const at::Tensor& patches, const at::Tensor& positions, const at::Tensor& weights,
+                         const Canvas& canvas, double floor, const at::Tensor& groups, int64_t passes);
+
 }  // namespace ptpinn::stitching

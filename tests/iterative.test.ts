@@ -13,6 +13,7 @@ import { scannedRegion } from '../lib/outputs.js';
 import { defocusProbe, pinholeProbe, scaleProbe } from '../lib/probe.js';
 import { spiralScan } from '../lib/scan.js';
 import { siemensStar, simulate } from '../lib/simulation.js';
+import { Rng } from '../lib/random.js';
 import { runCli } from './helpers/cli.js';
 
 const FIXTURE = resolve('fixtures/run1084_sim.npz');
@@ -105,4 +106,23 @@ test('reconstruct --method rpie writes the object, the refined probe, images and
   const bad = await runCli(['reconstruct', '--data', FIXTURE, '--output_dir', out, '--method', 'dm']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--method/);
+});
+
+test('position correction finds scan positions given 1.2 px wrong (rms) to a tenth of a pixel', async (t) => {
+  t.timeout(600_000);
+  const data = await loadDataset(FIXTURE);
+  const rng = new Rng(4);
+  const jitter = () => (rng.next() - 0.5) * 3;
+  const wrong: Dataset = { ...data, xcoords: data.xcoords.map((v) => v + jitter()), ycoords: data.ycoords.map((v) => v + jitter()) };
+  const rms = (r: IterativeReconstruction) => {
+    let s = 0;
+    for (let k = 0; k < r.xcoords.length; k++) s += (r.xcoords[k] - data.xcoords[k]) ** 2 + (r.ycoords[k] - data.ycoords[k]) ** 2;
+    return Math.sqrt(s / r.xcoords.length);
+  };
+  const kept = await reconstructIterative(wrong, { iterations: 60 });
+  const corrected = await reconstructIterative(wrong, { iterations: 60, positionStart: 10 });
+  t.log(`rms position error ${rms(kept).toFixed(3)} px kept, ${rms(corrected).toFixed(3)} px corrected`);
+  t.true(rms(kept) > 1 && rms(corrected) < 0.2, `${rms(kept)} ${rms(corrected)}`);
+  const [a, b] = [await score(kept, data.objectGuess!), await score(corrected, data.objectGuess!)];
+  t.true(b.phase.ssim > a.phase.ssim + 0.03 && b.phase.ssim > 0.95, `${a.phase.ssim} -> ${b.phase.ssim}`);
 });

@@ -90,7 +90,7 @@ test.serial('a resumed run refuses another configuration or other data, and a fi
 test.serial('early stopping returns the best epoch\'s weights, not the last', async (t) => {
   t.timeout(300_000);
   // a rate high enough for the loss to bounce, and patience 1: training stops after the first worse epoch
-  const bouncy: TrainConfig = { model: { gridsize: 1, nFiltersScale: 1 }, training: { nGroups: 32, batchSize: 8, maxEpochs: 12, seed: 5, learningRate: 0.03, earlyStopPatience: 1 } };
+  const bouncy: TrainConfig = { model: { gridsize: 1, nFiltersScale: 1 }, training: { nGroups: 32, batchSize: 8, maxEpochs: 12, seed: 5, learningRate: 0.01, earlyStopPatience: 1 } };
   const stopped = await train(data, bouncy, options);
   t.is(stopped.history!.stop, 'early_stop');
   const best = stopped.resumeState!.state.bestEpoch;
