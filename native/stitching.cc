@@ -1,6 +1,9 @@
 #include "stitching.h"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
+#include <vector>
 #include <string>
 
 namespace ptpinn::stitching {
@@ -67,19 +70,66 @@ at::Tensor Stitch(const at::Tensor& patches, const at::Tensor& positions, const 
 at::Tensor StitchAligned(const at::Tensor& patches, const at::Tensor& positions, const at::Tensor& weights,
                          const Canvas& canvas, double floor, const at::Tensor& groups, int64_t passes) {
   const int64_t k = patches.size(0), n = patches.size(-1);
-  const int64_t count = k > 0 ? groups.max().item<int64_t>() + 1 : 0;
-  at::Tensor aligned = patches.to(at::kComplexFloat);
-  // where each patch's pixels lie on the canvas, for sampling the stitched object there
-  const at::Tensor onCanvas = positions.to(at::kDouble) -
-                              at::tensor({canvas.originCol, canvas.originRow}, at::TensorOptions().dtype(at::kDouble)).view({1, 2});
-  const at::Tensor w = weights.to(at::kFloat).view({1, n, n});
-  for (int64_t pass = 0; pass < passes && k > 0; ++pass) {
+  if (k == 0) return Stitch(patches, positions, weights, canvas, floor);
+  const int64_t count = groups.max().item<int64_t>() + 1;
+  const at::Tensor pos = positions.to(at::kDouble).contiguous();
+  const auto xy = pos.accessor<double, 2>();
+  const auto group = groups.to(at::kLong).contiguous();
+  const auto* g = group.data_ptr<int64_t>();
+  const at::Tensor w = weights.to(at::kFloat);
+  at::Tensor aligned = patches.to(at::kComplexFloat).contiguous();
+
+  // First, grow the object outwards from the scan's centre, each group turned to agree with what
+  // is already placed where they overlap: one sweep settles what rounds of averaging (which
+  // spread a phase only as far as one overlap per round) take dozens of rounds to reach.
+  std::vector<std::vector<int64_t>> members(count);
+  std::vector<double> cx(count, 0), cy(count, 0);
+  double mx = 0, my = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    members[g[i]].push_back(i);
+    cx[g[i]] += xy[i][0];
+    cy[g[i]] += xy[i][1];
+    mx += xy[i][0] / k;
+    my += xy[i][1] / k;
+  }
+  std::vector<int64_t> order;
+  for (int64_t j = 0; j < count; ++j) {
+    if (members[j].empty()) continue;
+    cx[j] /= members[j].size();
+    cy[j] /= members[j].size();
+    order.push_back(j);
+  }
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return std::hypot(cx[a] - mx, cy[a] - my) < std::hypot(cx[b] - mx, cy[b] - my);
+  });
+  at::Tensor sum = at::zeros({canvas.height, canvas.width}, at::TensorOptions().dtype(at::kComplexFloat));
+  auto window = [&](int64_t i) {
+    // the patch's whole-pixel footprint (the bilinear spill is ignored: a phase needs no more)
+    const int64_t row = static_cast<int64_t>(std::floor(xy[i][1] - n / 2 - canvas.originRow));
+    const int64_t col = static_cast<int64_t>(std::floor(xy[i][0] - n / 2 - canvas.originCol));
+    return sum.narrow(0, std::clamp<int64_t>(row, 0, canvas.height - n), n).narrow(1, std::clamp<int64_t>(col, 0, canvas.width - n), n);
+  };
+  for (const int64_t j : order) {
+    c10::complex<double> overlap(0, 0);
+    for (const int64_t i : members[j]) overlap += (window(i) * aligned[i].conj() * w).sum().item<c10::complex<double>>();
+    const double size = std::abs(overlap);
+    const c10::complex<float> turn = size > 0 ? c10::complex<float>(overlap.real() / size, overlap.imag() / size)
+                                              : c10::complex<float>(1, 0);
+    for (const int64_t i : members[j]) {
+      aligned[i].mul_(turn);
+      window(i).add_(aligned[i] * w);
+    }
+  }
+
+  // then rounds against the whole stitched object, which even out what the sweep's order left
+  const at::Tensor onCanvas = pos - at::tensor({canvas.originCol, canvas.originRow}, pos.options()).view({1, 2});
+  for (int64_t pass = 0; pass < passes; ++pass) {
     const at::Tensor object = Stitch(aligned, positions, weights, canvas, floor);
     const at::Tensor seen = ExtractPatches(object, onCanvas, n);
-    const at::Tensor overlap = (seen * aligned.conj() * w).sum({1, 2});  // (K)
-    const at::Tensor perGroup = at::zeros({count}, overlap.options()).index_add_(0, groups, overlap);
+    const at::Tensor overlap = (seen * aligned.conj() * w.view({1, n, n})).sum({1, 2});  // (K)
+    const at::Tensor perGroup = at::zeros({count}, overlap.options()).index_add_(0, group, overlap);
     const at::Tensor turn = perGroup / perGroup.abs().clamp_min(1e-30);
-    aligned = aligned * turn.index_select(0, groups).view({k, 1, 1});
+    aligned = aligned * turn.index_select(0, group).view({k, 1, 1});
   }
   return Stitch(aligned, positions, weights, canvas, floor);
 }

@@ -182,3 +182,48 @@ test('object_big averages overlapping members and cuts each one back out at its 
   });
   t.true(worst <= 1e-5, `max error ${worst}`);
 });
+
+test('phase alignment undoes unrelated phases of the groups, which a plain average cancels', async (t) => {
+  t.timeout(120_000);
+  const [h, w, n] = [96, 96, 16];
+  const object: ComplexArray = { dtype: 'complex64', shape: [h, w], data: new Float32Array(2 * h * w) };
+  for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) object.data.set(smooth(r, c), 2 * (r * w + c));
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let yy = 16; yy <= 80; yy += 4) for (let xx = 16; xx <= 80; xx += 4) { x.push(xx); y.push(yy); }
+  const [px, py] = [Float64Array.from(x), Float64Array.from(y)];
+  const patches = await extractPatches(object, px, py, n);
+  // pairs of patches share a phase, as the members of a gridsize-2 group do
+  const rand = seeded(9);
+  const groups = Int32Array.from({ length: x.length }, (_, k) => k >> 1);
+  const turns = Array.from({ length: x.length }, () => 2 * Math.PI * rand());
+  const turned = { ...patches, data: Float32Array.from(patches.data) };
+  for (let k = 0; k < x.length; k++) {
+    const [c, s] = [Math.cos(turns[groups[k]]), Math.sin(turns[groups[k]])];
+    for (let p = 2 * k * n * n; p < 2 * (k + 1) * n * n; p += 2) {
+      const [re, im] = [patches.data[p], patches.data[p + 1]];
+      turned.data[p] = c * re - s * im;
+      turned.data[p + 1] = s * re + c * im;
+    }
+  }
+  // the mean |object| over the well-covered middle, against the truth's
+  const level = (o: ComplexArray, origin: [number, number]) => {
+    let sum = 0;
+    let count = 0;
+    for (let r = 30; r < 66; r++) {
+      for (let c = 30; c < 66; c++) {
+        const k = 2 * ((r - origin[0]) * o.shape[1] + c - origin[1]);
+        sum += Math.hypot(o.data[k], o.data[k + 1]);
+        count++;
+      }
+    }
+    return sum / count;
+  };
+  const truth = level(object, [0, 0]);
+  const plain = await stitch(turned, px, py);
+  const aligned = await stitch(turned, px, py, { align: { groups } });
+  t.log(`mean amplitude: truth ${truth.toFixed(3)}, averaged as they come ${level(plain.object, plain.origin).toFixed(3)}, aligned ${level(aligned.object, aligned.origin).toFixed(3)}`);
+  t.true(level(plain.object, plain.origin) < 0.7 * truth);
+  t.true(Math.abs(level(aligned.object, aligned.origin) - truth) < 0.01 * truth);
+  await t.throwsAsync(stitch(turned, px, py, { align: { groups: groups.subarray(1) } }), { message: /align\.groups must name the group of each/ });
+});
