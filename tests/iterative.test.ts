@@ -132,7 +132,7 @@ test('position correction finds scan positions given 1.2 px wrong (rms) to a ten
 test('infer --refine starts the iterations from the network\'s object and beats both alone', async (t) => {
   t.timeout(600_000);
   const data = await loadDataset(FIXTURE);
-  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 256, maxEpochs: 2, batchSize: 16, learningRate: 3e-3 } }, {});
+  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 3, batchSize: 16, learningRate: 3e-3 } }, { threads: 2 });
   const pinn = await model.reconstruct(data);
   const refined = await refineReconstruction(data, pinn, { iterations: 5 });
   const scratch = await reconstructIterative(data, { iterations: 5, probeStart: 0 });
