@@ -136,11 +136,36 @@ export interface NativeTrainArgs {
   scheduler: 'none' | 'exponential' | 'plateau';
   earlyStopPatience: number;
   objectBig: boolean;
+  precision: 'fp32' | 'bf16';
   threads: number;
   /** Return with stop 'checkpoint' once this many epochs are complete. */
   untilEpoch?: number;
   /** Continue from the state a previous call returned. */
   resume?: NativeTrainState;
+}
+
+export interface NativePredictArgs extends Omit<NativeGrouped, 'offsets'> {
+  scale: number;
+  /** Patterns per forward pass (whole groups, at least one). */
+  batchSize: number;
+  precision: 'fp32' | 'bf16';
+  threads: number;
+  /** Return every group's patches (G, C, N, N). */
+  keepPatches: boolean;
+  /** Stitch batch by batch: positions (G * C) x (x, y) in group order. */
+  stitch?: { positions: Float64Array; weights: Float32Array; canvas: NativeCanvas; floor: number };
+}
+
+export interface NativeCanvas {
+  originRow: number;
+  originCol: number;
+  height: number;
+  width: number;
+}
+
+export interface NativePrediction {
+  patches?: NativeTensor;
+  object?: NativeTensor;
 }
 
 /** What the loop carries besides the weights (native/training.h, TrainState). */
@@ -191,7 +216,7 @@ export interface NativeParameter {
 export interface NativeModel {
   readonly parameterCount: number;
   train(args: NativeTrainArgs, onProgress?: (p: NativeProgress) => void): Promise<NativeTrainOutcome>;
-  predict(args: Omit<NativeGrouped, 'offsets'> & { scale: number; batchSize: number; threads: number }): Promise<NativeTensor>;
+  predict(args: NativePredictArgs, onProgress?: (p: { done: number; total: number }) => void): Promise<NativePrediction>;
   cancel(): void;
   /** Frees the network; every later call but cancel() throws. */
   dispose(): void;

@@ -1,13 +1,13 @@
 // A PtychoPINN model: the native network with the configuration, probe and intensity scale it was
 // trained with, and reconstruction of a dataset's object from it (SPEC section 7).
-import { type NativeModel, type NativeParameter, type NativeTrainState, addon } from './binding.js';
+import { type NativeCanvas, type NativeModel, type NativeParameter, type NativeTrainState, addon } from './binding.js';
 import { type InferenceConfig, type ModelConfig, type TrainingConfig, resolveInferenceConfig } from './config.js';
 import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
 import { groupPositions } from './grouping.js';
 import type { ComplexArray, FloatArray } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
 import { intensityScale } from './scaling.js';
-import { type StitchedObject, centerWeights, probeWeights, stitch } from './stitching.js';
+import { type StitchedObject, canvasFor, centerWeights, interleave, probeWeights, stitch } from './stitching.js';
 import { runNative } from './jobs.js';
 import { resolveThreads } from './threads.js';
 import { ArgumentError, nativeSync } from './errors.js';
@@ -33,8 +33,8 @@ export interface Reconstruction {
   patterns: Int32Array;
   xcoords: Float64Array;
   ycoords: Float64Array;
-  /** The network's complex patches (G, C, N, N). */
-  patches: ComplexArray;
+  /** The network's complex patches (G, C, N, N), when asked for (`keepPatches`). */
+  patches?: ComplexArray;
   /** The intensity scale the network input was divided by. */
   intensityScale: number;
 }
@@ -42,6 +42,14 @@ export interface Reconstruction {
 export type ReconstructOptions = Partial<InferenceConfig> & NativeOptions & {
   /** Seed of the grouping at gridsize > 1 (default: the model's training seed). */
   seed?: number;
+  /**
+   * Also return every group's patches (G x C x N x N complex: 35 MB for 1087 patterns at N = 64).
+   * Without them (and without phase alignment) the patches are stitched batch by batch as the
+   * network makes them, and memory does not grow with the number of patterns.
+   */
+  keepPatches?: boolean;
+  /** After each batch: groups done of the total. */
+  onProgress?: (progress: { done: number; total: number }) => void;
 };
 
 /** Everything a model is besides its weights: what a bundle's manifest and probe.npy hold. */
@@ -130,7 +138,7 @@ export class PtychoPinnModel {
 
   /** The object of a dataset: the network on its patterns, stitched at their scan positions. */
   async reconstruct(dataset: Dataset, options: ReconstructOptions = {}): Promise<Reconstruction> {
-    const { threads, seed, ...inference } = options;
+    const { threads, seed, keepPatches: _keep, onProgress: _progress, ...inference } = options;
     const config = resolveInferenceConfig(inference);
     checkDataset(dataset);
     const n = patternSize(dataset);
@@ -155,22 +163,15 @@ export class PtychoPinnModel {
       : this.intensityScale;
     const nGroups = groups.length / c;
     const nativeThreads = resolveThreads(threads);
-    const predicted = await runNative('predict', nativeThreads, () => this.native.predict({
-      diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale,
-      batchSize: config.inferenceBatchSize, threads: nativeThreads,
-    }));
-    const patches: ComplexArray = { dtype: 'complex64', shape: predicted.shape, data: predicted.data };
     const xcoords = Float64Array.from(groups, (i) => dataset.xcoords[i]);
     const ycoords = Float64Array.from(groups, (i) => dataset.ycoords[i]);
-    const flat: ComplexArray = { ...patches, shape: [groups.length, n, n] };
     const weights = config.stitchWeights === 'probe' ? probeWeights(dataset.probe) : centerWeights(n);
-    let stitched: StitchedObject;
+    // each group's phase is free (SPEC section 13): alignment needs every patch before the stitch
+    const align = config.alignPhases > 0;
+    const stream = !align;
+    let canvas: NativeCanvas;
     try {
-      // each group's phase is free (SPEC section 13): aligned over the overlaps before averaging
-      const align = config.alignPhases > 0
-        ? { groups: Int32Array.from({ length: groups.length }, (_, i) => Math.floor(i / c)), passes: config.alignPhases }
-        : undefined;
-      stitched = await stitch(flat, xcoords, ycoords, { weights, threads, align });
+      canvas = canvasFor(xcoords, ycoords, n);
     } catch (error) {
       // the canvas bound: a stray coordinate in the file, not a wrong call
       if (error instanceof ArgumentError) {
@@ -180,8 +181,27 @@ export class PtychoPinnModel {
       }
       throw error;
     }
+    const keepPatches = align || (options.keepPatches ?? false);
+    const predicted = await runNative('predict', nativeThreads, () => this.native.predict({
+      diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale,
+      batchSize: config.inferenceBatchSize, precision: config.precision, threads: nativeThreads, keepPatches,
+      stitch: stream ? { positions: interleave(xcoords, ycoords), weights, canvas, floor: 1e-3 } : undefined,
+    }, options.onProgress));
+    const patches: ComplexArray | undefined = predicted.patches &&
+      { dtype: 'complex64', shape: predicted.patches.shape, data: predicted.patches.data };
+    let stitched: StitchedObject;
+    if (stream) {
+      stitched = { object: { dtype: 'complex64', shape: predicted.object!.shape, data: predicted.object!.data }, origin: [canvas.originRow, canvas.originCol] };
+    } else {
+      const flat: ComplexArray = { ...patches!, shape: [groups.length, n, n] };
+      const members = Int32Array.from({ length: groups.length }, (_, i) => Math.floor(i / c));
+      stitched = await stitch(flat, xcoords, ycoords, { weights, threads, align: { groups: members, passes: config.alignPhases } });
+    }
     const { object, origin } = stitched;
-    return { object, ...amplitudeAndPhase(object), origin, patterns: groups, xcoords, ycoords, patches, intensityScale: scale };
+    return {
+      object, ...amplitudeAndPhase(object), origin, patterns: groups, xcoords, ycoords,
+      ...(options.keepPatches ? { patches } : {}), intensityScale: scale,
+    };
   }
 }
 

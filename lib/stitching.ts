@@ -1,6 +1,6 @@
 // Patches in and out of the object at sub-pixel scan positions (SPEC section 7): the canvas
 // geometry here, the arithmetic in the addon.
-import { addon } from './binding.js';
+import { type NativeCanvas, addon } from './binding.js';
 import { type ComplexArray, elementCount, shapeText } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
 import { runNative } from './jobs.js';
@@ -56,7 +56,7 @@ function checkPositions(x: Float64Array, y: Float64Array, count: number): void {
   }
 }
 
-function interleave(x: Float64Array, y: Float64Array): Float64Array {
+export function interleave(x: Float64Array, y: Float64Array): Float64Array {
   const out = new Float64Array(2 * x.length);
   for (let k = 0; k < x.length; k++) {
     out[2 * k] = x[k];
@@ -66,18 +66,11 @@ function interleave(x: Float64Array, y: Float64Array): Float64Array {
 }
 
 /**
- * Stitch patches (K, N, N) at positions (x, y): the canvas covers every position plus N/2 on
- * each side (one pixel more for the sub-pixel spill).
+ * The canvas of patches N x N at positions (x, y): every position plus N/2 on each side (one pixel
+ * more for the sub-pixel spill).
  */
-export async function stitch(patches: ComplexArray, x: Float64Array, y: Float64Array,
-  options: StitchOptions = {}): Promise<StitchedObject> {
-  const [k, n, m] = patches.shape;
-  if (patches.dtype !== 'complex64' || patches.shape.length !== 3 || n !== m || k < 1) {
-    throw new ArgumentError(`patches must be complex64 (K, N, N), got ${patches.dtype} ${shapeText(patches.shape)}`);
-  }
-  checkPositions(x, y, k);
-  const weights = options.weights ?? centerWeights(n);
-  if (weights.length !== n * n) throw new ArgumentError(`weights must hold ${n} x ${n} values, got ${weights.length}`);
+export function canvasFor(x: Float64Array, y: Float64Array, n: number): NativeCanvas {
+  const k = x.length;
   let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
   for (let i = 0; i < k; i++) {
     x0 = Math.min(x0, x[i]); x1 = Math.max(x1, x[i]);
@@ -97,13 +90,30 @@ export async function stitch(patches: ComplexArray, x: Float64Array, y: Float64A
     throw new ArgumentError(`the scan positions span ${canvas.width} x ${canvas.height} pixels (x ${x0} to ${x1}, y ${y0} to ${y1}) ` +
       `for ${k} patches of ${n} x ${n}: a coordinate lies far from the others (check xcoords/ycoords and their units: object pixels)`);
   }
+  return canvas;
+}
+
+/**
+ * Stitch patches (K, N, N) at positions (x, y): the canvas covers every position plus N/2 on
+ * each side (one pixel more for the sub-pixel spill).
+ */
+export async function stitch(patches: ComplexArray, x: Float64Array, y: Float64Array,
+  options: StitchOptions = {}): Promise<StitchedObject> {
+  const [k, n, m] = patches.shape;
+  if (patches.dtype !== 'complex64' || patches.shape.length !== 3 || n !== m || k < 1) {
+    throw new ArgumentError(`patches must be complex64 (K, N, N), got ${patches.dtype} ${shapeText(patches.shape)}`);
+  }
+  checkPositions(x, y, k);
+  const weights = options.weights ?? centerWeights(n);
+  if (weights.length !== n * n) throw new ArgumentError(`weights must hold ${n} x ${n} values, got ${weights.length}`);
+  const canvas = canvasFor(x, y, n);
   const threads = resolveThreads(options.threads);
   const align = options.align;
   if (align && align.groups.length !== k) throw new ArgumentError(`align.groups must name the group of each of the ${k} patches, got ${align.groups.length}`);
   const out = await runNative('stitch', threads, () => addon().binding.stitch(patches.data, patches.shape,
     interleave(x, y), weights, canvas, options.floor ?? 1e-3, threads,
     align ? { groups: align.groups, passes: align.passes ?? 3 } : undefined));
-  return { object: { dtype: 'complex64', shape: out.shape, data: out.data }, origin: [originRow, originCol] };
+  return { object: { dtype: 'complex64', shape: out.shape, data: out.data }, origin: [canvas.originRow, canvas.originCol] };
 }
 
 /** The N x N patches of an object (H, W) centred at positions (x, y), bilinear between pixels. */

@@ -157,7 +157,8 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
         train: trainData, validation, probe: model.probe.data, scale,
         epochs: training.maxEpochs, batchSize: training.batchSize, learningRate: training.learningRate,
         seed: training.seed, loss: training.lossMode, scheduler: training.scheduler,
-        earlyStopPatience: training.earlyStopPatience, objectBig: modelConfig.objectBig, threads,
+        earlyStopPatience: training.earlyStopPatience, objectBig: modelConfig.objectBig,
+        precision: training.precision, threads,
         untilEpoch, resume: state,
       }, options.onProgress && ((p) => {
         // a throwing callback must not become an uncaught exception: stop training and rethrow

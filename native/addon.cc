@@ -10,6 +10,7 @@
 #include "model_wrap.h"
 #include "physics.h"
 #include "stitching.h"
+#include "stitching_js.h"
 #include "tensor_bridge.h"
 #include "torch_job.h"
 
@@ -45,12 +46,6 @@ std::vector<int64_t> PatchShape(const Napi::Value& value, const char* what, size
                                                  " dimensions ending in N, N with N > 0");
   }
   return shape;
-}
-
-void RequireFinite(Napi::Env env, const at::Tensor& t, const char* what) {
-  if (t.numel() > 0 && !at::isfinite(t).all().item<bool>()) {
-    throw Napi::RangeError::New(env, std::string(what) + " must be finite");
-  }
 }
 
 // diffract(patch: Float32Array (complex), patchShape: [B, N, N], probe: Float32Array (complex),
@@ -111,18 +106,7 @@ Napi::Value Stitch(const Napi::CallbackInfo& info) {
   auto positions = Float64View(info[2], {shape[0], 2}, "positions");
   RequireFinite(env, positions, "positions");
   auto weights = FloatView(info[3], {n, n}, "weights");
-  const auto c = ObjectArg(info[4], "canvas");
-  constexpr double kFar = 1e9;
-  const stitching::Canvas canvas{NumberArg(c.Get("originRow"), "canvas.originRow", -kFar, kFar),
-                                 NumberArg(c.Get("originCol"), "canvas.originCol", -kFar, kFar),
-                                 IntegerArg(c.Get("height"), "canvas.height", 1, 1 << 20),
-                                 IntegerArg(c.Get("width"), "canvas.width", 1, 1 << 20)};
-  // the canvas is (H * W, 3) floats: refuse what no real scan needs before allocating it
-  if (canvas.height * canvas.width > (int64_t{1} << 28)) {
-    throw Napi::RangeError::New(env, "canvas of " + std::to_string(canvas.height) + " x " +
-                                         std::to_string(canvas.width) +
-                                         " pixels is larger than 2^28 pixels");
-  }
+  const stitching::Canvas canvas = CanvasArg(info[4], "canvas");
   const double floor = NumberArg(info[5], "floor", 0, 1);
   if (info[7].IsUndefined()) {
     return TensorJob(env, info[6], [=] { return stitching::Stitch(patches, positions, weights, canvas, floor); });

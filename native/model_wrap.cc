@@ -2,11 +2,14 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "js_boundary.h"
 #include "physics.h"
+#include "stitching_js.h"
 #include "tensor_bridge.h"
 #include "torch_job.h"
 #include "training.h"
@@ -16,6 +19,12 @@ namespace ptpinn {
 namespace {
 
 constexpr int64_t kMaxCount = int64_t{1} << 31;
+
+// "fp32" (also when undefined) or "bf16"
+Precision PrecisionArg(const Napi::Value& value) {
+  if (value.IsUndefined()) return Precision::kFloat32;
+  return static_cast<Precision>(ChoiceArg(value, "precision", {"fp32", "bf16"}));
+}
 
 // A grouped dataset from { diffraction, nPatterns, groups, nGroups, offsets }, every group index
 // checked against the pattern count. Only the patterns the groups use are copied (inference of a
@@ -213,6 +222,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   const int64_t n = net_->config.n, c = net_->config.channels;
   TrainOptions options;
   options.objectBig = BoolArg(o.Get("objectBig"), "objectBig");
+  options.precision = PrecisionArg(o.Get("precision"));
   const bool merge = c > 1 && options.objectBig;
   GroupedData train = GroupedFromJs(o.Get("train"), "train", n, c, merge);
   std::shared_ptr<GroupedData> validation;
@@ -280,8 +290,10 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
       });
 }
 
-// predict({ diffraction, nPatterns, groups, nGroups, scale, batchSize, threads })
-//   -> Promise<{ data: Float32Array complex (G, C, N, N), shape }>
+// predict({ diffraction, nPatterns, groups, nGroups, scale, batchSize, threads, precision?,
+//           keepPatches, stitch?: { positions: Float64Array (G * C, 2), weights: Float32Array
+//           (N, N), canvas, floor } }, onProgress?({ done, total }))
+//   -> Promise<{ patches?: { data: complex (G, C, N, N), shape }, object?: { data: complex (H, W), shape } }>
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireLive(env, "predict");
@@ -289,20 +301,67 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   const int64_t n = net_->config.n, c = net_->config.channels;
   const GroupedData data = GroupedFromJs(o, "predict", n, c, false);
   const at::Tensor diffraction = data.diffraction, index = data.groups;
-  const double scale = NumberArg(o.Get("scale"), "scale", 1e-30, 1e30);
-  const int64_t batchSize = IntegerArg(o.Get("batchSize"), "batchSize", 1, kMaxCount);
+  PredictOptions options;
+  options.scale = NumberArg(o.Get("scale"), "scale", 1e-30, 1e30);
+  options.batchSize = IntegerArg(o.Get("batchSize"), "batchSize", 1, kMaxCount);
+  options.precision = PrecisionArg(o.Get("precision"));
+  options.keepPatches = BoolArg(o.Get("keepPatches"), "keepPatches");
+  if (!o.Get("stitch").IsUndefined()) {
+    const auto st = ObjectArg(o.Get("stitch"), "stitch");
+    options.positions = Float64View(st.Get("positions"), {index.size(0) * c, 2}, "stitch.positions");
+    RequireFinite(env, options.positions, "stitch.positions");
+    options.weights = FloatView(st.Get("weights"), {n, n}, "stitch.weights");
+    options.canvas = CanvasArg(st.Get("canvas"), "stitch.canvas");
+    options.floor = NumberArg(st.Get("floor"), "stitch.floor", 0, 1);
+  }
+  if (!options.keepPatches && !options.canvas) {
+    throw Napi::TypeError::New(env, "predict: keepPatches is false and there is no stitch: nothing to return");
+  }
   const int threads = ThreadsArg(o.Get("threads"));
+  if (!info[1].IsUndefined() && !info[1].IsFunction()) {
+    throw Napi::TypeError::New(env, "onProgress must be a function");
+  }
   auto token = Claim(env, Access::kRead, "predict");
+  // created last (see Train)
+  Napi::ThreadSafeFunction progress;
+  if (info[1].IsFunction()) {
+    progress = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "ptychopinn.predict", 0, 1);
+  }
   auto net = net_;
-  auto result = std::make_shared<at::Tensor>();
+  auto result = std::make_shared<Prediction>();
   return RunTorchJob(
       env, threads,
-      [=] { *result = ptpinn::Predict(net, diffraction, index, scale, batchSize); },
+      [=]() mutable {
+        std::shared_ptr<void> release(nullptr, [progress](void*) mutable {
+          if (progress) progress.Release();
+        });
+        PredictOptions withProgress = options;
+        if (progress) {
+          withProgress.progress = [progress](int64_t done, int64_t total) mutable {
+            progress.NonBlockingCall(new std::pair<int64_t, int64_t>(done, total),
+                                     [](Napi::Env env, Napi::Function fn, std::pair<int64_t, int64_t>* data) {
+                                       std::unique_ptr<std::pair<int64_t, int64_t>> owned(data);
+                                       auto p = Napi::Object::New(env);
+                                       p.Set("done", static_cast<double>(owned->first));
+                                       p.Set("total", static_cast<double>(owned->second));
+                                       fn.Call({p});
+                                     });
+          };
+        }
+        *result = ptpinn::Predict(net, diffraction, index, withProgress);
+      },
       [=](Napi::Env env) {
         (void)token;
         auto out = Napi::Object::New(env);
-        out.Set("data", Float32ArrayFromTensor(env, *result));
-        out.Set("shape", ShapeToJs(env, *result));
+        auto put = [&](const char* key, const at::Tensor& t) {
+          if (!t.defined()) return;
+          auto entry = Napi::Object::New(env);
+          entry.Set("data", Float32ArrayFromTensor(env, t));
+          entry.Set("shape", ShapeToJs(env, t));
+          out.Set(key, entry);
+        };
+        put("patches", result->patches);
+        put("object", result->object);
         return out;
       });
 }

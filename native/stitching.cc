@@ -24,17 +24,22 @@ at::Tensor ExtractPatches(const at::Tensor& object, const at::Tensor& positions,
   return at::view_as_complex(sampled.squeeze(0).permute({1, 2, 0}).contiguous()).view({k, n, n});
 }
 
-at::Tensor Stitch(const at::Tensor& patches, const at::Tensor& positions, const at::Tensor& weights,
-                  const Canvas& canvas, double floor) {
+CanvasSum::CanvasSum(const Canvas& canvas, const at::Tensor& weights)
+    : canvas_(canvas),
+      weights_(weights.to(at::kFloat).view({1, weights.size(-2), weights.size(-1), 1})),
+      sums_(at::zeros({canvas.height * canvas.width, 3}, at::TensorOptions().dtype(at::kFloat))) {}
+
+void CanvasSum::Add(const at::Tensor& patches, const at::Tensor& positions) {
   const int64_t k = patches.size(0), n = patches.size(-1);
-  const int64_t h = canvas.height, w = canvas.width;
+  if (k == 0) return;
+  const int64_t h = canvas_.height, w = canvas_.width;
   // top-left corner of each patch on the canvas, split into whole and fractional pixels
   const at::Tensor pos = positions.to(at::kDouble);
-  const at::Tensor top = pos.select(1, 1) - n / 2 - canvas.originRow;
-  const at::Tensor left = pos.select(1, 0) - n / 2 - canvas.originCol;
+  const at::Tensor top = pos.select(1, 1) - n / 2 - canvas_.originRow;
+  const at::Tensor left = pos.select(1, 0) - n / 2 - canvas_.originCol;
   const at::Tensor row0 = top.floor(), col0 = left.floor();
-  if (k > 0 && (row0.min().item<double>() < 0 || col0.min().item<double>() < 0 ||
-                row0.max().item<double>() + n + 1 > h || col0.max().item<double>() + n + 1 > w)) {
+  if (row0.min().item<double>() < 0 || col0.min().item<double>() < 0 ||
+      row0.max().item<double>() + n + 1 > h || col0.max().item<double>() + n + 1 > w) {
     throw std::out_of_range("a patch falls outside the " + std::to_string(h) + " x " +
                             std::to_string(w) + " canvas");
   }
@@ -42,9 +47,8 @@ at::Tensor Stitch(const at::Tensor& patches, const at::Tensor& positions, const 
   const at::Tensor fx = (left - col0).to(at::kFloat).view({k, 1, 1, 1});
 
   // (K, N, N, 3): weighted real, weighted imaginary, weight
-  const at::Tensor wt = weights.to(at::kFloat).view({1, n, n, 1});
-  const at::Tensor values = at::cat({at::view_as_real(patches.to(at::kComplexFloat)) * wt,
-                                     wt.expand({k, n, n, 1})}, -1);
+  const at::Tensor values = at::cat({at::view_as_real(patches.to(at::kComplexFloat)) * weights_,
+                                     weights_.expand({k, n, n, 1})}, -1);
   // bilinear splat onto (N + 1) x (N + 1): the four whole-pixel neighbours of each sample
   auto shifted = [&](int64_t down, int64_t right) {
     return at::constant_pad_nd(values, {0, 0, right, 1 - right, down, 1 - down}, 0);
@@ -54,17 +58,24 @@ at::Tensor Stitch(const at::Tensor& patches, const at::Tensor& positions, const 
   const at::Tensor local = at::arange(n + 1, at::TensorOptions().dtype(at::kLong));
   const at::Tensor rowIdx = row0.to(at::kLong).view({k, 1, 1}) + local.view({1, n + 1, 1});
   const at::Tensor colIdx = col0.to(at::kLong).view({k, 1, 1}) + local.view({1, 1, n + 1});
-  const at::Tensor index = (rowIdx * w + colIdx).reshape({-1});
+  sums_.index_add_(0, (rowIdx * w + colIdx).reshape({-1}), splat.reshape({-1, 3}));
+}
 
-  at::Tensor sums = at::zeros({h * w, 3}, at::TensorOptions().dtype(at::kFloat));
-  sums.index_add_(0, index, splat.reshape({-1, 3}));
-  const at::Tensor weight = sums.select(1, 2);
+at::Tensor CanvasSum::Finish(double floor) const {
+  const at::Tensor weight = sums_.select(1, 2);
   const double threshold = floor * std::max(weight.max().item<double>(), 0.0);
   const at::Tensor covered = weight > threshold;
   const at::Tensor safe = at::where(covered, weight, at::ones_like(weight)).unsqueeze(1);
-  const at::Tensor object = at::where(covered.unsqueeze(1), sums.narrow(1, 0, 2) / safe,
+  const at::Tensor object = at::where(covered.unsqueeze(1), sums_.narrow(1, 0, 2) / safe,
                                       at::zeros_like(safe));
-  return at::view_as_complex(object.contiguous()).view({h, w});
+  return at::view_as_complex(object.contiguous()).view({canvas_.height, canvas_.width});
+}
+
+at::Tensor Stitch(const at::Tensor& patches, const at::Tensor& positions, const at::Tensor& weights,
+                  const Canvas& canvas, double floor) {
+  CanvasSum sum(canvas, weights);
+  sum.Add(patches, positions);
+  return sum.Finish(floor);
 }
 
 at::Tensor StitchAligned(const at::Tensor& patches, const at::Tensor& positions, const at::Tensor& weights,

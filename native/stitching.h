@@ -15,6 +15,21 @@ struct Canvas {
   int64_t height, width;
 };
 
+// Running sums of a stitch, patches added batch by batch: a streamed reconstruction holds the
+// canvas and one batch, never every patch. Finish gives what Stitch gives for all of them at once.
+class CanvasSum {
+ public:
+  CanvasSum(const Canvas& canvas, const at::Tensor& weights);
+  // patches (K, N, N) complex at positions (K, 2) = (x, y)
+  void Add(const at::Tensor& patches, const at::Tensor& positions);
+  at::Tensor Finish(double floor) const;
+
+ private:
+  Canvas canvas_;
+  at::Tensor weights_;  // (1, N, N, 1)
+  at::Tensor sums_;     // (H * W, 3): weighted real, weighted imaginary, weight
+};
+
 // Patches (K, N, N) complex splatted bilinearly at their positions (K, 2) = (x, y), each weighted
 // by `weights` (N, N), summed, and divided by the summed weights where those exceed
 // `floor` x their maximum (0 elsewhere). Returns the complex (H, W) object.

@@ -105,6 +105,13 @@ Napi::Float32Array Float32ArrayFromTensor(Napi::Env env, const at::Tensor& tenso
   return Napi::Float32Array::New(env, count, buffer, 0);
 }
 
+void RequireFinite(Napi::Env env, const at::Tensor& t, const char* what) {
+  const at::Tensor values = t.is_complex() ? at::view_as_real(t) : t;
+  if (values.numel() > 0 && !at::isfinite(values).all().item<bool>()) {
+    throw Napi::RangeError::New(env, std::string(what) + " must be finite");
+  }
+}
+
 Napi::Array ShapeToJs(Napi::Env env, const at::Tensor& tensor) {
   auto sizes = tensor.sizes();
   auto shape = Napi::Array::New(env, sizes.size());

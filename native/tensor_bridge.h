@@ -34,6 +34,9 @@ Napi::Float32Array Float32ArrayFromTensor(Napi::Env env, const at::Tensor& tenso
 // The tensor's shape as a JS array (complex tensors without the trailing 2).
 Napi::Array ShapeToJs(Napi::Env env, const at::Tensor& tensor);
 
+// A RangeError "<what> must be finite" unless every element (real and imaginary parts) is.
+void RequireFinite(Napi::Env env, const at::Tensor& t, const char* what);
+
 }  // namespace ptpinn
 
 namespace ptpinn {

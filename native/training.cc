@@ -22,7 +22,12 @@ torch::Tensor BatchLoss(PtychoPinn& net, const GroupedData& data, const torch::T
   const torch::Tensor groups = data.groups.index_select(0, rows);
   const int64_t b = groups.size(0), c = groups.size(1), n = data.diffraction.size(-1);
   const torch::Tensor x = data.diffraction.index_select(0, groups.reshape({-1})).view({b, c, n, n}) / scale;
-  torch::Tensor patches = net->forward(x);
+  torch::Tensor patches;
+  {
+    // the network alone in the chosen precision: merge, physics and likelihood stay fp32
+    const PrecisionScope precision(options.precision);
+    patches = net->forward(x);
+  }
   if (c > 1 && options.objectBig) {
     patches = physics::MergeGroup(patches, data.offsets.index_select(0, rows));
   }
@@ -82,8 +87,9 @@ void RestoreAdam(torch::optim::Adam& adam, PtychoPinn& net, const TrainState& st
     }
     auto moments = std::make_unique<torch::optim::AdamParamState>();
     moments->step(m.step);
-    moments->exp_avg(m.expAvg.clone());
-    moments->exp_avg_sq(m.expAvgSq.clone());
+    // in the parameter's own layout, as Adam would create them
+    moments->exp_avg(at::empty_like(*p).copy_(m.expAvg));
+    moments->exp_avg_sq(at::empty_like(*p).copy_(m.expAvgSq));
     state[StateKey<decltype(state)>(*p)] = std::move(moments);
   }
 }
@@ -217,18 +223,28 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
   return finish("completed");
 }
 
-torch::Tensor Predict(PtychoPinn net, const torch::Tensor& diffraction,
-                      const torch::Tensor& groups, double scale, int64_t batchSize) {
+Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch::Tensor& groups,
+                   const PredictOptions& options) {
   // no eval(): several predictions may overlap, and the network has no train/eval difference
   c10::InferenceMode guard;
+  const PrecisionScope precision(options.precision);
   const int64_t count = groups.size(0), c = groups.size(1), n = diffraction.size(-1);
-  torch::Tensor out = torch::empty({count, c, n, n}, torch::kComplexFloat);
-  for (int64_t start = 0; start < count; start += batchSize) {
-    const int64_t size = std::min(batchSize, count - start);
+  // the batch counts patterns, so that a forward pass costs the same memory at every gridsize
+  const int64_t perBatch = std::max<int64_t>(1, options.batchSize / c);
+  Prediction out;
+  if (options.keepPatches) out.patches = torch::empty({count, c, n, n}, torch::kComplexFloat);
+  std::optional<stitching::CanvasSum> sum;
+  if (options.canvas) sum.emplace(*options.canvas, options.weights);
+  for (int64_t start = 0; start < count; start += perBatch) {
+    const int64_t size = std::min(perBatch, count - start);
     const torch::Tensor idx = groups.narrow(0, start, size).reshape({-1});
-    const torch::Tensor x = diffraction.index_select(0, idx).view({size, c, n, n}) / scale;
-    out.narrow(0, start, size).copy_(net->forward(x));
+    const torch::Tensor x = diffraction.index_select(0, idx).view({size, c, n, n}) / options.scale;
+    const torch::Tensor patches = net->forward(x);
+    if (options.keepPatches) out.patches.narrow(0, start, size).copy_(patches);
+    if (sum) sum->Add(patches.reshape({size * c, n, n}), options.positions.narrow(0, start * c, size * c));
+    if (options.progress) options.progress(start + size, count);
   }
+  if (sum) out.object = sum->Finish(options.floor);
   return out;
 }
 

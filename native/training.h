@@ -7,10 +7,12 @@
 #include <atomic>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "network.h"
+#include "stitching.h"
 
 namespace ptpinn {
 
@@ -34,6 +36,7 @@ struct TrainOptions {
   Scheduler scheduler = Scheduler::kNone;
   int64_t earlyStopPatience = 100;
   bool objectBig = true;
+  Precision precision = Precision::kFloat32;
   // Return with stop "checkpoint" once this many epochs are complete (0: run to `epochs`), so the
   // caller can save the state and call again: checkpoints and resumption share one path.
   int64_t untilEpoch = 0;
@@ -85,8 +88,26 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
                    const TrainState& start, const std::function<void(const Progress&)>& report,
                    const std::atomic<bool>& cancel);
 
-// Complex patches (G, C, N, N) of every group, the network run on diffraction / scale in batches.
-torch::Tensor Predict(PtychoPinn net, const torch::Tensor& diffraction,
-                      const torch::Tensor& groups, double scale, int64_t batchSize);
+struct PredictOptions {
+  double scale = 1;             // the intensity scale: the network sees diffraction / scale
+  int64_t batchSize = 16;       // patterns per forward pass (whole groups, at least one)
+  Precision precision = Precision::kFloat32;
+  bool keepPatches = true;      // return every group's patches (G, C, N, N)
+  // stitch batch by batch onto this canvas (positions (G * C, 2) in group order, weights (N, N))
+  std::optional<stitching::Canvas> canvas;
+  torch::Tensor positions, weights;
+  double floor = 1e-3;
+  std::function<void(int64_t done, int64_t total)> progress;  // groups done, after each batch
+};
+
+struct Prediction {
+  torch::Tensor patches;  // (G, C, N, N) complex when keepPatches
+  torch::Tensor object;   // (H, W) complex when a canvas was given
+};
+
+// The network on every group, in batches; with a canvas the patches are stitched as they come,
+// so memory does not grow with the number of patterns.
+Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch::Tensor& groups,
+                   const PredictOptions& options);
 
 }  // namespace ptpinn

@@ -73,7 +73,7 @@ test('without probe_big the patch is zero outside its central N/2 x N/2', async 
   const n = 64;
   const model = make(n, 1, false);
   const diffraction = Float32Array.from({ length: 3 * n * n }, (_, i) => (i % 7) / 7);
-  const out = await model.predict({ diffraction, nPatterns: 3, groups: Int32Array.from([0, 1, 2]), nGroups: 3, scale: 1, batchSize: 2, threads: 2 });
+  const out = (await model.predict({ diffraction, nPatterns: 3, groups: Int32Array.from([0, 1, 2]), nGroups: 3, scale: 1, batchSize: 2, precision: 'fp32', keepPatches: true, threads: 2 })).patches!;
   t.deepEqual(out.shape, [3, 1, n, n]);
   let outside = 0;
   let inside = 0;

@@ -82,8 +82,8 @@ serial('gridsize 2 trains with object_big and reconstructs from its groups', asy
   t.true(h.batchLoss.every(Number.isFinite));
   t.is(h.validationLoss.length, 1);
   t.true(Number.isFinite(h.validationLoss[0]!));
-  const r = await model.reconstruct(data, { nImages: 40, threads: 2 });
-  t.deepEqual(r.patches.shape, [40, 4, 64, 64]);
+  const r = await model.reconstruct(data, { nImages: 40, threads: 2, keepPatches: true });
+  t.deepEqual(r.patches!.shape, [40, 4, 64, 64]);
   t.is(r.patterns.length, 160);
   t.true(r.object.data.every(Number.isFinite));
   t.true(r.amplitude.data.some((v) => v > 0));

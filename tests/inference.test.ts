@@ -1,0 +1,65 @@
+// Streamed inference: the object stitched batch by batch equals the stitch of every kept patch, the
+// batch size does not change the result, progress reaches the total, and bf16 stays near fp32.
+import test from 'ava';
+import { type Dataset, loadDataset } from '../lib/dataset.js';
+import { compareObjects } from '../lib/metrics.js';
+import type { PtychoPinnModel } from '../lib/model.js';
+import { centerWeights, stitch } from '../lib/stitching.js';
+import { train } from '../lib/training.js';
+
+const serial = test.serial;
+let data: Dataset;
+let model: PtychoPinnModel;
+test.before(async () => {
+  data = await loadDataset('fixtures/run1084_sim.npz');
+  model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 128, maxEpochs: 1, batchSize: 16, learningRate: 3e-3 } }, { threads: 2 });
+});
+
+function maxDifference(a: Float32Array, b: Float32Array): { max: number; scale: number } {
+  let max = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    max = Math.max(max, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return { max, scale };
+}
+
+serial('the streamed object is the stitch of every patch, whatever the batch size', async (t) => {
+  t.timeout(600_000);
+  const progress: { done: number; total: number }[] = [];
+  const kept = await model.reconstruct(data, { keepPatches: true, inferenceBatchSize: 16, threads: 2, onProgress: (p) => progress.push(p) });
+  const n = 64;
+  const patches = kept.patches!;
+  t.deepEqual(patches.shape, [512, 1, n, n]);
+  const whole = await stitch({ ...patches, shape: [512, n, n] }, kept.xcoords, kept.ycoords, { weights: centerWeights(n), threads: 2 });
+  t.deepEqual(whole.origin, kept.origin);
+  t.deepEqual(whole.object.shape, kept.object.shape);
+  const same = maxDifference(kept.object.data, whole.object.data);
+  t.log(`streamed against stitched at once: max |difference| ${same.max.toExponential(2)} (values up to ${same.scale.toFixed(3)})`);
+  t.true(same.max <= 1e-6 * same.scale);
+  // progress after every batch of 16 patterns, ending at the total
+  t.is(progress.length, 32);
+  t.deepEqual(progress.at(-1), { done: 512, total: 512 });
+  t.true(progress.every((p, i) => i === 0 || p.done > progress[i - 1].done));
+  const streamed = await model.reconstruct(data, { inferenceBatchSize: 5, threads: 2 });
+  t.is(streamed.patches, undefined);
+  const batch = maxDifference(streamed.object.data, kept.object.data);
+  t.log(`batch 5 against batch 16: max |difference| ${batch.max.toExponential(2)}`);
+  t.true(batch.max <= 1e-4 * batch.scale);
+});
+
+serial('bf16 convolutions reconstruct what fp32 does, within a stated tolerance', async (t) => {
+  t.timeout(600_000);
+  const fp32 = await model.reconstruct(data, { threads: 2 });
+  const bf16 = await model.reconstruct(data, { threads: 2, precision: 'bf16' });
+  const interior = { top: 80, left: 80, bottom: 150, right: 150 };
+  const agreement = await compareObjects(bf16.object, bf16.origin, fp32.object, { referenceOrigin: fp32.origin, region: interior, registration: false, removeRamp: false });
+  const truth32 = await compareObjects(fp32.object, fp32.origin, data.objectGuess!, { region: interior });
+  const truth16 = await compareObjects(bf16.object, bf16.origin, data.objectGuess!, { region: interior });
+  t.log(`bf16 against fp32: phase correlation ${agreement.phase.correlation.toFixed(4)}, amplitude ${agreement.amplitude.correlation.toFixed(4)}`);
+  t.log(`against the truth: phase SSIM fp32 ${truth32.phase.ssim.toFixed(3)}, bf16 ${truth16.phase.ssim.toFixed(3)}`);
+  t.true(agreement.phase.correlation > 0.99 && agreement.amplitude.correlation > 0.99);
+  t.true(Math.abs(truth16.phase.ssim - truth32.phase.ssim) < 0.03);
+  await t.throwsAsync(model.reconstruct(data, { precision: 'fp16' as never }), { message: /precision/ });
+});
