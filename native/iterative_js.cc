@@ -33,9 +33,9 @@ Napi::Value Iterate(const Napi::CallbackInfo& info) {
   }
   const at::Tensor amplitudes = RowsOf(o.Get("diffraction"), {patterns, n, n}, rows, "diffraction");
   const at::Tensor positions = Float64View(o.Get("positions"), {count, 2}, "positions");
-  if (!at::isfinite(positions).all().item<bool>()) throw Napi::RangeError::New(env, "positions must be finite");
+  RequireFinite(env, positions, "positions");
   const at::Tensor probe = ComplexView(o.Get("probe"), {n, n}, "probe");
-  if (!at::isfinite(at::view_as_real(probe)).all().item<bool>()) throw Napi::RangeError::New(env, "probe must be finite");
+  RequireFinite(env, probe, "probe");
   const auto c = ObjectArg(o.Get("canvas"), "canvas");
   constexpr double kFar = 1e9;
   const stitching::Canvas canvas{NumberArg(c.Get("originRow"), "canvas.originRow", -kFar, kFar),
@@ -46,7 +46,7 @@ Napi::Value Iterate(const Napi::CallbackInfo& info) {
   at::Tensor initial;
   if (!o.Get("initial").IsUndefined()) {
     initial = ComplexView(o.Get("initial"), {canvas.height, canvas.width}, "initial");
-    if (!at::isfinite(at::view_as_real(initial)).all().item<bool>()) throw Napi::RangeError::New(env, "initial must be finite");
+    RequireFinite(env, initial, "initial");
   }
   iterative::Options options;
   options.method = static_cast<iterative::Method>(ChoiceArg(o.Get("method"), "method", {"epie", "rpie"}));

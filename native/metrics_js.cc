@@ -64,7 +64,7 @@ std::vector<int64_t> ImageShape(const Napi::Value& value, const char* what, int6
 
 at::Tensor FiniteImage(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
   at::Tensor t = Float64View(value, shape, what);
-  if (!at::isfinite(t).all().item<bool>()) throw Napi::RangeError::New(value.Env(), std::string(what) + " must be finite");
+  RequireFinite(value.Env(), t, what);
   return t;
 }
 
@@ -75,9 +75,8 @@ Napi::Value CompareObjects(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto aShape = ImageShape(info[1], "a", 1), bShape = ImageShape(info[3], "b", 1);
   const at::Tensor a = ComplexView(info[0], aShape, "a"), b = ComplexView(info[2], bShape, "b");
-  for (const auto& [t, what] : {std::pair{a, "a"}, std::pair{b, "b"}}) {
-    if (!at::isfinite(at::view_as_real(t)).all().item<bool>()) throw Napi::RangeError::New(env, std::string(what) + " must be finite");
-  }
+  RequireFinite(env, a, "a");
+  RequireFinite(env, b, "b");
   const auto o = ObjectArg(info[4], "options");
   metrics::CompareOptions options;
   options.offsetRow = IntegerArg(o.Get("offsetRow"), "offsetRow", -kMaxSide, kMaxSide);

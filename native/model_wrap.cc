@@ -238,9 +238,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
       ChoiceArg(o.Get("scheduler"), "scheduler", {"none", "exponential", "plateau"}));
   options.earlyStopPatience = IntegerArg(o.Get("earlyStopPatience"), "earlyStopPatience", 1, kMaxCount);
   const at::Tensor probe = ComplexView(o.Get("probe"), {n, n}, "probe");
-  if (!at::isfinite(at::view_as_real(probe)).all().item<bool>()) {
-    throw Napi::RangeError::New(env, "probe must be finite");
-  }
+  RequireFinite(env, probe, "probe");
   const double scale = NumberArg(o.Get("scale"), "scale", 1e-30, 1e30);
   options.untilEpoch = o.Get("untilEpoch").IsUndefined() ? 0 : IntegerArg(o.Get("untilEpoch"), "untilEpoch", 1, kMaxCount);
   const TrainState start = o.Get("resume").IsUndefined() ? TrainState{} : StateFromJs(o.Get("resume"), net_);

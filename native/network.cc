@@ -148,10 +148,7 @@ torch::Tensor PtychoPinnImpl::forward(const torch::Tensor& x) {
 
 std::vector<std::pair<std::string, torch::Tensor>> CopyParameters(PtychoPinn& net) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  // row-major wherever they go, whatever layout the network keeps them in
-  for (const auto& item : net->named_parameters()) {
-    out.emplace_back(item.key(), item.value().detach().clone(at::MemoryFormat::Contiguous));
-  }
+  for (const auto& item : net->named_parameters()) out.emplace_back(item.key(), item.value().detach().clone());
   return out;
 }
 
@@ -159,12 +156,10 @@ PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed) {
   static std::mutex initMutex;
   std::lock_guard<std::mutex> lock(initMutex);
   torch::manual_seed(seed);
-  PtychoPinn net(config);
-  // Channels-last weights (oneDNN on NHWC, no reorders) bought 10-15 % at bf16 inference but
-  // moved training onto another trajectory: the fixture's 3-epoch schedule is bimodal across seeds
-  // in either layout, and its regression seed landed in the bad mode. Kept NCHW until training is
-  // robust to that (issue 17).
-  return net;
+  // NCHW weights: channels-last (oneDNN on NHWC, no reorders) bought 10-15 % at bf16 inference
+  // but moved training onto another trajectory, and the fixture's 3-epoch schedule is bimodal
+  // across seeds (issue 17)
+  return PtychoPinn(config);
 }
 
 // LibTorch 2.4 replaced the CPU-specific autocast calls by ones taking the device type.

@@ -87,9 +87,8 @@ void RestoreAdam(torch::optim::Adam& adam, PtychoPinn& net, const TrainState& st
     }
     auto moments = std::make_unique<torch::optim::AdamParamState>();
     moments->step(m.step);
-    // in the parameter's own layout, as Adam would create them
-    moments->exp_avg(at::empty_like(*p).copy_(m.expAvg));
-    moments->exp_avg_sq(at::empty_like(*p).copy_(m.expAvgSq));
+    moments->exp_avg(m.expAvg.clone());
+    moments->exp_avg_sq(m.expAvgSq.clone());
     state[StateKey<decltype(state)>(*p)] = std::move(moments);
   }
 }
