@@ -1,56 +1,71 @@
 // The seeds' CPU cycle as a user runs it: `ptychopinn train` (2 epochs, 64 groups, batch 4,
 // gridsize 1, N = 64, on the fixture, no tracking) then `ptychopinn infer` (32 patterns), each a
-// fresh process. Prints one JSON line per step and one for the cycle, with peak memory (VmHWM of
-// the process, sampled every 20 ms) and the reference's published figures beside ours.
+// fresh process. One JSON line per step and one for the cycle, with peak memory.
+//
+// The reference PtychoPINN is measured in the same run when the commands that run its cycle are
+// given (no ratio otherwise: a figure from another run or machine is not comparable). Each is a
+// shell command in which {data}, {train_dir} and {infer_dir} are replaced, e.g. for its PyTorch
+// backend:
+//   PTYCHOPINN_REFERENCE_TRAIN='cd ~/PtychoPINN && python -m ptycho_torch.train --train_data_file {data} --output_dir {train_dir} --max_epochs 2 --n_images 64 --batch_size 4 --gridsize 1'
+//   PTYCHOPINN_REFERENCE_INFER='cd ~/PtychoPINN && python -m ptycho_torch.inference --model_path {train_dir} --test_data {data} --output_dir {infer_dir} --n_images 32'
 // Run: npm run build:ts && npx tsx bench/cycle.ts [repeats]
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { machine } from './machine.js';
+import { runMeasured } from './process.js';
 
 const CLI = resolve('dist/lib/cli/bin.js');
 const FIXTURE = resolve('fixtures/run1084_sim.npz');
-// PtychoPINN's PyTorch backend on a machine like this one (DEVELOPERS.md): the whole cycle
-// about 27 s, 14 s of it Python imports, 1.15 GB peak. Published, not measured here.
-const REFERENCE = { cycle_s: 27, peak_mb: 1150 };
+const host = machine();
+const reference = process.env.PTYCHOPINN_REFERENCE_TRAIN && process.env.PTYCHOPINN_REFERENCE_INFER
+  ? { train: process.env.PTYCHOPINN_REFERENCE_TRAIN, infer: process.env.PTYCHOPINN_REFERENCE_INFER }
+  : null;
 
-function peakKb(pid: number): number {
-  try {
-    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0; // the process has just ended
-  }
-}
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
-async function run(args: string[]): Promise<{ seconds: number; peakMb: number }> {
-  const started = performance.now();
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
-  let peak = 0;
-  const timer = setInterval(() => { peak = Math.max(peak, peakKb(child.pid!)); }, 20);
-  const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? -1)));
-  clearInterval(timer);
-  if (code !== 0) throw new Error(`ptychopinn ${args[0]} exited with ${code}`);
-  return { seconds: (performance.now() - started) / 1000, peakMb: peak / 1024 };
+async function cycle(dir: string, commands: { train: string[]; infer: string[] }) {
+  const train = await runMeasured(commands.train[0], commands.train.slice(1));
+  const infer = await runMeasured(commands.infer[0], commands.infer.slice(1));
+  await rm(dir, { recursive: true, force: true });
+  return { train, infer, seconds: train.seconds + infer.seconds, peakMb: Math.max(train.peakMb, infer.peakMb) };
 }
 
 const repeats = Number(process.argv[2] ?? 1);
-const dir = await mkdtemp(join(tmpdir(), 'ptpinn-bench-'));
+const root = await mkdtemp(join(tmpdir(), 'ptpinn-bench-'));
 try {
+  const ours: Awaited<ReturnType<typeof cycle>>[] = [];
+  const theirs: Awaited<ReturnType<typeof cycle>>[] = [];
   for (let i = 0; i < repeats; i++) {
-    const train = await run(['train', '--train_data_file', FIXTURE, '--output_dir', join(dir, 'train'), '--max_epochs', '2',
-      '--n_images', '64', '--batch_size', '4', '--gridsize', '1', '--disable_mlflow', '--quiet']);
-    console.log(JSON.stringify({ bench: 'cycle.train', seconds: +train.seconds.toFixed(3), peak_mb: +train.peakMb.toFixed(0), groups_per_s: +(128 / train.seconds).toFixed(1) }));
-    const infer = await run(['infer', '--model_path', join(dir, 'train'), '--test_data', FIXTURE, '--output_dir', join(dir, 'infer'), '--n_images', '32', '--quiet']);
-    console.log(JSON.stringify({ bench: 'cycle.infer', seconds: +infer.seconds.toFixed(3), peak_mb: +infer.peakMb.toFixed(0) }));
-    const total = train.seconds + infer.seconds;
-    const peak = Math.max(train.peakMb, infer.peakMb);
-    console.log(JSON.stringify({
-      bench: 'cycle', seconds: +total.toFixed(3), peak_mb: +peak.toFixed(0),
-      reference_seconds: REFERENCE.cycle_s, reference_peak_mb: REFERENCE.peak_mb,
-      speedup_vs_reference: +(REFERENCE.cycle_s / total).toFixed(1), memory_vs_reference: +(peak / REFERENCE.peak_mb).toFixed(2),
-    }));
+    // alternated, so that a slow spell of the machine falls on both
+    const dir = join(root, 'ours');
+    const r = await cycle(dir, {
+      train: [process.execPath, CLI, 'train', '--train_data_file', FIXTURE, '--output_dir', join(dir, 'train'), '--max_epochs', '2',
+        '--n_images', '64', '--batch_size', '4', '--gridsize', '1', '--disable_mlflow', '--quiet'],
+      infer: [process.execPath, CLI, 'infer', '--model_path', join(dir, 'train'), '--test_data', FIXTURE, '--output_dir', join(dir, 'infer'),
+        '--n_images', '32', '--quiet'],
+    });
+    ours.push(r);
+    console.log(JSON.stringify({ bench: 'cycle.ours', ...host, run: i + 1, train_s: +r.train.seconds.toFixed(2), infer_s: +r.infer.seconds.toFixed(2),
+      seconds: +r.seconds.toFixed(2), peak_mb: Math.round(r.peakMb) }));
+    if (reference) {
+      const refDir = join(root, 'reference');
+      const fill = (t: string) => t.replaceAll('{data}', FIXTURE).replaceAll('{train_dir}', join(refDir, 'train')).replaceAll('{infer_dir}', join(refDir, 'infer'));
+      const q = await cycle(refDir, { train: ['bash', '-c', fill(reference.train)], infer: ['bash', '-c', fill(reference.infer)] });
+      theirs.push(q);
+      console.log(JSON.stringify({ bench: 'cycle.reference', ...host, run: i + 1, train_s: +q.train.seconds.toFixed(2), infer_s: +q.infer.seconds.toFixed(2),
+        seconds: +q.seconds.toFixed(2), peak_mb: Math.round(q.peakMb) }));
+    }
   }
+  const seconds = median(ours.map((r) => r.seconds));
+  const peak = median(ours.map((r) => r.peakMb));
+  console.log(JSON.stringify({
+    bench: 'cycle', ...host, repeats, median_seconds: +seconds.toFixed(2), median_peak_mb: Math.round(peak),
+    ...(reference
+      ? { reference_median_seconds: +median(theirs.map((r) => r.seconds)).toFixed(2), reference_median_peak_mb: Math.round(median(theirs.map((r) => r.peakMb))),
+          speedup_vs_reference: +(median(theirs.map((r) => r.seconds)) / seconds).toFixed(2) }
+      : { reference: 'not measured (set PTYCHOPINN_REFERENCE_TRAIN and PTYCHOPINN_REFERENCE_INFER)' }),
+  }));
 } finally {
-  await rm(dir, { recursive: true, force: true });
+  await rm(root, { recursive: true, force: true });
 }

@@ -3,12 +3,14 @@
 // PtychoPINN (gridsize 1 and 2) and by the built-in ePIE and rPIE. One JSON line per method, scan,
 // dose and gridsize. Run: npx tsx bench/quality.ts [--epochs 20] [--doses 1e4,1e6,1e9]
 //   [--scans run1084,spiral] [--methods pinn1,pinn2,epie,rpie] [--iterations 100] [--threads T]
+//   [--save DIR]   (each reconstruction's files, as `infer` writes them, in DIR/METHOD-SCAN-DOSE/)
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Dataset } from '../lib/dataset.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative } from '../lib/iterative.js';
 import { type Comparison, compareObjects } from '../lib/metrics.js';
-import { scannedRegion } from '../lib/outputs.js';
+import { type ReconstructionLike, scannedRegion, writeReconstruction } from '../lib/outputs.js';
 import { spiralScan } from '../lib/scan.js';
 import { simulate } from '../lib/simulation.js';
 import { train } from '../lib/training.js';
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     methods: { type: 'string', default: 'pinn1,pinn2,epie,rpie' },
     iterations: { type: 'string', default: '100' },
     threads: { type: 'string' },
+    save: { type: 'string' },
   },
 });
 const epochs = Number(values.epochs);
@@ -45,6 +48,10 @@ function scores(c: Comparison) {
   return { phase: part(c.phase), amplitude: part(c.amplitude), complex_correlation: +c.complexCorrelation.toFixed(4), shift_px: c.shift };
 }
 
+async function save(name: string, r: ReconstructionLike, data: Dataset) {
+  if (values.save) await writeReconstruction(join(values.save, name), r, data, { threads });
+}
+
 async function score(object: Parameters<typeof compareObjects>[0], origin: [number, number], data: Dataset, x: Float64Array, y: Float64Array) {
   return scores(await compareObjects(object, origin, data.objectGuess!, { region: scannedRegion(x, y, N / 4), threads }));
 }
@@ -57,6 +64,7 @@ for (const scan of values.scans.split(',')) {
     for (const method of values.methods.split(',')) {
       if (method === 'epie' || method === 'rpie') {
         const r = await reconstructIterative(dataset, { method, iterations, probeStart: 5, threads });
+        await save(`${method}-${scan}-${dose}`, r, dataset);
         console.log(JSON.stringify({
           ...base, method, iterations, ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
           reconstruct_s: +r.seconds.toFixed(2), ms_per_pattern: +(1000 * r.seconds / count).toFixed(3),
@@ -68,6 +76,7 @@ for (const scan of values.scans.split(',')) {
         const trained = performance.now();
         const r = await model.reconstruct(dataset, { threads });
         const seconds = (performance.now() - trained) / 1000;
+        await save(`${method}-${scan}-${dose}`, r, dataset);
         console.log(JSON.stringify({
           ...base, method: 'pinn', gridsize, epochs, ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
           train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +seconds.toFixed(2), ms_per_pattern: +(1000 * seconds / count).toFixed(3),

@@ -1,33 +1,131 @@
-// Training and inference throughput of the network at N = 64, f = 2, gridsize 1 on this machine,
-// against the plain-PyTorch figures of SPEC section 11 (2 threads, same network; published, not
-// measured here). Run: npx tsx bench/throughput.ts [threads]
-import { availableParallelism } from 'node:os';
-import { loadDataset } from '../lib/dataset.js';
+// Speed of the network, the stitching and the whole `infer` on this machine, with plain PyTorch
+// (bench/reference/ptychopinn_twin.py: the same network, loss and training step) measured in the
+// same run when a Python with torch exists. One JSON line per measure; a ratio appears only
+// beside a PyTorch figure of this run. Achieved GFLOP/s are read against the machine's measured
+// FMA peak (bench/peak.ts), not a constant.
+// Run: npm run build:ts && [PYTHON=/path/to/python-with-torch] npx tsx bench/throughput.ts [--threads T]
+//   [--quick]   (fewer measures: the defaults below take about 4 minutes on 2 cores)
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type Dataset, loadDataset, saveDataset } from '../lib/dataset.js';
+import { readRun1084 } from '../lib/fixture.js';
+import { simulate } from '../lib/simulation.js';
+import { stitch } from '../lib/stitching.js';
 import { train } from '../lib/training.js';
+import { machine } from './machine.js';
+import { measurePeak } from './peak.js';
+import { runMeasured } from './process.js';
 
-const threads = Number(process.argv[2] ?? availableParallelism());
-const PYTORCH = { train_batch4: [19, 26], train_batch16: [27, 29], infer_batch64: [40, 72] };
-const GFLOP_TRAIN = 4.81;
-const GFLOP_INFER = 1.6;
+const { values } = parseArgs({ options: { threads: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const threads = Number(values.threads ?? availableParallelism());
+const quick = values.quick;
+// SPEC section 5: N = 64, f = 2, gridsize 1
+const GFLOP = { train: 4.81, infer: 1.6 };
+const here = dirname(fileURLToPath(import.meta.url));
+const host = { ...machine(), threads };
+const peak = measurePeak(threads);
+console.log(JSON.stringify({ bench: 'peak', ...host, ...peak }));
 
-const data = await loadDataset('fixtures/run1084_sim.npz');
-for (const batchSize of [4, 16]) {
-  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 128, maxEpochs: 2, batchSize } }, { threads });
-  // over both epochs, first-batch warm-up included
-  const perSecond = (model.history!.batchLoss.length * batchSize) / model.history!.seconds;
-  const peer = batchSize === 4 ? PYTORCH.train_batch4 : PYTORCH.train_batch16;
-  console.log(JSON.stringify({
-    bench: `train.batch${batchSize}`, threads, groups_per_s: +perSecond.toFixed(1), gflop_per_s: +(perSecond * GFLOP_TRAIN).toFixed(0),
-    pytorch_groups_per_s: peer, ratio_vs_pytorch: +(perSecond / ((peer[0] + peer[1]) / 2)).toFixed(2),
-  }));
-  if (batchSize === 16) {
-    await model.reconstruct(data, { nImages: 64, threads }); // warm-up
-    const started = performance.now();
-    await model.reconstruct(data, { threads, inferenceBatchSize: 64 });
-    const patterns = data.diffraction.shape[0] / ((performance.now() - started) / 1000);
-    console.log(JSON.stringify({
-      bench: 'infer.batch64', threads, patterns_per_s: +patterns.toFixed(1), gflop_per_s: +(patterns * GFLOP_INFER).toFixed(0),
-      pytorch_patterns_per_s: PYTORCH.infer_batch64, ratio_vs_pytorch: +(patterns / ((PYTORCH.infer_batch64[0] + PYTORCH.infer_batch64[1]) / 2)).toFixed(2),
-    }));
+const fraction = (gflops: number, precision: string) => {
+  const top = precision === 'bf16' ? peak.bf16_gflops : peak.fp32_gflops;
+  return top ? +(gflops / top).toFixed(2) : null;
+};
+
+// A Python that imports torch: $PYTHON, else python3, else Debian's.
+function findTorchPython(): { python: string; torch: string } | null {
+  for (const python of [process.env.PYTHON, 'python3', '/usr/bin/python3']) {
+    if (!python) continue;
+    try {
+      const torch = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      return { python, torch };
+    } catch { /* next candidate */ }
   }
+  return null;
+}
+const py = findTorchPython();
+if (!py) console.log(JSON.stringify({ bench: 'pytorch', available: false, note: 'no Python with torch (set PYTHON): our figures only, no ratios' }));
+
+interface TwinResult { samples_per_s: number; torch: string; peak_rss_mb: number }
+function twin(args: string[]): TwinResult | null {
+  if (!py) return null;
+  const out = execFileSync(py.python, [join(here, 'reference', 'ptychopinn_twin.py'), '--threads', String(threads), ...args], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as TwinResult;
+}
+
+// `peer`: the twin as plain PyTorch code is usually written (NCHW); `tuned`: with channels-last
+// weights and activations, the layout our inference uses.
+function report(bench: string, precision: string, batch: number, rate: number, unit: 'samples' | 'patterns', gflopEach: number,
+  peer: TwinResult | null, tuned: TwinResult | null = null) {
+  const gflops = rate * gflopEach;
+  console.log(JSON.stringify({
+    bench, ...host, precision, batch, [`${unit}_per_s`]: +rate.toFixed(1), gflop_per_s: +gflops.toFixed(0),
+    of_peak: fraction(gflops, precision),
+    ...(peer ? { pytorch: py!.torch, pytorch_per_s: +peer.samples_per_s.toFixed(1), ratio_vs_pytorch: +(rate / peer.samples_per_s).toFixed(2) } : {}),
+    ...(tuned ? { pytorch_channels_last_per_s: +tuned.samples_per_s.toFixed(1), ratio_vs_pytorch_channels_last: +(rate / tuned.samples_per_s).toFixed(2) } : {}),
+  }));
+}
+
+const fixture = await loadDataset(resolve(here, '..', 'fixtures', 'run1084_sim.npz'));
+
+// Training: the rate of the second epoch (warm), from the loop's own clock.
+const trainCases: [number, 'fp32' | 'bf16'][] = quick ? [[16, 'fp32']] : [[4, 'fp32'], [16, 'fp32'], [16, 'bf16']];
+for (const [batchSize, precision] of trainCases) {
+  let rate = 0;
+  const model = await train(fixture, { model: { gridsize: 1 }, training: { nGroups: batchSize * 16, maxEpochs: 2, batchSize, precision } }, {
+    threads, onProgress: (p) => { if (p.epoch === 2) rate = p.samplesPerSecond; },
+  });
+  model.dispose();
+  const peer = twin(['--mode', 'train', '--batch', String(batchSize), '--steps', '16', '--warmup', '3', ...(precision === 'bf16' ? ['--bf16'] : [])]);
+  report('train', precision, batchSize, rate, 'samples', GFLOP.train, peer);
+}
+
+// Inference: the network alone (patches kept, nothing stitched), then the stitching alone.
+const model = await train(fixture, { model: { gridsize: 1 }, training: { nGroups: 32, maxEpochs: 1, batchSize: 16 } }, { threads });
+const count = fixture.diffraction.shape[0];
+const all = Int32Array.from({ length: count }, (_, i) => i);
+const inferCases: [number, 'fp32' | 'bf16'][] = quick ? [[16, 'fp32']] : [[1, 'fp32'], [16, 'fp32'], [64, 'fp32'], [16, 'bf16']];
+let patches: Float32Array | undefined;
+for (const [batchSize, precision] of inferCases) {
+  const predict = () => model.native.predict({
+    diffraction: fixture.diffraction.data, nPatterns: count, groups: all, nGroups: count, scale: model.intensityScale,
+    batchSize, precision, threads, keepPatches: true,
+  });
+  await predict(); // warm-up
+  const started = performance.now();
+  patches = (await predict()).patches!.data;
+  const rate = count / ((performance.now() - started) / 1000);
+  const twinArgs = ['--mode', 'infer', '--batch', String(batchSize), '--patterns', String(count), ...(precision === 'bf16' ? ['--bf16'] : [])];
+  report('infer.network', precision, batchSize, rate, 'patterns', GFLOP.infer, twin(twinArgs), twin([...twinArgs, '--channels-last']));
+}
+{
+  const n = fixture.diffraction.shape[1];
+  const started = performance.now();
+  await stitch({ dtype: 'complex64', shape: [count, n, n], data: patches! }, fixture.xcoords, fixture.ycoords, { threads });
+  const seconds = (performance.now() - started) / 1000;
+  console.log(JSON.stringify({ bench: 'infer.stitch', ...host, patterns: count, seconds: +seconds.toFixed(3), patterns_per_s: +(count / seconds).toFixed(0) }));
+}
+model.dispose();
+
+// The whole `ptychopinn infer` as a user runs it (fresh process: addon load, files, stitching,
+// images, metrics) on the 1087 simulated Run1084 positions, with peak memory.
+const dir = await mkdtemp(join(tmpdir(), 'ptpinn-throughput-'));
+try {
+  const source = await readRun1084();
+  const { dataset } = await simulate(source.object, source.probe, { x: source.x, y: source.y }, { photons: 1e6, seed: 7, threads });
+  const data = join(dir, 'run1084_1087.npz');
+  await saveDataset(data, dataset as Dataset);
+  const cli = resolve(here, '..', 'dist', 'lib', 'cli', 'bin.js');
+  const run = (args: string[]) => runMeasured(process.execPath, [cli, ...args, '--threads', String(threads), '--quiet']);
+  const modelDir = join(dir, 'model');
+  await run(['train', '--train_data_file', data, '--output_dir', modelDir, '--max_epochs', '1', '--n_images', '32', '--gridsize', '1', '--disable_mlflow']);
+  for (const precision of quick ? ['fp32'] : ['fp32', 'bf16']) {
+    const r = await run(['infer', '--model_path', modelDir, '--test_data', data, '--output_dir', join(dir, `infer-${precision}`), '--n_images', '1087', '--precision', precision]);
+    console.log(JSON.stringify({ bench: 'infer.cli', ...host, precision, patterns: 1087, seconds: +r.seconds.toFixed(2), patterns_per_s: +(1087 / r.seconds).toFixed(1), peak_mb: Math.round(r.peakMb) }));
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true });
 }

@@ -17,6 +17,8 @@ export interface NativeTensor {
 /** The raw binding. Arguments are validated in TypeScript before they get here. */
 export interface NativeBinding {
   torchVersion: string;
+  /** How the addon set up the C library's allocator for tensors (native/allocator.cc). */
+  allocator: string;
   /** Whether this LibTorch was built with CUDA and sees a GPU. */
   cudaAvailable: boolean;
   /** Complex patch (interleaved) of shape patchShape and complex probe -> amplitudes. */
@@ -133,9 +135,11 @@ export interface NativeTrainArgs {
   learningRate: number;
   seed: number;
   loss: 'poisson' | 'mae';
-  scheduler: 'none' | 'exponential' | 'plateau';
+  scheduler: 'none' | 'exponential' | 'plateau' | 'cosine';
   earlyStopPatience: number;
   objectBig: boolean;
+  /** Refine the probe (starting from `probe`) with the network, at its starting power. */
+  probeTrainable?: boolean;
   precision: 'fp32' | 'bf16';
   threads: number;
   /** Return with stop 'checkpoint' once this many epochs are complete. */
@@ -203,8 +207,13 @@ export interface NativeTrainOutcome {
   validationLoss: (number | null)[];
   learningRate: number[];
   state: NativeTrainState;
-  /** The weights at the best monitored loss, when this call improved on it. */
+  /**
+   * The weights at the best monitored loss, when this call improved on it; with a trainable probe
+   * also its real and imaginary parts (N, N, 2), named 'probe'.
+   */
   best?: NativeParameter[];
+  /** A trainable probe where the loop stopped: complex (N, N), interleaved. */
+  probe?: Float32Array;
 }
 
 export interface NativeParameter {

@@ -101,6 +101,8 @@ export async function saveModel(model: PtychoPinnModel, path: string, options: S
     const { adam, ...counters } = r.state;
     resume = { ...counters, adamSteps: Object.fromEntries(adam.map((m) => [m.name, m.step])) };
     const shapes = new Map(parameters.map((p) => [p.name, p.shape]));
+    // a trainable probe's moments are over its real and imaginary parts
+    shapes.set('probe', [...model.probe.shape, 2]);
     extra.push({ name: OPTIMIZER, parts: encodeSafetensors(adam.flatMap((m) => [
       { name: `${m.name}.exp_avg`, shape: shapes.get(m.name)!, data: m.expAvg },
       { name: `${m.name}.exp_avg_sq`, shape: shapes.get(m.name)!, data: m.expAvgSq },

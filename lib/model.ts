@@ -9,7 +9,7 @@ import type { NativeOptions } from './physics.js';
 import { intensityScale } from './scaling.js';
 import { type StitchedObject, canvasFor, centerWeights, interleave, probeWeights, stitch } from './stitching.js';
 import { runNative } from './jobs.js';
-import { resolveThreads } from './threads.js';
+import { resolvePrecision, resolveThreads } from './threads.js';
 import { ArgumentError, nativeSync } from './errors.js';
 
 export interface TrainingHistory {
@@ -37,6 +37,8 @@ export interface Reconstruction {
   patches?: ComplexArray;
   /** The intensity scale the network input was divided by. */
   intensityScale: number;
+  /** The precision the network ran at (`auto` resolved). */
+  precision: 'fp32' | 'bf16';
 }
 
 export type ReconstructOptions = Partial<InferenceConfig> & NativeOptions & {
@@ -78,7 +80,8 @@ export interface ResumeState {
 export class PtychoPinnModel {
   readonly native: NativeModel;
   readonly config: ModelConfig;
-  readonly probe: ComplexArray;
+  /** The training probe (N, N), normalised; refined by training with `probeTrainable`. */
+  probe: ComplexArray;
   readonly intensityScale: number;
   readonly seed: number;
   training?: TrainingConfig;
@@ -163,9 +166,11 @@ export class PtychoPinnModel {
       : this.intensityScale;
     const nGroups = groups.length / c;
     const nativeThreads = resolveThreads(threads);
+    const precision = resolvePrecision(config.precision);
     const xcoords = Float64Array.from(groups, (i) => dataset.xcoords[i]);
     const ycoords = Float64Array.from(groups, (i) => dataset.ycoords[i]);
-    const weights = config.stitchWeights === 'probe' ? probeWeights(dataset.probe) : centerWeights(n);
+    // a probe refined in training knows the beam better than the file does
+    const weights = config.stitchWeights === 'probe' ? probeWeights(this.training?.probeTrainable ? this.probe : dataset.probe) : centerWeights(n);
     // each group's phase is free (SPEC section 13): alignment needs every patch before the stitch
     const align = config.alignPhases > 0;
     const stream = !align;
@@ -184,7 +189,7 @@ export class PtychoPinnModel {
     const keepPatches = align || (options.keepPatches ?? false);
     const predicted = await runNative('predict', nativeThreads, () => this.native.predict({
       diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale,
-      batchSize: config.inferenceBatchSize, precision: config.precision, threads: nativeThreads, keepPatches,
+      batchSize: config.inferenceBatchSize, precision, threads: nativeThreads, keepPatches,
       stitch: stream ? { positions: interleave(xcoords, ycoords), weights, canvas, floor: 1e-3 } : undefined,
     }, options.onProgress));
     const patches: ComplexArray | undefined = predicted.patches &&
@@ -200,7 +205,7 @@ export class PtychoPinnModel {
     const { object, origin } = stitched;
     return {
       object, ...amplitudeAndPhase(object), origin, patterns: groups, xcoords, ycoords,
-      ...(options.keepPatches ? { patches } : {}), intensityScale: scale,
+      ...(options.keepPatches ? { patches } : {}), intensityScale: scale, precision,
     };
   }
 }

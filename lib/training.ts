@@ -158,7 +158,7 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
         epochs: training.maxEpochs, batchSize: training.batchSize, learningRate: training.learningRate,
         seed: training.seed, loss: training.lossMode, scheduler: training.scheduler,
         earlyStopPatience: training.earlyStopPatience, objectBig: modelConfig.objectBig,
-        precision: training.precision, threads,
+        probeTrainable: training.probeTrainable, precision: training.precision, threads,
         untilEpoch, resume: state,
       }, options.onProgress && ((p) => {
         // a throwing callback must not become an uncaught exception: stop training and rethrow
@@ -180,6 +180,8 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
       history.seconds = previousSeconds + (performance.now() - started) / 1000;
       state = outcome.state;
       if (outcome.best) best = outcome.best;
+      // the refined probe is the model's from now on: the bundle saves it, a resumed run starts from it
+      if (outcome.probe) model.probe = { dtype: 'complex64', shape: [N, N], data: outcome.probe };
       model.history = history;
       model.resumeState = { state, best };
       if (callbackError !== undefined) throw callbackError;
@@ -195,7 +197,11 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
       }
     }
     // early stopping ends on the best epoch's weights, not on the `patience` epochs after it
-    if (history.stop === 'early_stop' && best) model.loadParameters(best);
+    if (history.stop === 'early_stop' && best) {
+      model.loadParameters(best.filter((p) => p.name !== 'probe'));
+      const probe = best.find((p) => p.name === 'probe');
+      if (probe) model.probe = { dtype: 'complex64', shape: [N, N], data: probe.data };
+    }
     return model;
   } finally {
     options.signal?.removeEventListener('abort', cancel);

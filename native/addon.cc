@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include "allocator.h"
 #include "iterative_js.h"
 #include "js_boundary.h"
 #include "metrics_js.h"
@@ -145,6 +146,7 @@ Napi::Value Propagate(const Napi::CallbackInfo& info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace ptpinn;
+  exports.Set("allocator", Napi::String::New(env, ConfigureAllocator()));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("cudaAvailable", Napi::Boolean::New(env, torch::cuda::is_available()));
   exports.Set("diffract", Napi::Function::New(env, Entry<Diffract>, "diffract"));

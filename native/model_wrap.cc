@@ -105,8 +105,10 @@ TrainState StateFromJs(const Napi::Value& value, PtychoPinn& net) {
     if (!m.Get("name").IsString()) throw Napi::TypeError::New(o.Env(), what + ".name must be a string");
     const std::string name = m.Get("name").As<Napi::String>().Utf8Value();
     const torch::Tensor* p = named.find(name);
-    if (!p) throw Napi::RangeError::New(o.Env(), what + ": the network has no parameter '" + name + "'");
-    const auto shape = p->sizes().vec();
+    if (!p && name != "probe") throw Napi::RangeError::New(o.Env(), what + ": the network has no parameter '" + name + "'");
+    // a trainable probe's moments are over its real and imaginary parts
+    const int64_t n = net->config.n;
+    const auto shape = p ? p->sizes().vec() : std::vector<int64_t>{n, n, 2};
     st.adam.push_back({name, IntegerArg(m.Get("step"), what + ".step", 1, kMaxCount),
                        FloatView(m.Get("expAvg"), shape, (what + ".expAvg").c_str()),
                        FloatView(m.Get("expAvgSq"), shape, (what + ".expAvgSq").c_str())});
@@ -214,7 +216,7 @@ std::shared_ptr<void> ModelWrap::Claim(Napi::Env env, Access access, const char*
 }
 
 // train({ train: grouped, validation?: grouped, probe, scale, epochs, batchSize, learningRate,
-//         seed, loss, scheduler, earlyStopPatience, objectBig, threads }, onProgress?)
+//         seed, loss, scheduler, earlyStopPatience, objectBig, probeTrainable?, threads }, onProgress?)
 Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireLive(env, "train");
@@ -222,6 +224,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   const int64_t n = net_->config.n, c = net_->config.channels;
   TrainOptions options;
   options.objectBig = BoolArg(o.Get("objectBig"), "objectBig");
+  options.probeTrainable = !o.Get("probeTrainable").IsUndefined() && BoolArg(o.Get("probeTrainable"), "probeTrainable");
   options.precision = PrecisionArg(o.Get("precision"));
   const bool merge = c > 1 && options.objectBig;
   GroupedData train = GroupedFromJs(o.Get("train"), "train", n, c, merge);
@@ -235,7 +238,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   options.seed = static_cast<uint64_t>(IntegerArg(o.Get("seed"), "seed", 0, (int64_t{1} << 32) - 1));
   options.loss = static_cast<LossMode>(ChoiceArg(o.Get("loss"), "loss", {"poisson", "mae"}));
   options.scheduler = static_cast<Scheduler>(
-      ChoiceArg(o.Get("scheduler"), "scheduler", {"none", "exponential", "plateau"}));
+      ChoiceArg(o.Get("scheduler"), "scheduler", {"none", "exponential", "plateau", "cosine"}));
   options.earlyStopPatience = IntegerArg(o.Get("earlyStopPatience"), "earlyStopPatience", 1, kMaxCount);
   const at::Tensor probe = ComplexView(o.Get("probe"), {n, n}, "probe");
   RequireFinite(env, probe, "probe");
@@ -284,6 +287,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
         out.Set("learningRate", NumbersToJs(env, outcome->learningRate));
         out.Set("state", StateToJs(env, outcome->state));
         if (!outcome->bestParameters.empty()) out.Set("best", ParametersToJs(env, outcome->bestParameters));
+        if (outcome->probe.defined()) out.Set("probe", Float32ArrayFromTensor(env, outcome->probe));
         return out;
       });
 }

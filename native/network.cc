@@ -152,14 +152,35 @@ std::vector<std::pair<std::string, torch::Tensor>> CopyParameters(PtychoPinn& ne
   return out;
 }
 
+namespace {
+// LibTorch's initialisation draws from the global generator
+std::mutex initMutex;
+}  // namespace
+
 PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed) {
-  static std::mutex initMutex;
   std::lock_guard<std::mutex> lock(initMutex);
   torch::manual_seed(seed);
   // NCHW weights: channels-last (oneDNN on NHWC, no reorders) bought 10-15 % at bf16 inference
   // but moved training onto another trajectory, and the fixture's 3-epoch schedule is bimodal
   // across seeds (issue 17)
   return PtychoPinn(config);
+}
+
+PtychoPinn ChannelsLastCopy(PtychoPinn& net) {
+  PtychoPinn copy{nullptr};
+  {
+    // the copy's own initial values are overwritten below; the lock keeps its draws from the
+    // global generator from interleaving with a seeded MakeNetwork on another thread
+    std::lock_guard<std::mutex> lock(initMutex);
+    copy = PtychoPinn(net->config);
+  }
+  torch::NoGradGuard noGrad;
+  const auto source = net->named_parameters();
+  for (auto& item : copy->named_parameters()) {
+    const torch::Tensor& from = source[item.key()];
+    item.value().set_data(from.dim() == 4 ? from.contiguous(at::MemoryFormat::ChannelsLast) : from.clone());
+  }
+  return copy;
 }
 
 // LibTorch 2.4 replaced the CPU-specific autocast calls by ones taking the device type.

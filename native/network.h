@@ -103,4 +103,9 @@ std::vector<std::pair<std::string, torch::Tensor>> CopyParameters(PtychoPinn& ne
 
 PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed);
 
+// A copy of the network for inference, its convolution weights in channels-last (NHWC) layout:
+// oneDNN then runs every convolution on NHWC activations without reordering them in and out of
+// its blocked layout at each layer. Training keeps NCHW (see MakeNetwork).
+PtychoPinn ChannelsLastCopy(PtychoPinn& net);
+
 }  // namespace ptpinn

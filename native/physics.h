@@ -39,7 +39,8 @@ at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t
 
 // object_big: the group's C patches (B, C, N, N) complex, placed at their offsets (B, C, 2) =
 // member position - centroid on a canvas that holds every offset, each counting only in its
-// central N/2 x N/2, averaged where they overlap, and each member's patch cut back out.
+// central N/2 x N/2, averaged where they overlap, and each member's patch cut back out; outside
+// the union of the centres a member keeps its own values.
 at::Tensor MergeGroup(const at::Tensor& patches, const at::Tensor& offsets);
 
 // Fresnel propagation of a probe (N, N) by `defocus`, in pixel^2 units (lambda dz / dx^2): the

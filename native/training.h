@@ -25,7 +25,9 @@ struct GroupedData {
 };
 
 enum class LossMode { kPoisson, kMae };
-enum class Scheduler { kNone, kExponential, kPlateau };
+// kCosine: a linear warm-up over the first epoch (at most a tenth of the run), then a cosine
+// decay to a twentieth of the rate at the last batch, set before every batch.
+enum class Scheduler { kNone, kExponential, kPlateau, kCosine };
 
 struct TrainOptions {
   int64_t epochs = 100;
@@ -36,6 +38,9 @@ struct TrainOptions {
   Scheduler scheduler = Scheduler::kNone;
   int64_t earlyStopPatience = 100;
   bool objectBig = true;
+  // The probe is a parameter of the physics, refined with the network at the same learning rate
+  // and held at its starting power (the object's amplitude keeps its scale).
+  bool probeTrainable = false;
   Precision precision = Precision::kFloat32;
   // Return with stop "checkpoint" once this many epochs are complete (0: run to `epochs`), so the
   // caller can save the state and call again: checkpoints and resumption share one path.
@@ -54,7 +59,7 @@ struct TrainState {
   int64_t sinceBest = 0;
   double plateauBest = std::numeric_limits<double>::infinity();
   int64_t plateauWait = 0;
-  // Adam's moments by parameter name (empty before the first step)
+  // Adam's moments by parameter name, "probe" for a trainable probe (empty before the first step)
   struct Moments {
     std::string name;
     int64_t step;
@@ -77,12 +82,15 @@ struct TrainOutcome {
   std::string stop;  // "completed", "cancelled", "early_stop", "non_finite" or "checkpoint"
   std::string message;  // for "non_finite": where the loss stopped being finite
   TrainState state;     // where the loop stopped (for "non_finite": before the bad batch)
-  // copies of the weights at the best monitored loss, when this call improved on it
+  // copies of the weights at the best monitored loss, when this call improved on it (with a
+  // trainable probe, its real and imaginary parts (N, N, 2) as "probe")
   std::vector<std::pair<std::string, torch::Tensor>> bestParameters;
+  // a trainable probe where the loop stopped, complex (N, N)
+  torch::Tensor probe;
 };
 
 // Trains from `start` (a fresh run: a default TrainState with learningRate 0) to the end or to
-// options.untilEpoch.
+// options.untilEpoch. `probe` is where a trainable probe starts.
 TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* validation,
                    const torch::Tensor& probe, double scale, const TrainOptions& options,
                    const TrainState& start, const std::function<void(const Progress&)>& report,

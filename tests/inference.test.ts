@@ -1,6 +1,8 @@
 // Streamed inference: the object stitched batch by batch equals the stitch of every kept patch, the
 // batch size does not change the result, progress reaches the total, and bf16 stays near fp32.
+import { readFileSync } from 'node:fs';
 import test from 'ava';
+import { addon } from '../lib/binding.js';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
 import { compareObjects } from '../lib/metrics.js';
 import type { PtychoPinnModel } from '../lib/model.js';
@@ -51,8 +53,14 @@ serial('the streamed object is the stitch of every patch, whatever the batch siz
 
 serial('bf16 convolutions reconstruct what fp32 does, within a stated tolerance', async (t) => {
   t.timeout(600_000);
-  const fp32 = await model.reconstruct(data, { threads: 2 });
+  const fp32 = await model.reconstruct(data, { threads: 2, precision: 'fp32' });
   const bf16 = await model.reconstruct(data, { threads: 2, precision: 'bf16' });
+  t.is(fp32.precision, 'fp32');
+  t.is(bf16.precision, 'bf16');
+  // the default leaves it to the CPU: bf16 only where it multiplies bf16 natively
+  const auto = await model.reconstruct(data, { threads: 2, nImages: 16 });
+  const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))![1].split(/\s+/);
+  t.is(auto.precision, flags.includes('avx512_bf16') || flags.includes('amx_bf16') ? 'bf16' : 'fp32');
   const interior = { top: 80, left: 80, bottom: 150, right: 150 };
   const agreement = await compareObjects(bf16.object, bf16.origin, fp32.object, { referenceOrigin: fp32.origin, region: interior, registration: false, removeRamp: false });
   const truth32 = await compareObjects(fp32.object, fp32.origin, data.objectGuess!, { region: interior });
@@ -62,4 +70,17 @@ serial('bf16 convolutions reconstruct what fp32 does, within a stated tolerance'
   t.true(agreement.phase.correlation > 0.99 && agreement.amplitude.correlation > 0.99);
   t.true(Math.abs(truth16.phase.ssim - truth32.phase.ssim) < 0.03);
   await t.throwsAsync(model.reconstruct(data, { precision: 'fp16' as never }), { message: /precision/ });
+});
+
+serial('tensor memory is reused from batch to batch, not mapped and faulted in afresh', async (t) => {
+  t.timeout(600_000);
+  t.regex(addon().binding.allocator, /mmap threshold 256 MiB/);
+  await model.reconstruct(data, { threads: 2, precision: 'fp32' }); // the heap grows to one batch's needs
+  const before = process.resourceUsage().minorPageFault;
+  await model.reconstruct(data, { threads: 2, precision: 'fp32' });
+  const faults = process.resourceUsage().minorPageFault - before;
+  // glibc's defaults: about 1700 faults a pattern (each batch's activations mapped and faulted in
+  // 4 KiB at a time, then returned); kept in the heap, the second pass reuses the first's pages
+  t.log(`${faults} minor page faults for ${data.diffraction.shape[0]} patterns (${(faults / data.diffraction.shape[0]).toFixed(0)} a pattern)`);
+  t.true(faults < 200 * data.diffraction.shape[0], `${faults} minor page faults`);
 });

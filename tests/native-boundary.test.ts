@@ -64,7 +64,7 @@ const cases: [string, () => unknown, RegExp][] = [
   ['predict: unknown precision', () => model().predict({ ...grouped(), scale: 1, batchSize: 1, precision: 'fp16' as never, keepPatches: true, threads: 1 }), /precision must be one of fp32, bf16, got 'fp16'/],
   ['predict: nothing to return', () => model().predict({ ...grouped(), scale: 1, batchSize: 1, precision: 'fp32', keepPatches: false, threads: 1 }), /nothing to return/],
   ['train: unknown loss', () => model().train(trainArgs({ loss: 'l2' }) as never), /loss must be one of poisson, mae, got 'l2'/],
-  ['train: unknown scheduler', () => model().train(trainArgs({ scheduler: 'cosine' }) as never), /scheduler must be one of none, exponential, plateau, got 'cosine'/],
+  ['train: unknown scheduler', () => model().train(trainArgs({ scheduler: 'linear' }) as never), /scheduler must be one of none, exponential, plateau, cosine, got 'linear'/],
   ['train: NaN learning rate', () => model().train(trainArgs({ learningRate: NaN }) as never), /learningRate must be a finite number/],
   ['train: NaN probe', () => model().train(trainArgs({ probe: new Float32Array(2 * 64 * 64).fill(NaN) }) as never), /probe must be finite/],
   ['train: progress not a function', () => model().train(trainArgs() as never, 5 as never), /onProgress must be a function/],

@@ -116,3 +116,26 @@ test('NaN diffraction passed through the API is refused before training', async 
   await t.throwsAsync(train({ ...data, diffraction: { ...data.diffraction, data: bad } }, config, options),
     { code: 'ERR_PTYCHOPINN_DATASET', message: /diffraction: expected finite, non-negative amplitudes, found NaN in pattern 0/ });
 });
+
+test.serial('a refined probe and the cosine schedule resume exactly too', async (t) => {
+  t.timeout(300_000);
+  const refining: TrainConfig = { ...config, training: { ...config.training, probeTrainable: true, scheduler: 'cosine' } };
+  const whole = await train(data, refining, options);
+  let saved = '';
+  const first = await train(data, refining, {
+    ...options, checkpointEvery: 2,
+    onCheckpoint: async (m) => {
+      if (saved) return;
+      saved = join(dir, 'probe-checkpoint.ptpinn');
+      await saveModel(m, saved, { resumable: true });
+    },
+  });
+  t.deepEqual(first.probe.data, whole.probe.data);
+  const resumed = await train(data, {}, { ...options, resume: await loadModel(saved) });
+  t.deepEqual(resumed.probe.data, whole.probe.data);
+  t.deepEqual(weights(resumed), weights(whole));
+  t.deepEqual(resumed.history!.learningRate, whole.history!.learningRate);
+  // the schedule: a warm-up over the first epoch's batches, then a cosine decay
+  const rates = whole.history!.learningRate;
+  t.true(rates[0] > rates[3] && rates[3] >= 0.05 * 3e-3 - 1e-12, `rates ${rates.join(', ')}`);
+});

@@ -2,11 +2,12 @@
 import { type Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { loadModel } from '../bundle.js';
-import type { AmpActivation, Precision } from '../config.js';
+import type { AmpActivation, InferencePrecision } from '../config.js';
 import { loadDataset } from '../dataset.js';
 import { type ReconstructionLike, writeReconstruction } from '../outputs.js';
 import { type IterativeMethod, refineReconstruction } from '../iterative.js';
-import { InferenceConfigSchema, ModelConfigSchema, PRECISIONS, STITCH_WEIGHTS, ThreadsSchema, TrainingConfigSchema, defaultInferenceConfig } from '../config.js';
+import { normalizeProbe, scaleProbe } from '../probe.js';
+import { INFERENCE_PRECISIONS, InferenceConfigSchema, ModelConfigSchema, STITCH_WEIGHTS, ThreadsSchema, TrainingConfigSchema, defaultInferenceConfig } from '../config.js';
 import { InterruptedError } from '../errors.js';
 import { UsageError, bundlePath, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
 import { Reporter } from './reporter.js';
@@ -32,7 +33,7 @@ interface InferFlags {
   stitch_weights: 'center' | 'probe';
   intensities?: boolean;
   align_phases?: number;
-  precision?: Precision;
+  precision?: InferencePrecision;
   refine?: number;
   refine_method: IterativeMethod;
 }
@@ -58,7 +59,7 @@ export function registerInfer(program: Command): void {
     .addOption(new Option('--amp_activation <name>', 'must match the model (the bundle decides)').choices(['silu', 'sigmoid', 'softplus', 'relu']))
     .option('--rescale_inference', 'recompute the intensity scale from this data')
     .addOption(new Option('--stitch_weights <weights>', 'patch weights when stitching').choices(STITCH_WEIGHTS).default('center'))
-    .addOption(new Option('--precision <precision>', `precision of the network's convolutions: bf16 runs them at twice the rate on CPUs with AVX512_BF16 (default ${defaultInferenceConfig.precision})`).choices(PRECISIONS))
+    .addOption(new Option('--precision <precision>', `precision of the network's convolutions: bf16 runs them at twice the rate on CPUs with AVX512_BF16; auto picks bf16 on such CPUs, fp32 elsewhere (default ${defaultInferenceConfig.precision})`).choices(INFERENCE_PRECISIONS))
     .option('--align_phases <k>', `rounds of phase alignment of the groups before stitching; 0 averages them as they come (default ${defaultInferenceConfig.alignPhases})`, schemaValue(I.alignPhases, 'align_phases'))
     .option('--refine <k>', 'K iterations of ePIE (or --refine_method rpie) from the network\'s object, refining the probe too', integer('refine'))
     .addOption(new Option('--refine_method <method>', 'iterative method of --refine').choices(['epie', 'rpie']).default('epie'))
@@ -97,7 +98,10 @@ async function runInfer(flags: InferFlags): Promise<void> {
   let result: ReconstructionLike = recon;
   let refineSeconds = 0;
   if (flags.refine) {
-    const refined = await refineReconstruction(data, recon, {
+    // a probe refined in training starts the iterations, at the file's power (the network's
+    // object is in the units of the file's probe)
+    const start = model.training?.probeTrainable ? { ...data, probe: scaleProbe(model.probe, 1 / normalizeProbe(data.probe).factor) } : data;
+    const refined = await refineReconstruction(start, recon, {
       method: flags.refine_method, iterations: flags.refine, threads: flags.threads, onProgress: (p) => report.iteration(p),
     });
     report.stopBar();
@@ -110,7 +114,7 @@ async function runInfer(flags: InferFlags): Promise<void> {
   const t4 = performance.now();
   report.info(`model: ${path} (gridsize ${model.config.gridsize}, N = ${model.config.N})`);
   report.info(`reconstructed ${recon.patterns.length / model.config.gridsize ** 2} group(s) of ${data.diffraction.shape[0]} patterns into a ` +
-    `${recon.object.shape[0]} x ${recon.object.shape[1]} object (origin ${recon.origin.join(', ')})`);
+    `${recon.object.shape[0]} x ${recon.object.shape[1]} object (origin ${recon.origin.join(', ')}), network in ${recon.precision}`);
   report.info(`times: load model ${seconds(t1 - t0)}, load data ${seconds(t2 - t1)}, reconstruct ${seconds(t3 - t2 - refineSeconds * 1000)}` +
     `${flags.refine ? `, refine ${seconds(refineSeconds * 1000)} (${flags.refine} ${flags.refine_method} iterations)` : ''}, write ${seconds(t4 - t3)}`);
   report.info(`outputs: ${out.npz}`);

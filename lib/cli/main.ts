@@ -37,6 +37,7 @@ function makeProgram(): Command {
       console.log(`ptychopinn ${version}`);
       console.log(`addon: ${file}`);
       console.log(`LibTorch: ${binding.torchVersion}${binding.cudaAvailable ? ' (CUDA available)' : ' (CPU)'}`);
+      console.log(`allocator: ${binding.allocator}`);
       console.log(`threads: ${availableParallelism()} (default)`);
     });
   return program;

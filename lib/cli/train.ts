@@ -44,6 +44,7 @@ interface TrainFlags {
   neighbor_count?: number;
   oversample?: boolean;
   probe_mask?: boolean;
+  probe_trainable?: boolean;
   n_filters_scale?: number;
   amp_activation?: AmpActivation;
   probe_big: boolean;
@@ -86,6 +87,7 @@ export function registerTrain(program: Command): void {
     .option('--neighbor_count <k>', 'K nearest neighbours a group is drawn from (default max(4, C))', schemaValue(T.neighborCount, 'neighbor_count'))
     .option('--oversample', 'allow more groups than scan positions')
     .option('--probe_mask', 'soft circular mask on the probe')
+    .option('--probe_trainable', 'refine the probe with the network (held at its power); the bundle keeps the refined probe')
     .option('--n_filters_scale <f>', `network width factor (default ${dm.nFiltersScale})`, schemaValue(M.nFiltersScale, 'n_filters_scale'))
     .addOption(new Option('--amp_activation <name>', `amplitude activation (default ${dm.ampActivation})`).choices(AMP_ACTIVATIONS))
     .option('--no-probe_big', 'decoders fill only the centre N/2 x N/2 of a patch')
@@ -143,7 +145,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const training = { maxEpochs: flags.max_epochs, batchSize: flags.batch_size, learningRate: flags.learning_rate,
     nGroups: flags.n_images, neighborCount: flags.neighbor_count, oversample: flags.oversample,
     seed: flags.seed, lossMode: flags.loss_mode, scheduler: flags.scheduler, earlyStopPatience: flags.early_stop_patience,
-    precision: flags.precision };
+    precision: flags.precision, probeTrainable: flags.probe_trainable };
 
   let tracker: Tracker | undefined;
   if (trackingRoot) tracker = await startMlflowRun(trackingRoot, `train ${new Date().toISOString()}`);
