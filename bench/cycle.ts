@@ -36,8 +36,21 @@ const root = await mkdtemp(join(tmpdir(), 'ptpinn-bench-'));
 try {
   const ours: Awaited<ReturnType<typeof cycle>>[] = [];
   const theirs: Awaited<ReturnType<typeof cycle>>[] = [];
+  const runReference = async (i: number) => {
+    const refDir = join(root, 'reference');
+    const fill = (t: string) => t.replaceAll('{data}', FIXTURE).replaceAll('{train_dir}', join(refDir, 'train')).replaceAll('{infer_dir}', join(refDir, 'infer'));
+    try {
+      const q = await cycle(refDir, { train: ['bash', '-c', fill(reference!.train)], infer: ['bash', '-c', fill(reference!.infer)] });
+      theirs.push(q);
+      console.log(JSON.stringify({ bench: 'cycle.reference', ...host, run: i + 1, train_s: +q.train.seconds.toFixed(2), infer_s: +q.infer.seconds.toFixed(2),
+        seconds: +q.seconds.toFixed(2), peak_mb: Math.round(q.peakMb) }));
+    } catch (error) {
+      console.log(JSON.stringify({ bench: 'cycle.reference', run: i + 1, error: (error as Error).message }));
+    }
+  };
   for (let i = 0; i < repeats; i++) {
-    // alternated, so that a slow spell of the machine falls on both
+    // alternated, the reference first on odd runs, so that a slow spell of the machine falls on both
+    if (reference && i % 2 === 1) await runReference(i);
     const dir = join(root, 'ours');
     const r = await cycle(dir, {
       train: [process.execPath, CLI, 'train', '--train_data_file', FIXTURE, '--output_dir', join(dir, 'train'), '--max_epochs', '2',
@@ -48,20 +61,13 @@ try {
     ours.push(r);
     console.log(JSON.stringify({ bench: 'cycle.ours', ...host, run: i + 1, train_s: +r.train.seconds.toFixed(2), infer_s: +r.infer.seconds.toFixed(2),
       seconds: +r.seconds.toFixed(2), peak_mb: Math.round(r.peakMb) }));
-    if (reference) {
-      const refDir = join(root, 'reference');
-      const fill = (t: string) => t.replaceAll('{data}', FIXTURE).replaceAll('{train_dir}', join(refDir, 'train')).replaceAll('{infer_dir}', join(refDir, 'infer'));
-      const q = await cycle(refDir, { train: ['bash', '-c', fill(reference.train)], infer: ['bash', '-c', fill(reference.infer)] });
-      theirs.push(q);
-      console.log(JSON.stringify({ bench: 'cycle.reference', ...host, run: i + 1, train_s: +q.train.seconds.toFixed(2), infer_s: +q.infer.seconds.toFixed(2),
-        seconds: +q.seconds.toFixed(2), peak_mb: Math.round(q.peakMb) }));
-    }
+    if (reference && i % 2 === 0) await runReference(i);
   }
   const seconds = median(ours.map((r) => r.seconds));
   const peak = median(ours.map((r) => r.peakMb));
   console.log(JSON.stringify({
     bench: 'cycle', ...host, repeats, median_seconds: +seconds.toFixed(2), median_peak_mb: Math.round(peak),
-    ...(reference
+    ...(reference && theirs.length > 0
       ? { reference_median_seconds: +median(theirs.map((r) => r.seconds)).toFixed(2), reference_median_peak_mb: Math.round(median(theirs.map((r) => r.peakMb))),
           speedup_vs_reference: +(median(theirs.map((r) => r.seconds)) / seconds).toFixed(2) }
       : { reference: 'not measured (set PTYCHOPINN_REFERENCE_TRAIN and PTYCHOPINN_REFERENCE_INFER)' }),

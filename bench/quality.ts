@@ -4,6 +4,7 @@
 // dose and gridsize. Run: npx tsx bench/quality.ts [--epochs 20] [--doses 1e4,1e6,1e9]
 //   [--scans run1084,spiral] [--methods pinn1,pinn2,epie,rpie] [--iterations 100] [--threads T]
 //   [--save DIR]   (each reconstruction's files, as `infer` writes them, in DIR/METHOD-SCAN-DOSE/)
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Dataset } from '../lib/dataset.js';
@@ -49,7 +50,9 @@ function scores(c: Comparison) {
 }
 
 async function save(name: string, r: ReconstructionLike, data: Dataset) {
-  if (values.save) await writeReconstruction(join(values.save, name), r, data, { threads });
+  if (!values.save) return;
+  await mkdir(join(values.save, name), { recursive: true });
+  await writeReconstruction(join(values.save, name), r, data, { threads });
 }
 
 async function score(object: Parameters<typeof compareObjects>[0], origin: [number, number], data: Dataset, x: Float64Array, y: Float64Array) {
@@ -64,11 +67,11 @@ for (const scan of values.scans.split(',')) {
     for (const method of values.methods.split(',')) {
       if (method === 'epie' || method === 'rpie') {
         const r = await reconstructIterative(dataset, { method, iterations, probeStart: 5, threads });
-        await save(`${method}-${scan}-${dose}`, r, dataset);
         console.log(JSON.stringify({
           ...base, method, iterations, ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
           reconstruct_s: +r.seconds.toFixed(2), ms_per_pattern: +(1000 * r.seconds / count).toFixed(3),
         }));
+        await save(`${method}-${scan}-${dose}`, r, dataset);
       } else {
         const gridsize = Number(method.replace('pinn', ''));
         const started = performance.now();
@@ -76,11 +79,18 @@ for (const scan of values.scans.split(',')) {
         const trained = performance.now();
         const r = await model.reconstruct(dataset, { threads });
         const seconds = (performance.now() - trained) / 1000;
-        await save(`${method}-${scan}-${dose}`, r, dataset);
+        // the default precision against fp32, for the tolerance `auto` is held to
+        let fp32 = null;
+        if (r.precision !== 'fp32') {
+          const q = await model.reconstruct(dataset, { threads, precision: 'fp32' });
+          fp32 = (await score(q.object, q.origin, dataset, q.xcoords, q.ycoords)).phase;
+        }
         console.log(JSON.stringify({
-          ...base, method: 'pinn', gridsize, epochs, ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
+          ...base, method: 'pinn', gridsize, epochs, precision: r.precision, ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
+          ...(fp32 ? { fp32_phase: fp32 } : {}),
           train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +seconds.toFixed(2), ms_per_pattern: +(1000 * seconds / count).toFixed(3),
         }));
+        await save(`pinn${gridsize}-${scan}-${dose}`, r, dataset);
         model.dispose();
       }
     }

@@ -70,7 +70,10 @@ export interface SaveModelOptions {
    * `train --resume` continues the run exactly: checkpoints and interrupted runs.
    */
   resumable?: boolean;
-  /** Weights to store instead of the model's own (the best epoch's, for checkpoints/best.ptpinn). */
+  /**
+   * Weights to store instead of the model's own (the best epoch's, for checkpoints/best.ptpinn);
+   * an entry named 'probe' (a trainable probe's (N, N, 2) parts at that epoch) becomes probe.npy.
+   */
   weights?: NativeParameter[];
 }
 
@@ -89,10 +92,11 @@ function sha256(parts: Uint8Array[]): string {
 
 /** Writes the model to `path` (a temporary file renamed when complete). */
 export async function saveModel(model: PtychoPinnModel, path: string, options: SaveModelOptions = {}): Promise<Manifest> {
-  const parameters = options.weights ?? model.parameters();
+  const parameters = (options.weights ?? model.parameters()).filter((p) => p.name !== 'probe');
   const meta = { format: 'pt', producer: `ptychopinn ${version}` };
   const weights = encodeSafetensors(parameters, meta);
-  const probe = encodeNpyParts(model.probe, `${path}: probe`);
+  const givenProbe = options.weights?.find((p) => p.name === 'probe');
+  const probe = encodeNpyParts(givenProbe ? { ...model.probe, data: givenProbe.data } : model.probe, `${path}: probe`);
   const entry = (parts: Uint8Array[]) => ({ sha256: sha256(parts), size: parts.reduce((n, p) => n + p.length, 0) });
   const extra: { name: string; parts: Uint8Array[] }[] = [];
   let resume: Manifest['resume'];

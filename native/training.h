@@ -39,7 +39,7 @@ struct TrainOptions {
   int64_t earlyStopPatience = 100;
   bool objectBig = true;
   // The probe is a parameter of the physics, refined with the network at the same learning rate
-  // and held at its starting power (the object's amplitude keeps its scale).
+  // and held at the normalised power sum |P|^2 = (N/2)^2 (the object's amplitude keeps its scale).
   bool probeTrainable = false;
   Precision precision = Precision::kFloat32;
   // Return with stop "checkpoint" once this many epochs are complete (0: run to `epochs`), so the

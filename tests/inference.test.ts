@@ -30,7 +30,8 @@ function maxDifference(a: Float32Array, b: Float32Array): { max: number; scale: 
 serial('the streamed object is the stitch of every patch, whatever the batch size', async (t) => {
   t.timeout(600_000);
   const progress: { done: number; total: number }[] = [];
-  const kept = await model.reconstruct(data, { keepPatches: true, inferenceBatchSize: 16, threads: 2, onProgress: (p) => progress.push(p) });
+  // fp32: in bf16 the batch size may pick other kernels, and the comparison below is exact
+  const kept = await model.reconstruct(data, { keepPatches: true, inferenceBatchSize: 16, threads: 2, precision: 'fp32', onProgress: (p) => progress.push(p) });
   const n = 64;
   const patches = kept.patches!;
   t.deepEqual(patches.shape, [512, 1, n, n]);
@@ -44,7 +45,7 @@ serial('the streamed object is the stitch of every patch, whatever the batch siz
   t.is(progress.length, 32);
   t.deepEqual(progress.at(-1), { done: 512, total: 512 });
   t.true(progress.every((p, i) => i === 0 || p.done > progress[i - 1].done));
-  const streamed = await model.reconstruct(data, { inferenceBatchSize: 5, threads: 2 });
+  const streamed = await model.reconstruct(data, { inferenceBatchSize: 5, threads: 2, precision: 'fp32' });
   t.is(streamed.patches, undefined);
   const batch = maxDifference(streamed.object.data, kept.object.data);
   t.log(`batch 5 against batch 16: max |difference| ${batch.max.toExponential(2)}`);
@@ -59,7 +60,7 @@ serial('bf16 convolutions reconstruct what fp32 does, within a stated tolerance'
   t.is(bf16.precision, 'bf16');
   // the default leaves it to the CPU: bf16 only where it multiplies bf16 natively
   const auto = await model.reconstruct(data, { threads: 2, nImages: 16 });
-  const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))![1].split(/\s+/);
+  const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? [];
   t.is(auto.precision, flags.includes('avx512_bf16') || flags.includes('amx_bf16') ? 'bf16' : 'fp32');
   const interior = { top: 80, left: 80, bottom: 150, right: 150 };
   const agreement = await compareObjects(bf16.object, bf16.origin, fp32.object, { referenceOrigin: fp32.origin, region: interior, registration: false, removeRamp: false });
@@ -74,7 +75,7 @@ serial('bf16 convolutions reconstruct what fp32 does, within a stated tolerance'
 
 serial('tensor memory is reused from batch to batch, not mapped and faulted in afresh', async (t) => {
   t.timeout(600_000);
-  t.regex(addon().binding.allocator, /mmap threshold 256 MiB/);
+  t.regex(addon().binding.allocator, /tensors kept in the heap/);
   await model.reconstruct(data, { threads: 2, precision: 'fp32' }); // the heap grows to one batch's needs
   const before = process.resourceUsage().minorPageFault;
   await model.reconstruct(data, { threads: 2, precision: 'fp32' });
