@@ -54,7 +54,9 @@ interface TwinResult { samples_per_s: number; torch: string; peak_rss_mb: number
 function twin(args: string[]): TwinResult | null {
   if (!py) return null;
   try {
-    const out = execFileSync(py.python, [join(here, 'reference', 'ptychopinn_twin.py'), '--threads', String(threads), ...args], { encoding: 'utf8' });
+    // its stderr is dropped: torch 2.x warns once a batch that NNPACK does not know this CPU
+    const out = execFileSync(py.python, [join(here, 'reference', 'ptychopinn_twin.py'), '--threads', String(threads), ...args],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return JSON.parse(out.trim().split('\n').pop()!) as TwinResult;
   } catch (error) {
     console.log(JSON.stringify({ bench: 'pytorch', error: (error as Error).message.split('\n')[0], args }));
