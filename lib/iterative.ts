@@ -4,7 +4,7 @@
 import { addon } from './binding.js';
 import { type Dataset, checkDataset, patternCount, patternSize } from './dataset.js';
 import { AbortedError, ArgumentError } from './errors.js';
-import { runNative } from './jobs.js';
+import { countedProgress, runNative } from './jobs.js';
 import { amplitudeAndPhase } from './model.js';
 import type { ComplexArray, FloatArray } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
@@ -115,21 +115,12 @@ export async function reconstructIterative(dataset: Dataset, options: IterativeO
   }
   const threads = resolveThreads(options.threads);
   const started = performance.now();
-  // Progress crosses threads through a queue that may still hold the last reports when the job
-  // settles (one report per iteration done): resolve only once the callback has seen them all.
-  let delivered = 0;
-  let expected = Infinity;
-  let allDelivered = () => {};
-  const drained = new Promise<void>((resolve) => { allDelivered = resolve; });
-  const report = options.onProgress && ((p: IterativeProgress) => {
-    options.onProgress!(p);
-    if (++delivered >= expected) allDelivered();
-  });
+  const progress = countedProgress(options.onProgress);
   const result = await runNative('iterate', threads, async () => {
     const job = addon().binding.iterate({
       diffraction: dataset.diffraction.data, nPatterns: total, patterns, positions, probe: probe.data, n, canvas, initial,
       method, iterations, probeStart, alpha, beta, positionStart, seed: options.seed ?? 42, threads,
-    }, report);
+    }, progress.report);
     const cancel = () => job.cancel();
     options.signal?.addEventListener('abort', cancel, { once: true });
     try {
@@ -138,8 +129,8 @@ export async function reconstructIterative(dataset: Dataset, options: IterativeO
       options.signal?.removeEventListener('abort', cancel);
     }
   });
-  expected = result.error.length;
-  if (report && delivered < expected) await drained;
+  // one report per iteration done
+  await progress.drained(result.error.length);
   const object: ComplexArray = { dtype: 'complex64', shape: result.objectShape, data: result.object };
   return {
     method, object, ...amplitudeAndPhase(object), origin: [canvas.originRow, canvas.originCol],

@@ -45,3 +45,29 @@ export async function runNative<T>(what: string, threads: number, call: () => Pr
     wake();
   }
 }
+
+/**
+ * Progress reports cross threads through a queue that may still hold the last ones when the
+ * native call settles. `report` passes each on to `onProgress` and counts it; `drained(count)`
+ * resolves once `count` reports have arrived (at once without a callback).
+ */
+export function countedProgress<T>(onProgress: ((progress: T) => void) | undefined): {
+  report: ((progress: T) => void) | undefined;
+  drained: (count: number) => Promise<void>;
+} {
+  let delivered = 0;
+  let expected = Infinity;
+  let allDelivered = () => {};
+  const all = new Promise<void>((resolve) => { allDelivered = resolve; });
+  const report = onProgress && ((progress: T) => {
+    onProgress(progress);
+    if (++delivered >= expected) allDelivered();
+  });
+  return {
+    report,
+    drained: (count) => {
+      expected = count;
+      return !report || delivered >= count ? Promise.resolve() : all;
+    },
+  };
+}

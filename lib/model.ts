@@ -8,7 +8,7 @@ import type { ComplexArray, FloatArray } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
 import { intensityScale } from './scaling.js';
 import { type StitchedObject, canvasFor, centerWeights, interleave, probeWeights, stitch } from './stitching.js';
-import { runNative } from './jobs.js';
+import { countedProgress, runNative } from './jobs.js';
 import { resolvePrecision, resolveThreads } from './threads.js';
 import { ArgumentError, nativeSync } from './errors.js';
 
@@ -187,24 +187,14 @@ export class PtychoPinnModel {
       throw error;
     }
     const keepPatches = align || (options.keepPatches ?? false);
-    // Progress crosses threads through a queue that may still hold the last report when the call
-    // settles: resolve only once the callback has seen the report of the last batch.
-    let lastSeen = false;
-    let sawLast = () => {};
-    const last = new Promise<void>((resolve) => { sawLast = resolve; });
-    const report = options.onProgress && ((p: { done: number; total: number }) => {
-      options.onProgress!(p);
-      if (p.done >= p.total) {
-        lastSeen = true;
-        sawLast();
-      }
-    });
+    const progress = countedProgress(options.onProgress);
     const predicted = await runNative('predict', nativeThreads, () => this.native.predict({
       diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale,
       batchSize: config.inferenceBatchSize, precision, threads: nativeThreads, keepPatches,
       stitch: stream ? { positions: interleave(xcoords, ycoords), weights, canvas, floor: 1e-3 } : undefined,
-    }, report));
-    if (report && nGroups > 0 && !lastSeen) await last;
+    }, progress.report));
+    // one report per batch of whole groups
+    await progress.drained(Math.ceil(nGroups / Math.max(1, Math.floor(config.inferenceBatchSize / c))));
     const patches: ComplexArray | undefined = predicted.patches &&
       { dtype: 'complex64', shape: predicted.patches.shape, data: predicted.patches.data };
     let stitched: StitchedObject;

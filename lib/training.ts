@@ -6,7 +6,7 @@ import {
   resolveModelConfig, resolveTrainingConfig,
 } from './config.js';
 import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
-import { runNative } from './jobs.js';
+import { countedProgress, runNative } from './jobs.js';
 import { type Groups, groupPositions } from './grouping.js';
 import { PtychoPinnModel, type TrainingHistory } from './model.js';
 import type { NativeOptions } from './physics.js';
@@ -151,12 +151,15 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
       const done = state?.epoch ?? 0;
       const every = options.checkpointEvery;
       const untilEpoch = every ? Math.min(training.maxEpochs, (Math.floor(done / every) + 1) * every) : undefined;
-      // Progress crosses threads through a queue that may still hold the last reports when the
-      // training promise settles: one report per finished batch, so wait for batchLoss.length.
-      let delivered = 0;
-      let expected = Infinity;
-      let allDelivered = () => {};
-      const drained = new Promise<void>((resolve) => { allDelivered = resolve; });
+      // a throwing callback must not become an uncaught exception: stop training and rethrow
+      const progress = countedProgress(options.onProgress && ((p: TrainingProgress) => {
+        try {
+          options.onProgress!(p);
+        } catch (error) {
+          callbackError ??= error;
+          model.native.cancel();
+        }
+      }));
       const outcome: NativeTrainOutcome = await runNative('train', threads, () => model.native.train({
         train: trainData, validation, probe: model.probe.data, scale,
         epochs: training.maxEpochs, batchSize: training.batchSize, learningRate: training.learningRate,
@@ -164,18 +167,9 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
         earlyStopPatience: training.earlyStopPatience, objectBig: modelConfig.objectBig,
         probeTrainable: training.probeTrainable, precision: training.precision, threads,
         untilEpoch, resume: state,
-      }, options.onProgress && ((p) => {
-        // a throwing callback must not become an uncaught exception: stop training and rethrow
-        try {
-          options.onProgress!(p);
-        } catch (error) {
-          callbackError ??= error;
-          model.native.cancel();
-        }
-        if (++delivered >= expected) allDelivered();
-      })));
-      expected = outcome.batchLoss.length;
-      if (options.onProgress && delivered < expected) await drained;
+      }, progress.report));
+      // one report per finished batch
+      await progress.drained(outcome.batchLoss.length);
       history.epochLoss.push(...outcome.epochLoss);
       history.validationLoss.push(...outcome.validationLoss);
       history.batchLoss.push(...outcome.batchLoss);
