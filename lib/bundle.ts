@@ -10,7 +10,8 @@ import {
 import { type ModelState, PtychoPinnModel, type ResumeState } from './model.js';
 import type { ComplexArray } from './ndarray.js';
 import { decodeNpy, encodeNpyParts } from './npy.js';
-import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { type NamedTensor, decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { encodeOnnxModel } from './onnx/export.js';
 import { version } from './version.js';
 import { writeZip, ZipArchive } from './zip.js';
 import { PtychoPinnError } from './errors.js';
@@ -22,6 +23,8 @@ const WEIGHTS = 'weights.safetensors';
 const PROBE = 'probe.npy';
 
 const OPTIMIZER = 'optimizer.safetensors';
+/** The network as ONNX (`withOnnx`): for `infer --backend onnx` and other runtimes. */
+export const ONNX = 'model.onnx';
 const BEST = 'best.safetensors';
 
 const finite = z.number().refine(Number.isFinite, 'a finite number');
@@ -75,6 +78,8 @@ export interface SaveModelOptions {
    * an entry named 'probe' (a trainable probe's (N, N, 2) parts at that epoch) becomes probe.npy.
    */
   weights?: NativeParameter[];
+  /** Also store the network as an ONNX graph (model.onnx), hashed like every entry. */
+  withOnnx?: boolean;
 }
 
 export class BundleError extends PtychoPinnError {
@@ -112,6 +117,11 @@ export async function saveModel(model: PtychoPinnModel, path: string, options: S
       { name: `${m.name}.exp_avg_sq`, shape: shapes.get(m.name)!, data: m.expAvgSq },
     ]), meta) });
     if (r.best) extra.push({ name: BEST, parts: encodeSafetensors(r.best, meta) });
+  }
+  if (options.withOnnx) {
+    extra.push({ name: ONNX, parts: [encodeOnnxModel({
+      config: model.config, training: model.training, weights: parameters, intensityScale: model.intensityScale, seed: model.seed,
+    })] });
   }
   const manifest: Manifest = {
     format: BUNDLE_FORMAT,
@@ -279,21 +289,34 @@ export async function readManifest(path: string): Promise<Manifest> {
   return bundle.manifest;
 }
 
+/** Model fields a caller set explicitly must equal the model's: the model's own always win. */
+export function checkExpectedModel(path: string, config: ModelConfig, expected: Partial<ModelConfig>): void {
+  for (const [key, value] of Object.entries(expected) as [keyof ModelConfig, unknown][]) {
+    if (value !== undefined && value !== config[key]) {
+      throw new ConfigError(key, flagOf(ModelConfigSchema, [key]), `is ${JSON.stringify(value)}, but the model in ${path} was trained with ${JSON.stringify(config[key])}; model settings come from the model: drop the flag or use another model`);
+    }
+  }
+}
+
+/** What a bundle holds, read and checked without LibTorch. */
+export interface BundleContents {
+  state: ModelState;
+  weights: NamedTensor[];
+  /** model.onnx, when the bundle was saved with `withOnnx`. */
+  onnx?: Uint8Array;
+}
+
 /**
- * Loads a bundle: verifies every entry against the manifest, restores the configuration and the
- * weights. `expected` holds model fields the caller set explicitly: each must equal the bundle's
- * (the bundle's model fields always win; a different explicit value is an error).
+ * Reads a bundle: verifies every entry it reads against the manifest and restores the
+ * configuration. `expected` holds model fields the caller set explicitly: each must equal the
+ * bundle's (the bundle's model fields always win; a different explicit value is an error).
  */
-export async function loadModel(path: string, expected: Partial<ModelConfig> = {}): Promise<PtychoPinnModel> {
+export async function readBundle(path: string, expected: Partial<ModelConfig> = {}): Promise<BundleContents> {
   const bundle = await openBundle(path);
   try {
     const { manifest } = bundle;
     const { model: config, training } = manifest.config;
-    for (const [key, value] of Object.entries(expected) as [keyof ModelConfig, unknown][]) {
-      if (value !== undefined && value !== config[key]) {
-        throw new ConfigError(key, flagOf(ModelConfigSchema, [key]), `is ${JSON.stringify(value)}, but the model in ${path} was trained with ${JSON.stringify(config[key])}; model settings come from the bundle: drop the flag or use another model`);
-      }
-    }
+    checkExpectedModel(path, config, expected);
     const weights = decodeSafetensors(await verifiedEntry(path, bundle, WEIGHTS), `${path}: ${WEIGHTS}`);
     if (weights.tensors.length === 0) throw new BundleError(path, `${WEIGHTS} holds no tensors`);
     const probeArray = decodeNpy(await verifiedEntry(path, bundle, PROBE), `${path}: ${PROBE}`);
@@ -306,14 +329,21 @@ export async function loadModel(path: string, expected: Partial<ModelConfig> = {
       seed: manifest.seed, history: manifest.history, trainingData: manifest.trainingData,
       resumeState: manifest.resume && await resumeState(path, bundle, manifest.resume),
     };
-    const model = new PtychoPinnModel(state);
-    try {
-      model.loadParameters(weights.tensors);
-    } catch (err) {
-      throw new BundleError(path, `${WEIGHTS} cannot be loaded into the network its manifest describes: ${(err as Error).message}`, { cause: err });
-    }
-    return model;
+    const onnx = bundle.zip.entries.has(ONNX) ? await verifiedEntry(path, bundle, ONNX) : undefined;
+    return { state, weights: weights.tensors, onnx };
   } finally {
     bundle.zip.close();
   }
+}
+
+/** Loads a bundle into a LibTorch model: `readBundle`, then the weights into the network. */
+export async function loadModel(path: string, expected: Partial<ModelConfig> = {}): Promise<PtychoPinnModel> {
+  const { state, weights } = await readBundle(path, expected);
+  const model = new PtychoPinnModel(state);
+  try {
+    model.loadParameters(weights);
+  } catch (err) {
+    throw new BundleError(path, `${WEIGHTS} cannot be loaded into the network its manifest describes: ${(err as Error).message}`, { cause: err });
+  }
+  return model;
 }

@@ -1,16 +1,18 @@
 // A PtychoPINN model: the native network with the configuration, probe and intensity scale it was
 // trained with, and reconstruction of a dataset's object from it (SPEC section 7).
 import { type NativeCanvas, type NativeModel, type NativeParameter, type NativeTrainState, addon } from './binding.js';
-import { type InferenceConfig, type ModelConfig, type TrainingConfig, resolveInferenceConfig } from './config.js';
-import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
-import { groupPositions } from './grouping.js';
+import type { InferenceConfig, ModelConfig, TrainingConfig } from './config.js';
+import type { Dataset } from './dataset.js';
+import { amplitudeAndPhase, planInference } from './inference.js';
+import { encodeOnnxModel, writeOnnxModel } from './onnx/export.js';
 import type { ComplexArray, FloatArray } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
-import { intensityScale } from './scaling.js';
-import { type StitchedObject, canvasFor, centerWeights, interleave, probeWeights, stitch } from './stitching.js';
+import { type StitchedObject, interleave, stitch } from './stitching.js';
 import { countedProgress, runNative } from './jobs.js';
 import { resolvePrecision, resolveThreads } from './threads.js';
 import { ArgumentError, nativeSync } from './errors.js';
+
+export { amplitudeAndPhase } from './inference.js';
 
 export interface TrainingHistory {
   epochLoss: number[];
@@ -132,6 +134,22 @@ export class PtychoPinnModel {
   }
 
   /**
+   * The network as an ONNX graph (protobuf bytes, opset 17): input `diffraction` (batch, C, N, N)
+   * measured amplitudes, outputs `real` and `imag` (batch, C, N, N); the intensity scale is applied
+   * inside, and the metadata carries what grouping and stitching need.
+   */
+  toOnnx(): Uint8Array {
+    return encodeOnnxModel({
+      config: this.config, training: this.training, weights: this.parameters(), intensityScale: this.intensityScale, seed: this.seed,
+    });
+  }
+
+  /** Writes `toOnnx()` to `path` (a temporary file renamed when complete). */
+  async exportOnnx(path: string): Promise<void> {
+    await writeOnnxModel(path, this.toOnnx());
+  }
+
+  /**
    * Frees the network's memory now instead of at garbage collection. The model cannot be used
    * afterwards; a call still running finishes.
    */
@@ -142,50 +160,13 @@ export class PtychoPinnModel {
   /** The object of a dataset: the network on its patterns, stitched at their scan positions. */
   async reconstruct(dataset: Dataset, options: ReconstructOptions = {}): Promise<Reconstruction> {
     const { threads, seed, keepPatches: _keep, onProgress: _progress, ...inference } = options;
-    const config = resolveInferenceConfig(inference);
-    checkDataset(dataset);
-    const n = patternSize(dataset);
-    if (n !== this.config.N) {
-      throw new DatasetError(dataset.source, 'diffraction', `patterns are ${n} x ${n}, the model was trained on N = ${this.config.N}`);
-    }
-    const total = patternCount(dataset);
-    const c = this.config.gridsize ** 2;
-    let groups: Int32Array;
-    if (this.config.gridsize === 1) {
-      // the first n_images patterns in file order, as the reference does
-      const count = Math.min(config.nImages ?? total, total);
-      groups = Int32Array.from({ length: count }, (_, i) => i);
-    } else {
-      groups = groupPositions(dataset.xcoords, dataset.ycoords, {
-        gridsize: this.config.gridsize, nGroups: config.nImages ?? total, seed: seed ?? this.seed,
-        neighborCount: this.training?.neighborCount, // grouped as in training
-      }).indices;
-    }
-    const scale = config.rescaleInference
-      ? intensityScale(dataset.diffraction.data, n, groups)
-      : this.intensityScale;
-    const nGroups = groups.length / c;
+    const plan = planInference(this, dataset, { ...inference, seed });
+    const { config, n, c, total, groups, nGroups, scale, xcoords, ycoords, weights, canvas } = plan;
     const nativeThreads = resolveThreads(threads);
     const precision = resolvePrecision(config.precision);
-    const xcoords = Float64Array.from(groups, (i) => dataset.xcoords[i]);
-    const ycoords = Float64Array.from(groups, (i) => dataset.ycoords[i]);
-    // a probe refined in training knows the beam better than the file does
-    const weights = config.stitchWeights === 'probe' ? probeWeights(this.training?.probeTrainable ? this.probe : dataset.probe) : centerWeights(n);
     // each group's phase is free (SPEC section 13): alignment needs every patch before the stitch
     const align = config.alignPhases > 0;
     const stream = !align;
-    let canvas: NativeCanvas;
-    try {
-      canvas = canvasFor(xcoords, ycoords, n);
-    } catch (error) {
-      // the canvas bound: a stray coordinate in the file, not a wrong call
-      if (error instanceof ArgumentError) {
-        const span = (v: Float64Array) => v.reduce((m, a) => Math.max(m, a), -Infinity) - v.reduce((m, a) => Math.min(m, a), Infinity);
-        const key = span(xcoords) >= span(ycoords) ? 'xcoords' : 'ycoords';
-        throw new DatasetError(dataset.source, key, error.message, { cause: error });
-      }
-      throw error;
-    }
     const keepPatches = align || (options.keepPatches ?? false);
     const progress = countedProgress(options.onProgress);
     const predicted = await runNative('predict', nativeThreads, () => this.native.predict({
@@ -194,7 +175,7 @@ export class PtychoPinnModel {
       stitch: stream ? { positions: interleave(xcoords, ycoords), weights, canvas, floor: 1e-3 } : undefined,
     }, progress.report));
     // one report per batch of whole groups
-    await progress.drained(Math.ceil(nGroups / Math.max(1, Math.floor(config.inferenceBatchSize / c))));
+    await progress.drained(Math.ceil(nGroups / plan.groupsPerBatch));
     const patches: ComplexArray | undefined = predicted.patches &&
       { dtype: 'complex64', shape: predicted.patches.shape, data: predicted.patches.data };
     let stitched: StitchedObject;
@@ -211,20 +192,4 @@ export class PtychoPinnModel {
       ...(options.keepPatches ? { patches } : {}), intensityScale: scale, precision,
     };
   }
-}
-
-export function amplitudeAndPhase(object: ComplexArray): { amplitude: FloatArray; phase: FloatArray } {
-  const count = object.data.length / 2;
-  const amplitude = new Float32Array(count);
-  const phase = new Float32Array(count);
-  for (let k = 0; k < count; k++) {
-    const re = object.data[2 * k];
-    const im = object.data[2 * k + 1];
-    amplitude[k] = Math.hypot(re, im);
-    phase[k] = Math.atan2(im, re);
-  }
-  return {
-    amplitude: { dtype: 'float32', shape: [...object.shape], data: amplitude },
-    phase: { dtype: 'float32', shape: [...object.shape], data: phase },
-  };
 }

@@ -1,5 +1,6 @@
 // Patches in and out of the object at sub-pixel scan positions (SPEC section 7): the canvas
-// geometry here, the arithmetic in the addon.
+// geometry here, the arithmetic in the addon; and CanvasSum, the streamed stitch in JavaScript
+// for inference without the addon (the ONNX backend).
 import { type NativeCanvas, addon } from './binding.js';
 import { type ComplexArray, elementCount, shapeText } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
@@ -127,4 +128,74 @@ export async function extractPatches(object: ComplexArray, x: Float64Array, y: F
   const out = await runNative('extractPatches', threads, () => addon().binding.extractPatches(object.data,
     object.shape, interleave(x, y), n, threads));
   return { dtype: 'complex64', shape: out.shape, data: out.data };
+}
+
+/**
+ * Running sums of a stitch in JavaScript, patches added as they come: the same bilinear splat and
+ * weighted average as the addon's (native/stitching.cc), for inference that must not load it.
+ */
+export class CanvasSum {
+  /** Per canvas pixel: weighted real, weighted imaginary, weight. */
+  private readonly sums: Float64Array;
+
+  constructor(readonly canvas: NativeCanvas, private readonly weights: Float32Array, private readonly n: number) {
+    if (weights.length !== n * n) throw new ArgumentError(`weights must hold ${n} x ${n} values, got ${weights.length}`);
+    this.sums = new Float64Array(canvas.height * canvas.width * 3);
+  }
+
+  /**
+   * Adds the patch (N, N) whose real and imaginary parts start at element `offset` of `re` and
+   * `im`, centred at object position (x, y).
+   */
+  add(re: Float32Array, im: Float32Array, offset: number, x: number, y: number): void {
+    const { n, weights, sums } = this;
+    const { height: h, width: w, originRow, originCol } = this.canvas;
+    const top = y - n / 2 - originRow;
+    const left = x - n / 2 - originCol;
+    const row0 = Math.floor(top);
+    const col0 = Math.floor(left);
+    if (!(row0 >= 0 && col0 >= 0 && row0 + n + 1 <= h && col0 + n + 1 <= w)) {
+      throw new ArgumentError(`a patch at (${x}, ${y}) falls outside the ${h} x ${w} canvas`);
+    }
+    const fy = top - row0;
+    const fx = left - col0;
+    // the four whole-pixel neighbours of each sample: here, right, below, below right
+    const f00 = (1 - fy) * (1 - fx);
+    const f01 = (1 - fy) * fx;
+    const f10 = fy * (1 - fx);
+    const f11 = fy * fx;
+    const down = 3 * w;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const weight = weights[i * n + j];
+        if (weight === 0) continue;
+        const k = offset + i * n + j;
+        const vr = re[k] * weight;
+        const vi = im[k] * weight;
+        const at = ((row0 + i) * w + col0 + j) * 3;
+        sums[at] += vr * f00; sums[at + 1] += vi * f00; sums[at + 2] += weight * f00;
+        sums[at + 3] += vr * f01; sums[at + 4] += vi * f01; sums[at + 5] += weight * f01;
+        sums[at + down] += vr * f10; sums[at + down + 1] += vi * f10; sums[at + down + 2] += weight * f10;
+        sums[at + down + 3] += vr * f11; sums[at + down + 4] += vi * f11; sums[at + down + 5] += weight * f11;
+      }
+    }
+  }
+
+  /** The complex (H, W) object: sums over weights where the weight exceeds floor x its maximum, 0 elsewhere. */
+  finish(floor = 1e-3): ComplexArray {
+    const { sums } = this;
+    const pixels = this.canvas.height * this.canvas.width;
+    let max = 0;
+    for (let p = 0; p < pixels; p++) max = Math.max(max, sums[3 * p + 2]);
+    const threshold = floor * max;
+    const data = new Float32Array(2 * pixels);
+    for (let p = 0; p < pixels; p++) {
+      const weight = sums[3 * p + 2];
+      if (weight > threshold) {
+        data[2 * p] = sums[3 * p] / weight;
+        data[2 * p + 1] = sums[3 * p + 1] / weight;
+      }
+    }
+    return { dtype: 'complex64', shape: [this.canvas.height, this.canvas.width], data };
+  }
 }

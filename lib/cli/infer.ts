@@ -1,9 +1,11 @@
 // `ptychopinn infer`: reconstruct a dataset's object with a trained model (SPEC sections 7 and 9).
 import { type Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModel } from '../bundle.js';
 import type { AmpActivation, InferencePrecision } from '../config.js';
 import { loadDataset } from '../dataset.js';
+import { OnnxModel } from '../onnx/model.js';
 import { type ReconstructionLike, writeReconstruction } from '../outputs.js';
 import { type IterativeMethod, refineReconstruction } from '../iterative.js';
 import { normalizeProbe, scaleProbe } from '../probe.js';
@@ -50,7 +52,7 @@ export function registerInfer(program: Command): void {
     .option('--inference_batch_size <n>', `patterns per forward pass (default ${defaultInferenceConfig.inferenceBatchSize})`, schemaValue(I.inferenceBatchSize, 'inference_batch_size'))
     .addOption(new Option('--device <device>', 'where to compute').choices(['cpu', 'cuda']))
     .addOption(new Option('--accelerator <accelerator>', 'where to compute (auto = cpu here)').choices(['auto', 'cpu', 'cuda', 'gpu']))
-    .addOption(new Option('--backend <backend>', 'inference engine').choices(['torch', 'onnx']).default('torch'))
+    .addOption(new Option('--backend <backend>', 'inference engine: torch (LibTorch), or onnx (ONNX Runtime, needs no LibTorch; --model_path may then be a .onnx from export-onnx)').choices(['torch', 'onnx']).default('torch'))
     .option('--quiet', 'print nothing but errors')
     .option('--threads <n>', 'LibTorch threads (default: all cores)', schemaValue(ThreadsSchema, 'threads'))
     .option('--seed <n>', 'grouping seed at gridsize > 1 (default: the training seed)', schemaValue(TrainingConfigSchema.shape.seed, 'seed'))
@@ -68,10 +70,13 @@ export function registerInfer(program: Command): void {
 }
 
 async function runInfer(flags: InferFlags): Promise<void> {
-  if (flags.backend === 'onnx') throw new UsageError('--backend onnx is not supported yet; use --backend torch');
   checkDevice(flags.device, flags.accelerator);
+  const onnx = flags.backend === 'onnx';
+  if (onnx && flags.precision === 'bf16') throw new UsageError('--precision bf16 needs --backend torch: ONNX Runtime runs the network in fp32');
+  if (onnx && (flags.align_phases ?? 0) > 0) throw new UsageError('--align_phases needs --backend torch');
   if (flags.test_data === '') throw new UsageError('--test_data is empty: name the dataset (.npz)');
-  const path = bundlePath(flags.model_path);
+  // a standalone .onnx (export-onnx) carries what inference needs in its metadata
+  const path = onnx && flags.model_path.toLowerCase().endsWith('.onnx') && existsSync(flags.model_path) ? flags.model_path : bundlePath(flags.model_path);
   const dir = await outputFolder(flags.output_dir);
   const report = new Reporter({ quiet: flags.quiet });
   report.logTo(join(dir, 'infer.log'));
@@ -84,7 +89,8 @@ async function runInfer(flags: InferFlags): Promise<void> {
     if (received) throw new InterruptedError(received, `interrupted by ${received} ${step}: no outputs were written`);
   };
   const t0 = performance.now();
-  const model = await loadModel(path, { gridsize: flags.gridsize, nFiltersScale: flags.n_filters_scale, ampActivation: flags.amp_activation });
+  const expected = { gridsize: flags.gridsize, nFiltersScale: flags.n_filters_scale, ampActivation: flags.amp_activation };
+  const model = onnx ? await OnnxModel.load(path, { expected }) : await loadModel(path, expected);
   stop('after loading the model');
   const t1 = performance.now();
   const data = await loadDataset(flags.test_data, { intensities: flags.intensities, onWarning: (w) => report.warn(w) });
@@ -100,7 +106,7 @@ async function runInfer(flags: InferFlags): Promise<void> {
   if (flags.refine) {
     // a probe refined in training starts the iterations, at the file's power (the network's
     // object is in the units of the file's probe)
-    const start = model.training?.probeTrainable ? { ...data, probe: scaleProbe(model.probe, 1 / normalizeProbe(data.probe).factor) } : data;
+    const start = model.training?.probeTrainable && model.probe ? { ...data, probe: scaleProbe(model.probe, 1 / normalizeProbe(data.probe).factor) } : data;
     const refined = await refineReconstruction(start, recon, {
       method: flags.refine_method, iterations: flags.refine, threads: flags.threads, onProgress: (p) => report.iteration(p),
     });
@@ -112,7 +118,8 @@ async function runInfer(flags: InferFlags): Promise<void> {
   const t3 = performance.now();
   const out = await writeReconstruction(dir, result, data, { onWarning: (w) => report.warn(w), threads: flags.threads });
   const t4 = performance.now();
-  report.info(`model: ${path} (gridsize ${model.config.gridsize}, N = ${model.config.N})`);
+  report.info(`model: ${path} (gridsize ${model.config.gridsize}, N = ${model.config.N})` +
+    (model instanceof OnnxModel ? `, ONNX Runtime on ${model.source === 'built from weights' ? 'a graph built from the weights' : model.source === 'bundle' ? 'the bundle\'s model.onnx' : 'the .onnx file'}` : ''));
   report.info(`reconstructed ${recon.patterns.length / model.config.gridsize ** 2} group(s) of ${data.diffraction.shape[0]} patterns into a ` +
     `${recon.object.shape[0]} x ${recon.object.shape[1]} object (origin ${recon.origin.join(', ')}), network in ${recon.precision}`);
   report.info(`times: load model ${seconds(t1 - t0)}, load data ${seconds(t2 - t1)}, reconstruct ${seconds(t3 - t2 - refineSeconds * 1000)}` +

@@ -8,6 +8,7 @@ import { version } from '../version.js';
 import { normalizeFlags } from './common.js';
 import { registerCompare } from './compare.js';
 import { registerDemo } from './demo.js';
+import { registerExportOnnx } from './export-onnx.js';
 import { registerInfer } from './infer.js';
 import { registerInspect } from './inspect.js';
 import { registerReconstruct } from './reconstruct.js';
@@ -30,6 +31,7 @@ function makeProgram(): Command {
   registerSimulate(program);
   registerDemo(program);
   registerInspect(program);
+  registerExportOnnx(program);
   program.command('info')
     .description('print the package version, the native addon loaded and its LibTorch')
     .action(() => {

@@ -20,6 +20,7 @@ import { Reporter } from './reporter.js';
 import { signalReceived, stopGracefully } from './signals.js';
 
 interface TrainFlags {
+  with_onnx?: boolean;
   train_data_file?: string;
   test_data_file?: string;
   output_dir: string;
@@ -94,6 +95,7 @@ export function registerTrain(program: Command): void {
     .option('--no-object_big', 'at gridsize > 1, no merge of a group\'s patches')
     .option('--intensities', 'the file holds photon counts, not amplitudes')
     .option('--checkpoint_every <k>', 'every K epochs write checkpoints/last.ptpinn (resumable) and checkpoints/best.ptpinn', integer('checkpoint_every'))
+    .option('--with_onnx', 'also store the network as ONNX (model.onnx) in the bundle, for infer --backend onnx and other runtimes')
     .option('--resume <model>', 'continue an interrupted run or a checkpoint: a bundle, or a training output folder')
     .action(async (flags: TrainFlags) => runTrain(flags));
 }
@@ -206,7 +208,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const bundle = join(dir, 'model.ptpinn');
   const h = trained.history!;
   const interrupted = h.stop === 'cancelled';
-  await saveModel(trained, bundle, { resumable: interrupted });
+  await saveModel(trained, bundle, { resumable: interrupted, withOnnx: flags.with_onnx });
   await writeJson(join(dir, 'history.json'), h);
   await writeLossPlot(join(dir, 'loss.png'), h);
   await logged;
@@ -214,7 +216,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   await tracker?.end(interrupted ? 'KILLED' : 'FINISHED');
   report.info(`trained ${h.epochLoss.length} epoch(s) in ${seconds(trainedAt - started)} (${h.stop}); final loss ${h.epochLoss.at(-1)?.toPrecision(6) ?? '-'}`);
   if (h.stop === 'early_stop') report.info(`early stop: the model holds the weights of epoch ${trained.resumeState?.state.bestEpoch}, the best`);
-  report.info(`model: ${bundle}`);
+  report.info(`model: ${bundle}${flags.with_onnx ? ' (with model.onnx)' : ''}`);
   report.info(`history: ${join(dir, 'history.json')}, ${join(dir, 'loss.png')}`);
   if (tracker) report.info(`tracking: ${tracker.location}`);
   if (interrupted) {

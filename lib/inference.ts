@@ -1,0 +1,106 @@
+// What every inference backend shares (SPEC section 7): which patterns form which groups, the
+// intensity scale, the positions, the stitching weights and canvas; and the result's shape. The
+// LibTorch model and the ONNX model both reconstruct through this, so they group, scale and stitch
+// alike.
+import type { NativeCanvas } from './binding.js';
+import { type InferenceConfig, type ModelConfig, type TrainingConfig, resolveInferenceConfig } from './config.js';
+import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
+import { groupPositions } from './grouping.js';
+import type { ComplexArray, FloatArray } from './ndarray.js';
+import { intensityScale } from './scaling.js';
+import { canvasFor, centerWeights, probeWeights } from './stitching.js';
+import { ArgumentError } from './errors.js';
+
+/** What a model contributes to an inference plan. */
+export interface InferenceModel {
+  config: ModelConfig;
+  training?: TrainingConfig;
+  /** The training probe (refined when training.probeTrainable); absent for a bare ONNX graph. */
+  probe?: ComplexArray;
+  intensityScale: number;
+  seed: number;
+}
+
+export interface InferencePlan {
+  config: InferenceConfig;
+  /** Pattern size N and patterns per group C. */
+  n: number;
+  c: number;
+  /** Patterns in the file. */
+  total: number;
+  /** File indices of the patterns, a group's C members in order. */
+  groups: Int32Array;
+  nGroups: number;
+  /** Whole groups per forward pass. */
+  groupsPerBatch: number;
+  /** The intensity scale the network's input is divided by. */
+  scale: number;
+  /** Each member's position (object pixels). */
+  xcoords: Float64Array;
+  ycoords: Float64Array;
+  /** Stitching weights (N, N) and the canvas every patch lands on. */
+  weights: Float32Array;
+  canvas: NativeCanvas;
+}
+
+export function planInference(model: InferenceModel, dataset: Dataset, options: Partial<InferenceConfig> & { seed?: number }): InferencePlan {
+  const { seed, ...inference } = options;
+  const config = resolveInferenceConfig(inference);
+  checkDataset(dataset);
+  const n = patternSize(dataset);
+  if (n !== model.config.N) {
+    throw new DatasetError(dataset.source, 'diffraction', `patterns are ${n} x ${n}, the model was trained on N = ${model.config.N}`);
+  }
+  const total = patternCount(dataset);
+  const c = model.config.gridsize ** 2;
+  let groups: Int32Array;
+  if (model.config.gridsize === 1) {
+    // the first n_images patterns in file order, as the reference does
+    const count = Math.min(config.nImages ?? total, total);
+    groups = Int32Array.from({ length: count }, (_, i) => i);
+  } else {
+    groups = groupPositions(dataset.xcoords, dataset.ycoords, {
+      gridsize: model.config.gridsize, nGroups: config.nImages ?? total, seed: seed ?? model.seed,
+      neighborCount: model.training?.neighborCount, // grouped as in training
+    }).indices;
+  }
+  const scale = config.rescaleInference ? intensityScale(dataset.diffraction.data, n, groups) : model.intensityScale;
+  const xcoords = Float64Array.from(groups, (i) => dataset.xcoords[i]);
+  const ycoords = Float64Array.from(groups, (i) => dataset.ycoords[i]);
+  // a probe refined in training knows the beam better than the file does
+  const weights = config.stitchWeights === 'probe'
+    ? probeWeights(model.training?.probeTrainable && model.probe ? model.probe : dataset.probe)
+    : centerWeights(n);
+  let canvas: NativeCanvas;
+  try {
+    canvas = canvasFor(xcoords, ycoords, n);
+  } catch (error) {
+    // the canvas bound: a stray coordinate in the file, not a wrong call
+    if (error instanceof ArgumentError) {
+      const span = (v: Float64Array) => v.reduce((m, a) => Math.max(m, a), -Infinity) - v.reduce((m, a) => Math.min(m, a), Infinity);
+      const key = span(xcoords) >= span(ycoords) ? 'xcoords' : 'ycoords';
+      throw new DatasetError(dataset.source, key, error.message, { cause: error });
+    }
+    throw error;
+  }
+  return {
+    config, n, c, total, groups, nGroups: groups.length / c, groupsPerBatch: Math.max(1, Math.floor(config.inferenceBatchSize / c)),
+    scale, xcoords, ycoords, weights, canvas,
+  };
+}
+
+export function amplitudeAndPhase(object: ComplexArray): { amplitude: FloatArray; phase: FloatArray } {
+  const count = object.data.length / 2;
+  const amplitude = new Float32Array(count);
+  const phase = new Float32Array(count);
+  for (let k = 0; k < count; k++) {
+    const re = object.data[2 * k];
+    const im = object.data[2 * k + 1];
+    amplitude[k] = Math.hypot(re, im);
+    phase[k] = Math.atan2(im, re);
+  }
+  return {
+    amplitude: { dtype: 'float32', shape: [...object.shape], data: amplitude },
+    phase: { dtype: 'float32', shape: [...object.shape], data: phase },
+  };
+}

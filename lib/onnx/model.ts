@@ -1,0 +1,237 @@
+// Inference through ONNX Runtime (onnxruntime-node), with no LibTorch: a bundle's model.onnx (or
+// a graph built from its weights on the spot), or a standalone .onnx written by `export-onnx`.
+// Grouping, scaling and stitching are the LibTorch backend's (lib/inference.ts); the stitch runs
+// in JavaScript. Nothing here loads the addon.
+import { readFile } from 'node:fs/promises';
+import type * as Ort from 'onnxruntime-node';
+import * as z from 'zod';
+import { checkExpectedModel, readBundle } from '../bundle.js';
+import { type ModelConfig, type TrainingConfig, resolveModelConfig, resolveTrainingConfig } from '../config.js';
+import type { Dataset } from '../dataset.js';
+import { ArgumentError, PtychoPinnError } from '../errors.js';
+import { amplitudeAndPhase, planInference } from '../inference.js';
+import type { Reconstruction, ReconstructOptions } from '../model.js';
+import type { ComplexArray } from '../ndarray.js';
+import { CanvasSum } from '../stitching.js';
+import { resolveThreads } from '../threads.js';
+import { ONNX_FORMAT, ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUTS, type OnnxMetadata, encodeOnnxModel, onnxSchema } from './export.js';
+
+let runtime: Promise<typeof Ort> | undefined;
+
+/** onnxruntime-node, loaded on first use: importing the package does not pay for it. */
+function onnxRuntime(): Promise<typeof Ort> {
+  runtime ??= import('onnxruntime-node');
+  return runtime;
+}
+
+export class OnnxModelError extends PtychoPinnError {
+  override name = 'OnnxModelError';
+  constructor(readonly file: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_PTYCHOPINN_ONNX', `${file}: ${message}`, options);
+  }
+}
+
+export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface OnnxLoadOptions {
+  /** Model fields the caller set explicitly: each must equal the model's (as for loadModel). */
+  expected?: Partial<ModelConfig>;
+  /** ONNX Runtime's graph optimisation level (default `all`). */
+  graphOptimization?: GraphOptimization;
+}
+
+const MetadataSchema = z.object({
+  format: z.literal(ONNX_FORMAT),
+  formatVersion: z.literal(1),
+  package: z.string(),
+  config: z.object({ model: z.unknown(), training: z.unknown().optional() }),
+  intensityScale: z.number().positive().refine(Number.isFinite, 'a finite number'),
+  seed: z.number().int().min(0).max(2 ** 32 - 1),
+});
+
+/** Where the graph came from, for logs: the bundle's stored one, or built from its weights now. */
+export type OnnxSource = 'bundle' | 'built from weights' | 'onnx file';
+
+export class OnnxModel {
+  private readonly sessions = new Map<number, Promise<Ort.InferenceSession>>();
+
+  private constructor(
+    readonly file: string,
+    readonly source: OnnxSource,
+    private readonly bytes: Uint8Array,
+    readonly config: ModelConfig,
+    readonly intensityScale: number,
+    readonly seed: number,
+    readonly training: TrainingConfig | undefined,
+    /** The training probe: a bundle's probe.npy; a standalone .onnx has none. */
+    readonly probe: ComplexArray | undefined,
+    private readonly graphOptimization: GraphOptimization,
+  ) {}
+
+  /**
+   * A model for ONNX Runtime from a .ptpinn bundle (its model.onnx, else a graph built from its
+   * weights) or from a .onnx file that `export-onnx` wrote.
+   */
+  static async load(path: string, options: OnnxLoadOptions = {}): Promise<OnnxModel> {
+    const optimization = options.graphOptimization ?? 'all';
+    if (path.toLowerCase().endsWith('.onnx')) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await readFile(path);
+      } catch (error) {
+        throw new OnnxModelError(path, `cannot read: ${(error as Error).message}`, { cause: error });
+      }
+      const meta = readMetadata(path, bytes);
+      const config = meta.config.model;
+      checkExpectedModel(path, config, options.expected ?? {});
+      return new OnnxModel(path, 'onnx file', bytes, config, meta.intensityScale, meta.seed, meta.config.training, undefined, optimization);
+    }
+    const { state, weights, onnx } = await readBundle(path, options.expected);
+    const bytes = onnx ?? encodeOnnxModel({
+      config: state.config, training: state.training, weights, intensityScale: state.intensityScale, seed: state.seed,
+    });
+    return new OnnxModel(path, onnx ? 'bundle' : 'built from weights', bytes, state.config, state.intensityScale,
+      state.seed, state.training, state.probe, optimization);
+  }
+
+  /** The ONNX graph's bytes (what `export-onnx` writes). */
+  get onnx(): Uint8Array {
+    return this.bytes;
+  }
+
+  private session(threads: number): Promise<Ort.InferenceSession> {
+    let session = this.sessions.get(threads);
+    if (!session) {
+      session = onnxRuntime().then((ort) => ort.InferenceSession.create(this.bytes, {
+        intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
+        graphOptimizationLevel: this.graphOptimization,
+      })).catch((error: unknown) => {
+        this.sessions.delete(threads);
+        throw new OnnxModelError(this.file, `ONNX Runtime cannot load the graph: ${(error as Error).message}`, { cause: error });
+      });
+      this.sessions.set(threads, session);
+    }
+    return session;
+  }
+
+  /**
+   * The network on a batch of groups: `diffraction` holds B x C x N x N measured amplitudes (the
+   * graph divides by the intensity scale); returns complex (B, C, N, N) patches.
+   */
+  async predict(diffraction: Float32Array, batch: number, options: { threads?: number } = {}): Promise<ComplexArray> {
+    const { N: n, gridsize } = this.config;
+    const shape = [batch, gridsize ** 2, n, n];
+    if (!Number.isInteger(batch) || batch < 1 || diffraction.length !== batch * gridsize ** 2 * n * n) {
+      throw new ArgumentError(`predict needs ${shape.join(' x ')} amplitudes, got ${diffraction.length}`);
+    }
+    const { re, im } = await this.run(diffraction, shape, resolveThreads(options.threads));
+    const data = new Float32Array(2 * re.length);
+    for (let k = 0; k < re.length; k++) {
+      data[2 * k] = re[k];
+      data[2 * k + 1] = im[k];
+    }
+    return { dtype: 'complex64', shape, data };
+  }
+
+  private async run(x: Float32Array, shape: number[], threads: number): Promise<{ re: Float32Array; im: Float32Array }> {
+    const session = await this.session(threads);
+    const ort = await onnxRuntime();
+    const out = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', x, shape) });
+    const re = out[ONNX_OUTPUTS[0]];
+    const im = out[ONNX_OUTPUTS[1]];
+    try {
+      return { re: new Float32Array(re.data as Float32Array), im: new Float32Array(im.data as Float32Array) };
+    } finally {
+      re.dispose();
+      im.dispose();
+    }
+  }
+
+  /**
+   * The object of a dataset, as `PtychoPinnModel.reconstruct` makes it: the same groups, scale,
+   * batches and stitch, the network run by ONNX Runtime in fp32. Phase alignment (`alignPhases`)
+   * and bf16 need the LibTorch backend.
+   */
+  async reconstruct(dataset: Dataset, options: ReconstructOptions = {}): Promise<Reconstruction> {
+    const { threads, seed, keepPatches, onProgress, ...inference } = options;
+    const plan = planInference(this, dataset, { ...inference, seed });
+    const { config, n, c, groups, nGroups, groupsPerBatch, scale, xcoords, ycoords, weights, canvas } = plan;
+    if (config.alignPhases > 0) throw new ArgumentError('alignPhases needs the LibTorch backend; the ONNX backend averages the groups as they come');
+    if (config.precision === 'bf16') throw new ArgumentError('precision bf16 needs the LibTorch backend; ONNX Runtime runs the network in fp32');
+    const nThreads = resolveThreads(threads);
+    const sum = new CanvasSum(canvas, weights, n);
+    const patternSize = n * n;
+    // the graph divides by the training scale; a rescaled inference divides by its own
+    const factor = scale === this.intensityScale ? 1 : this.intensityScale / scale;
+    const source = dataset.diffraction.data;
+    const kept = keepPatches ? new Float32Array(2 * groups.length * patternSize) : undefined;
+    for (let first = 0; first < nGroups; first += groupsPerBatch) {
+      const count = Math.min(groupsPerBatch, nGroups - first);
+      const x = new Float32Array(count * c * patternSize);
+      for (let m = 0; m < count * c; m++) {
+        const from = groups[first * c + m] * patternSize;
+        const pattern = source.subarray(from, from + patternSize);
+        if (factor === 1) x.set(pattern, m * patternSize);
+        else for (let k = 0; k < patternSize; k++) x[m * patternSize + k] = pattern[k] * factor;
+      }
+      const { re, im } = await this.run(x, [count, c, n, n], nThreads);
+      for (let m = 0; m < count * c; m++) {
+        const member = first * c + m;
+        sum.add(re, im, m * patternSize, xcoords[member], ycoords[member]);
+        if (kept) {
+          for (let k = 0; k < patternSize; k++) {
+            kept[2 * (member * patternSize + k)] = re[m * patternSize + k];
+            kept[2 * (member * patternSize + k) + 1] = im[m * patternSize + k];
+          }
+        }
+      }
+      onProgress?.({ done: first + count, total: nGroups });
+    }
+    const object = sum.finish(1e-3);
+    return {
+      object, ...amplitudeAndPhase(object), origin: [canvas.originRow, canvas.originCol], patterns: groups, xcoords, ycoords,
+      ...(kept ? { patches: { dtype: 'complex64' as const, shape: [nGroups, c, n, n], data: kept } } : {}),
+      intensityScale: scale, precision: 'fp32',
+    };
+  }
+
+  /** Frees ONNX Runtime's sessions now instead of at garbage collection. */
+  async release(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const session of sessions) await (await session.catch(() => undefined))?.release();
+  }
+}
+
+function readMetadata(path: string, bytes: Uint8Array): OnnxMetadata {
+  let props: { key: string; value: string }[];
+  try {
+    const message = onnxSchema().lookupType('onnx.ModelProto').decode(bytes) as unknown as { metadataProps?: { key: string; value: string }[] };
+    props = message.metadataProps ?? [];
+  } catch (error) {
+    throw new OnnxModelError(path, `not an ONNX model: ${(error as Error).message}`, { cause: error });
+  }
+  const raw = props.find((p) => p.key === ONNX_METADATA_KEY)?.value;
+  if (raw === undefined) {
+    throw new OnnxModelError(path, `an ONNX model without ptychopinn's metadata (metadata_props "${ONNX_METADATA_KEY}"): ` +
+      'the intensity scale and gridsize are unknown; export it with `ptychopinn export-onnx`');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new OnnxModelError(path, `metadata_props "${ONNX_METADATA_KEY}" is not JSON: ${(error as Error).message}`);
+  }
+  const checked = MetadataSchema.safeParse(parsed);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new OnnxModelError(path, `metadata_props "${ONNX_METADATA_KEY}": ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+  }
+  try {
+    const model = resolveModelConfig(checked.data.config.model, 'config.model');
+    const training = checked.data.config.training === undefined ? undefined : resolveTrainingConfig(checked.data.config.training, 'config.training');
+    return { ...checked.data, formatVersion: 1, config: { model, ...(training ? { training } : {}) } };
+  } catch (error) {
+    throw new OnnxModelError(path, `metadata_props "${ONNX_METADATA_KEY}" holds an invalid configuration: ${(error as Error).message}`);
+  }
+}
