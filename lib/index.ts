@@ -19,7 +19,7 @@ export { Rng } from './random.js';
 export { type ScanPositions, rasterScan, spiralScan } from './scan.js';
 export { type SimulateOptions, type Simulation, simulate } from './simulation.js';
 export { diffract, poissonLossGradient, mergeGroup, type LossAndGradient, type NativeOptions } from './physics.js';
-export { stitch, extractPatches, centerWeights, probeWeights, type StitchedObject } from './stitching.js';
+export { stitch, extractPatches, centerWeights, probeWeights, CanvasSum, type StitchedObject } from './stitching.js';
 export {
   type ModelConfig, type TrainingConfig, type InferenceConfig, ConfigError,
   ModelConfigSchema, TrainingConfigSchema, InferenceConfigSchema,
@@ -27,7 +27,11 @@ export {
 } from './config.js';
 export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type ReconstructOptions, type ResumeState, type TrainingHistory } from './model.js';
 export { train, TrainingError, type TrainConfig, type TrainOptions, type TrainingProgress } from './training.js';
-export { saveModel, loadModel, readManifest, verifyBundle, BundleError, ManifestSchema, type Manifest, type SaveModelOptions } from './bundle.js';
+export {
+  saveModel, loadModel, readBundle, readManifest, verifyBundle, BundleError, ManifestSchema, type BundleContents, type Manifest, type SaveModelOptions,
+} from './bundle.js';
+export { OnnxModel, OnnxModelError, type OnnxLoadOptions, type OnnxSource, type GraphOptimization } from './onnx/model.js';
+export { encodeOnnxModel, writeOnnxModel, ONNX_OPSET, type OnnxExportInput, type OnnxMetadata } from './onnx/export.js';
 export { Reconstructor, type ReconstructorOptions } from './reconstructor.js';
 export {
   compareObjects, frc, ssim, registerShift, type Comparison, type CompareOptions, type Scores, type FrcCurve, type Region, type AlignedImages,

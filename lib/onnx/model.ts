@@ -38,6 +38,11 @@ export interface OnnxLoadOptions {
   expected?: Partial<ModelConfig>;
   /** ONNX Runtime's graph optimisation level (default `all`). */
   graphOptimization?: GraphOptimization;
+  /**
+   * Further ONNX Runtime session options (memory arena, memory pattern, execution mode, ...), over
+   * ours; the thread count comes from each call's `threads`.
+   */
+  sessionOptions?: Omit<Ort.InferenceSession.SessionOptions, 'intraOpNumThreads' | 'graphOptimizationLevel'>;
 }
 
 const MetadataSchema = z.object({
@@ -65,7 +70,7 @@ export class OnnxModel {
     readonly training: TrainingConfig | undefined,
     /** The training probe: a bundle's probe.npy; a standalone .onnx has none. */
     readonly probe: ComplexArray | undefined,
-    private readonly graphOptimization: GraphOptimization,
+    private readonly options: OnnxLoadOptions,
   ) {}
 
   /**
@@ -73,7 +78,6 @@ export class OnnxModel {
    * weights) or from a .onnx file that `export-onnx` wrote.
    */
   static async load(path: string, options: OnnxLoadOptions = {}): Promise<OnnxModel> {
-    const optimization = options.graphOptimization ?? 'all';
     if (path.toLowerCase().endsWith('.onnx')) {
       let bytes: Uint8Array;
       try {
@@ -84,14 +88,14 @@ export class OnnxModel {
       const meta = readMetadata(path, bytes);
       const config = meta.config.model;
       checkExpectedModel(path, config, options.expected ?? {});
-      return new OnnxModel(path, 'onnx file', bytes, config, meta.intensityScale, meta.seed, meta.config.training, undefined, optimization);
+      return new OnnxModel(path, 'onnx file', bytes, config, meta.intensityScale, meta.seed, meta.config.training, undefined, options);
     }
     const { state, weights, onnx } = await readBundle(path, options.expected);
     const bytes = onnx ?? encodeOnnxModel({
       config: state.config, training: state.training, weights, intensityScale: state.intensityScale, seed: state.seed,
     });
     return new OnnxModel(path, onnx ? 'bundle' : 'built from weights', bytes, state.config, state.intensityScale,
-      state.seed, state.training, state.probe, optimization);
+      state.seed, state.training, state.probe, options);
   }
 
   /** The ONNX graph's bytes (what `export-onnx` writes). */
@@ -103,8 +107,8 @@ export class OnnxModel {
     let session = this.sessions.get(threads);
     if (!session) {
       session = onnxRuntime().then((ort) => ort.InferenceSession.create(this.bytes, {
-        intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
-        graphOptimizationLevel: this.graphOptimization,
+        interOpNumThreads: 1, executionMode: 'sequential', ...this.options.sessionOptions,
+        intraOpNumThreads: threads, graphOptimizationLevel: this.options.graphOptimization ?? 'all',
       })).catch((error: unknown) => {
         this.sessions.delete(threads);
         throw new OnnxModelError(this.file, `ONNX Runtime cannot load the graph: ${(error as Error).message}`, { cause: error });
