@@ -74,6 +74,7 @@ const CONFIGS: Partial<ModelConfig>[] = [
   { N: 128, gridsize: 1 },
   { N: 128, gridsize: 2 },
   { N: 64, gridsize: 3, ampActivation: 'sigmoid', probeBig: false },
+  { N: 64, gridsize: 4 },
   { N: 64, gridsize: 1, ampActivation: 'softplus', nFiltersScale: 1 },
   { N: 64, gridsize: 1, ampActivation: 'relu' },
   { N: 256, gridsize: 1, nFiltersScale: 1 },
@@ -243,6 +244,20 @@ test.serial('the CLI: export-onnx, infer --backend onnx on the .onnx, and the us
   t.is(run.code, 0, run.stderr);
   t.regex(run.stdout, /ONNX Runtime on the \.onnx file/);
   t.true(existsSync(join(out, 'reconstruction.npz')));
+  const inspected = await runCli(['inspect', file]);
+  t.is(inspected.code, 0, inspected.stderr);
+  t.regex(inspected.stdout, /ONNX model .* exported by ptychopinn[\s\S]*gridsize 2[\s\S]*intensity scale/);
+
+  // train --with-onnx stores the graph, and infer --backend onnx then runs the stored one
+  const trainOut = join(work, 'cli-train');
+  const trainRun = await runCli(['train', '--train-data-file', FIXTURE, '--output-dir', trainOut, '--max_epochs', '1', '--n_groups', '16',
+    '--gridsize', '1', '--logger', 'none', '--with-onnx', '--threads', '2']);
+  t.is(trainRun.code, 0, trainRun.stderr);
+  t.regex(trainRun.stdout, /with model\.onnx/);
+  t.truthy((await readBundle(join(trainOut, 'model.ptpinn'))).onnx);
+  const stored = await runCli(['infer', '--backend', 'onnx', '--model_path', trainOut, '--test_data', FIXTURE, '--output_dir', join(work, 'cli-stored'), '--n_images', '8', '--threads', '2']);
+  t.is(stored.code, 0, stored.stderr);
+  t.regex(stored.stdout, /ONNX Runtime on the bundle's model\.onnx/);
 });
 
 test('an exported graph passes onnx.checker and runs the same in Python onnxruntime', async (t) => {

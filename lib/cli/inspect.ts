@@ -3,17 +3,28 @@ import type { Command } from 'commander';
 import { verifyBundle } from '../bundle.js';
 import { loadDataset } from '../dataset.js';
 import { shapeText } from '../ndarray.js';
+import { ONNX_INPUT, ONNX_OUTPUTS } from '../onnx/export.js';
+import { OnnxModel } from '../onnx/model.js';
 import { NpzFile } from '../npz.js';
 import { PtychoPinnError } from '../errors.js';
 
 export function registerInspect(program: Command): void {
   program.command('inspect')
-    .description('describe a dataset (.npz) or a model bundle (.ptpinn); needs no LibTorch')
+    .description('describe a dataset (.npz), a model bundle (.ptpinn) or an exported .onnx; needs no LibTorch')
     .argument('<file>', 'the file to describe')
     .action(async (file: string) => runInspect(file));
 }
 
 async function runInspect(file: string): Promise<void> {
+  if (file.toLowerCase().endsWith('.onnx')) {
+    const model = await OnnxModel.load(file);
+    const { N: n, gridsize } = model.config;
+    console.log(`${file}: ONNX model (${(model.onnx.length / 1e6).toFixed(1)} MB) exported by ptychopinn`);
+    console.log(`network: N = ${n}, gridsize ${gridsize}, n_filters_scale ${model.config.nFiltersScale}, amp_activation ${model.config.ampActivation}, probe_big ${model.config.probeBig}`);
+    console.log(`input ${ONNX_INPUT} (batch, ${gridsize ** 2}, ${n}, ${n}); outputs ${ONNX_OUTPUTS.join(', ')} (batch, ${gridsize ** 2}, ${n}, ${n}); intensity scale ${model.intensityScale}, seed ${model.seed}`);
+    if (model.training) console.log(`training: ${JSON.stringify(model.training)}`);
+    return;
+  }
   const npz = await NpzFile.open(file);
   const isBundle = npz.members.includes('manifest.json');
   if (isBundle) {
