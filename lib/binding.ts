@@ -263,10 +263,12 @@ export function loadAddon(root: string = packageRoot()): LoadedAddon {
     file = nodeGypBuild.path(root);
   } catch {
     throw new AddonLoadError(
-      `ptychopinn: no native addon found. Looked for ${join(root, 'build', 'Release', 'ptychopinn.node')} ` +
+      `ptychopinn: this command needs the native addon (LibTorch), and this install has none. Looked for ${join(root, 'build', 'Release', 'ptychopinn.node')} ` +
       `(a local build) and ${join(root, 'prebuilds', `${process.platform}-${process.arch}`)}/ ` +
-      '(prebuilt). Run `npm install` in the package folder (or `npm run build:addon`) to build it; ' +
-      'that needs LibTorch (see the README, "How LibTorch is found").');
+      '(prebuilt). The install builds it when it finds LibTorch: on Debian or Ubuntu ' +
+      '`sudo apt-get install --no-install-recommends libtorch-dev` (or `pip install torch`, or LIBTORCH=<root>), ' +
+      'then `npm rebuild ptychopinn` (in this package\'s own folder: `npm install` or `npm run build:addon`). ' +
+      'Without it, NPY/NPZ, inspect, export-onnx and infer --backend onnx still work.');
   }
   try {
     return { binding: require(file) as NativeBinding, file };

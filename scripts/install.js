@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // @ts-check
 // `npm install` entry: choose a LibTorch (scripts/libtorch.js), install Debian's when allowed and
-// missing, then build the addon with cmake-js. `--dry-run` prints the plan and changes nothing;
+// missing (announced first; PTYCHOPINN_LIBTORCH=skip refuses), then build the addon with cmake-js.
+// Without any LibTorch the install still succeeds, addon-less: what needs no LibTorch works, and
+// what needs it says what is missing. `--dry-run` prints the plan and changes nothing;
 // `--no-build` carries out the plan (the apt install) but builds nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +24,15 @@ if (dryRun) {
   process.exit(plan.source === 'none' ? 1 : 0);
 }
 log(plan.summary);
-if (plan.error) process.exit(1);
+if (plan.source === 'skip') process.exit(0);
+// a LIBTORCH or Torch_DIR that was set but is wrong is a mistake to fix, not a machine without LibTorch
+if (plan.error && (process.env.LIBTORCH || process.env.Torch_DIR)) process.exit(1);
+if (plan.error) {
+  // the package is still usable without the addon: NPY/NPZ, inspect, export-onnx, ONNX inference
+  log('installed without the native addon: commands that need LibTorch will say so. ' +
+    'Once LibTorch is there, `npm rebuild ptychopinn` builds the addon.');
+  process.exit(0);
+}
 
 if (plan.commands) {
   for (const [cmd, ...args] of plan.commands) {

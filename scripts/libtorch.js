@@ -28,7 +28,7 @@ export const APT_INSTALL = ['apt-get', 'install', '-y', '-q', '--no-install-reco
 
 /**
  * @typedef {object} Plan
- * @property {'LIBTORCH' | 'Torch_DIR' | 'python' | 'system' | 'apt' | 'none'} source
+ * @property {'LIBTORCH' | 'Torch_DIR' | 'python' | 'system' | 'apt' | 'skip' | 'none'} source
  * @property {string} summary one line for the install log
  * @property {string[]} cmakeDefines -D definitions for CMake (without the -D)
  * @property {string} [prefix] the LibTorch root, when known before CMake runs
@@ -42,6 +42,14 @@ export const APT_INSTALL = ['apt-get', 'install', '-y', '-q', '--no-install-reco
  * @returns {Plan}
  */
 export function planLibtorch(env, probe) {
+  if (env.PTYCHOPINN_LIBTORCH === 'skip') {
+    return {
+      source: 'skip', cmakeDefines: [],
+      summary: 'PTYCHOPINN_LIBTORCH=skip: no LibTorch looked for or installed, no addon built. ' +
+        'What needs no LibTorch works (NPY/NPZ, inspect, export-onnx, infer --backend onnx); ' +
+        'for the rest, unset PTYCHOPINN_LIBTORCH and run `npm rebuild ptychopinn`.',
+    };
+  }
   const libtorch = env.LIBTORCH;
   if (libtorch) {
     const config = join(libtorch, 'share', 'cmake', 'Torch', 'TorchConfig.cmake');
@@ -91,7 +99,8 @@ export function planLibtorch(env, probe) {
     return {
       source: 'apt', cmakeDefines: [],
       commands: [['apt-get', 'update', '-q'], APT_INSTALL],
-      summary: 'no LibTorch found: installing Debian\'s libtorch-dev with apt-get',
+      summary: 'no LibTorch found: installing Debian\'s libtorch-dev with apt-get (about 170 packages, 0.5 GB; ' +
+        'set PTYCHOPINN_LIBTORCH=skip to refuse, and install without the addon)',
     };
   }
   const how = debianLike

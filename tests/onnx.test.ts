@@ -1,9 +1,9 @@
 // ONNX export and the ONNX Runtime backend: every configuration exports and matches LibTorch's
 // network, a whole reconstruction through ONNX matches LibTorch's, the JavaScript stitch matches the
-// addon's, inference runs where the addon cannot load, and Python's onnx and onnxruntime agree.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// addon's, and Python's onnx and onnxruntime agree (tests/no-addon.test.ts runs it without the addon).
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import test from 'ava';
 import * as ort from 'onnxruntime-node';
 import { loadModel, readBundle, saveModel, verifyBundle } from '../lib/bundle.js';
@@ -11,12 +11,11 @@ import { resolveModelConfig, type ModelConfig } from '../lib/config.js';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
 import { PtychoPinnModel } from '../lib/model.js';
 import { writeNpy, readNpy } from '../lib/npy.js';
-import { readNpz } from '../lib/npz.js';
 import { ONNX_OPSET, encodeOnnxModel, onnxSchema } from '../lib/onnx/export.js';
 import { OnnxModel, OnnxModelError } from '../lib/onnx/model.js';
 import { CanvasSum, canvasFor, probeWeights, stitch } from '../lib/stitching.js';
 import { train } from '../lib/training.js';
-import { CLI, runCli, runNode } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 import { findPython, runPython } from './helpers/python.js';
 import { seeded } from './helpers/random.js';
 
@@ -180,39 +179,6 @@ test('the JavaScript stitch is the addon\'s: sub-pixel positions, probe weights,
   t.log(`relative error ${error.toExponential(2)}`);
   t.true(error <= 1e-5);
   t.throws(() => sum.add(re, im, 0, 0, 0), { message: /falls outside the .* canvas/ });
-});
-
-test.serial('infer --backend onnx works where the addon cannot load (an installed copy without a build)', async (t) => {
-  t.timeout(600_000);
-  t.true(existsSync(CLI), `${CLI} is missing: run npm run build:ts`);
-  // what npm installs: package.json, dist/lib and the ONNX schema, and no build/ or prebuilds/
-  const root = join(work, 'no-addon');
-  mkdirSync(join(root, 'lib', 'onnx'), { recursive: true });
-  cpSync('package.json', join(root, 'package.json'));
-  cpSync('dist/lib', join(root, 'dist', 'lib'), { recursive: true });
-  cpSync('lib/onnx/onnx.proto3', join(root, 'lib', 'onnx', 'onnx.proto3'));
-  symlinkSync(resolve('node_modules'), join(root, 'node_modules'));
-  const cli = join(root, 'dist', 'lib', 'cli', 'bin.js');
-  const noAddon = await runNode([cli, 'train', '--train_data_file', FIXTURE, '--output_dir', join(work, 'never'), '--max_epochs', '1', '--logger', 'none']);
-  t.is(noAddon.code, 1);
-  t.regex(noAddon.stderr, /no native addon found/);
-
-  const exported = join(work, 'exported.onnx');
-  const exportRun = await runNode([cli, 'export-onnx', '--model_path', bundle, '--output', exported]);
-  t.is(exportRun.code, 0, exportRun.stderr);
-  t.regex(exportRun.stdout, new RegExp(`opset ${ONNX_OPSET}`));
-  const expected = await OnnxModel.load(bundle);
-  const reference = await expected.reconstruct(data, { threads: 2 });
-  await expected.release();
-  for (const model of [bundle, exported]) {
-    const out = join(work, `no-addon-${model.endsWith('.onnx') ? 'onnx' : 'bundle'}`);
-    const run = await runNode([cli, 'infer', '--backend', 'onnx', '--model_path', model, '--test_data', FIXTURE, '--output_dir', out, '--threads', '2']);
-    t.is(run.code, 0, run.stderr);
-    // the comparison with objectGuess needs the addon: said, not failed
-    t.regex(run.stderr + run.stdout, /no metrics\.json/);
-    const npz = await readNpz(join(out, 'reconstruction.npz'));
-    t.deepEqual(npz.object.data, reference.object.data);
-  }
 });
 
 test('bad ONNX input gets a message naming the file', async (t) => {

@@ -1,0 +1,81 @@
+// An installed copy of the package without a native addon (what `npm install` leaves where no
+// LibTorch is found, or with PTYCHOPINN_LIBTORCH=skip): the commands that need no LibTorch work,
+// the ONNX backend reconstructs, and the ones that need LibTorch say what is missing.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import test from 'ava';
+import { saveModel } from '../lib/bundle.js';
+import { loadDataset } from '../lib/dataset.js';
+import { readNpz } from '../lib/npz.js';
+import { OnnxModel } from '../lib/onnx/model.js';
+import { train } from '../lib/training.js';
+import { CLI, runNode } from './helpers/cli.js';
+
+const FIXTURE = resolve('fixtures/run1084_sim.npz');
+const work = mkdtempSync(join(tmpdir(), 'ptpinn-no-addon-'));
+test.after.always(() => rmSync(work, { recursive: true, force: true }));
+
+let cli = '';
+let bundle = '';
+test.before(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:ts`);
+  // what npm installs: package.json, dist/lib and the ONNX schema (package.json "files"), and no
+  // build/ or prebuilds/; the dependencies are this checkout's
+  const root = join(work, 'installed');
+  mkdirSync(join(root, 'lib', 'onnx'), { recursive: true });
+  cpSync('package.json', join(root, 'package.json'));
+  cpSync('dist/lib', join(root, 'dist', 'lib'), { recursive: true });
+  cpSync('lib/onnx/onnx.proto3', join(root, 'lib', 'onnx', 'onnx.proto3'));
+  symlinkSync(resolve('node_modules'), join(root, 'node_modules'));
+  cli = join(root, 'dist', 'lib', 'cli', 'bin.js');
+  const data = await loadDataset(FIXTURE);
+  const model = await train(data, { model: { gridsize: 2 }, training: { nGroups: 32, maxEpochs: 1, batchSize: 16 } }, { threads: 2 });
+  bundle = join(work, 'model.ptpinn');
+  await saveModel(model, bundle);
+});
+
+const run = (args: string[]) => runNode([cli, ...args]);
+
+test.serial('a command that needs LibTorch says what is missing and the command that gets it', async (t) => {
+  t.timeout(120_000);
+  const r = await run(['train', '--train_data_file', FIXTURE, '--output_dir', join(work, 'never'), '--max_epochs', '1', '--logger', 'none']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /needs the native addon \(LibTorch\), and this install has none/);
+  t.regex(r.stderr, /apt-get install --no-install-recommends libtorch-dev/);
+  t.regex(r.stderr, /npm rebuild ptychopinn/);
+});
+
+test.serial('--version, inspect of a dataset and of a bundle work without the addon', async (t) => {
+  t.timeout(120_000);
+  const version = await run(['--version']);
+  t.is(version.code, 0, version.stderr);
+  t.regex(version.stdout, /^\d+\.\d+\.\d+/);
+  const dataset = await run(['inspect', FIXTURE]);
+  t.is(dataset.code, 0, dataset.stderr);
+  t.regex(dataset.stdout, /dataset: 512 patterns of 64 x 64/);
+  const model = await run(['inspect', bundle]);
+  t.is(model.code, 0, model.stderr);
+  t.regex(model.stdout, /ptychopinn model bundle[\s\S]*weights\.safetensors: \d+ bytes, sha256 [0-9a-f]{64} \(verified\)/);
+});
+
+test.serial('export-onnx and infer --backend onnx reconstruct without the addon, as in a process that has it', async (t) => {
+  t.timeout(600_000);
+  const exported = join(work, 'exported.onnx');
+  const exportRun = await run(['export-onnx', '--model_path', bundle, '--output', exported]);
+  t.is(exportRun.code, 0, exportRun.stderr);
+  t.regex(exportRun.stdout, /opset 17/);
+  const reference = await OnnxModel.load(bundle);
+  const expected = await reference.reconstruct(await loadDataset(FIXTURE), { threads: 2 });
+  await reference.release();
+  for (const model of [bundle, exported]) {
+    const out = join(work, `infer-${model.endsWith('.onnx') ? 'onnx' : 'bundle'}`);
+    const r = await run(['infer', '--backend', 'onnx', '--model_path', model, '--test_data', FIXTURE, '--output_dir', out, '--threads', '2']);
+    t.is(r.code, 0, r.stderr);
+    // the comparison with objectGuess uses LibTorch's FFT: said, not failed
+    t.regex(r.stderr + r.stdout, /no metrics\.json/);
+    const npz = await readNpz(join(out, 'reconstruction.npz'));
+    t.deepEqual(npz.object.data, expected.object.data);
+    t.true(existsSync(join(out, 'reconstructed_phase.png')));
+  }
+});
