@@ -45,7 +45,8 @@ export { siemensStar, type SiemensStarOptions } from './simulation.js';
 export { writeReconstruction, writeLossPlot, writeFrcPlot, type ReconstructionLike, type WrittenOutputs } from './outputs.js';
 export { renderImage, writeImage, robustRange, imageSize, type RenderOptions, type ColorMap } from './images.js';
 export { renderPlot, writePlot, type PlotSpec, type PlotSeries } from './plots.js';
-export { startMlflowRun, startCsvLog, mlflowRoot, TrackingError, type Tracker } from './tracking.js';
+export { startMlflowRun, startCsvLog, mlflowTarget, fileStoreHint, TrackingError, type Tracker, type MlflowTarget } from './tracking.js';
+export { startMlflowServerRun, type ServerRunOptions } from './tracking-server.js';
 
 /** The LibTorch version the addon was built against (loads the addon). */
 export function torchVersion(): string {

@@ -1,5 +1,6 @@
-// Experiment tracking without a server: an MLflow file store run (the layout `mlflow ui
-// --backend-store-uri` lists) or a plain metrics.csv.
+// Experiment tracking: an MLflow file store run (the layout `mlflow ui --backend-store-uri`
+// lists, the zero-setup default), a tracking server through MLflow's REST API
+// (lib/tracking-server.ts), or a plain metrics.csv.
 import { randomBytes } from 'node:crypto';
 import { appendFile, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
@@ -28,20 +29,39 @@ export class TrackingError extends PtychoPinnError {
   }
 }
 
+/** Where an MLflow run goes: a file store folder, or a tracking server's base URL. */
+export type MlflowTarget = { kind: 'file'; root: string } | { kind: 'server'; url: string };
+
 /**
- * The file store root: `MLFLOW_TRACKING_URI` when it is a `file:` URI or a plain path, else
- * `<outputDir>/mlruns`. A server URI is refused: this package writes files only.
+ * `MLFLOW_TRACKING_URI`: an `http(s)://` tracking server, a `file:` URI or a plain path (a file
+ * store), else the file store `<outputDir>/mlruns`. Databricks and database URIs are refused: those
+ * are the Python client's, through its own plugins.
  */
-export function mlflowRoot(outputDir: string, env: NodeJS.ProcessEnv = process.env): string {
+export function mlflowTarget(outputDir: string, env: NodeJS.ProcessEnv = process.env): MlflowTarget {
   const uri = env.MLFLOW_TRACKING_URI;
-  if (!uri) return resolve(outputDir, 'mlruns');
-  if (/^https?:/i.test(uri) || /^databricks/i.test(uri)) {
-    throw new TrackingError(`MLFLOW_TRACKING_URI=${uri}: tracking servers are not supported; ` +
-      'use a file: URI (or unset it to write <output_dir>/mlruns), or pass --logger csv or --disable_mlflow');
+  if (!uri) return { kind: 'file', root: resolve(outputDir, 'mlruns') };
+  if (/^https?:\/\//i.test(uri)) return { kind: 'server', url: uri.replace(/\/+$/, '') };
+  if (/^databricks/i.test(uri)) {
+    throw new TrackingError(`MLFLOW_TRACKING_URI=${uri}: Databricks tracking is not supported; ` +
+      'use an http(s):// MLflow server or a file: URI (or unset it to write <output_dir>/mlruns), or pass --logger csv or --disable_mlflow');
   }
-  if (/^file:/i.test(uri)) return fileURLToPath(uri);
-  if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) throw new TrackingError(`MLFLOW_TRACKING_URI=${uri}: only file: URIs are supported`);
-  return resolve(uri);
+  if (/^file:/i.test(uri)) return { kind: 'file', root: fileURLToPath(uri) };
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) throw new TrackingError(`MLFLOW_TRACKING_URI=${uri}: only http(s):// servers and file: URIs are supported`);
+  return { kind: 'file', root: resolve(uri) };
+}
+
+/** How to open a file store, with each MLflow: 3.13 and later refuse it unless told to allow it. */
+export function fileStoreHint(root: string): string {
+  return `open it with \`mlflow ui --backend-store-uri ${root}\` (MLflow 3.13 and later: ` +
+    `\`MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri ${root}\`)`;
+}
+
+/**
+ * Parameter values as MLflow's Python client writes them (`str(value)`): booleans True/False,
+ * what is undefined left out.
+ */
+export function paramText(value: string | number | boolean): string {
+  return typeof value === 'boolean' ? (value ? 'True' : 'False') : String(value);
 }
 
 // meta.yaml holds flat scalars only: quote strings as YAML does for MLflow's fields
@@ -57,6 +77,8 @@ export async function startMlflowRun(root: string, runName: string): Promise<Tra
   const experiment = join(root, '0');
   const now = Date.now();
   await mkdir(experiment, { recursive: true });
+  // MLflow's file store keeps deleted experiments here and expects the folder
+  await mkdir(join(root, '.trash'), { recursive: true });
   try {
     await readFile(join(experiment, 'meta.yaml'));
   } catch {
@@ -85,7 +107,7 @@ export async function startMlflowRun(root: string, runName: string): Promise<Tra
   return {
     location: run,
     async logParams(params) {
-      for (const [k, v] of Object.entries(params)) if (v !== undefined) await writeText(join(run, 'params', k), String(v));
+      for (const [k, v] of Object.entries(params)) if (v !== undefined) await writeText(join(run, 'params', k), paramText(v));
     },
     async logMetric(key, value, step) {
       // MLflow's line format: timestamp value step

@@ -7,13 +7,14 @@ import { join, resolve } from 'node:path';
 import { loadModel, readManifest, saveModel } from '../bundle.js';
 import {
   AMP_ACTIVATIONS, type AmpActivation, LOSS_MODES, type LossMode, ModelConfigSchema, PRECISIONS, type Precision, SCHEDULERS, type Scheduler,
-  ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig,
+  ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig, flagOf,
 } from '../config.js';
 import { loadDataset } from '../dataset.js';
 import { AbortedError, InterruptedError } from '../errors.js';
 import type { PtychoPinnModel } from '../model.js';
 import { writeJson, writeLossPlot } from '../outputs.js';
-import { type Tracker, mlflowRoot, startCsvLog, startMlflowRun } from '../tracking.js';
+import { type Tracker, fileStoreHint, mlflowTarget, startCsvLog, startMlflowRun } from '../tracking.js';
+import { startMlflowServerRun } from '../tracking-server.js';
 import { TrainingError, train } from '../training.js';
 import { UsageError, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
 import { Reporter } from './reporter.js';
@@ -125,8 +126,8 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     if (first) report.warn(`${name}: stopping after this batch and saving the model trained so far`);
   });
   const logger = flags.disable_mlflow ? 'none' : flags.logger;
-  // a server URI is refused before any work
-  const trackingRoot = logger === 'mlflow' ? mlflowRoot(dir) : undefined;
+  // an unusable tracking URI is refused before any work
+  const target = logger === 'mlflow' ? mlflowTarget(dir) : undefined;
   report.logTo(join(dir, 'train.log'));
   const started = performance.now();
 
@@ -150,10 +151,15 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     precision: flags.precision, probeTrainable: flags.probe_trainable };
 
   let tracker: Tracker | undefined;
-  if (trackingRoot) tracker = await startMlflowRun(trackingRoot, `train ${new Date().toISOString()}`);
+  const runName = `train ${new Date().toISOString()}`;
+  if (target?.kind === 'file') tracker = await startMlflowRun(target.root, runName);
+  else if (target?.kind === 'server') tracker = await startMlflowServerRun(target.url, runName);
   else if (logger === 'csv') tracker = await startCsvLog(dir);
+  // snake_case, the flags' names, as the reference logs them
+  const config = { ...defaultModelConfig, ...definedOnly(model), ...defaultTrainingConfig, ...definedOnly(training) };
   await tracker?.logParams({ train_data_file: trainFile, test_data_file: flags.test_data_file,
-    ...defaultModelConfig, ...definedOnly(model), ...defaultTrainingConfig, ...definedOnly(training), threads: flags.threads });
+    ...Object.fromEntries(Object.entries(config).map(([k, v]) => [flagOf(ModelConfigSchema, [k]) ?? flagOf(TrainingConfigSchema, [k]) ?? k, v])),
+    threads: flags.threads });
 
   // metric lines are appended in order, and all of them before the run is closed
   // a failed metric line must not kill the run (an unhandled rejection would): warn once
@@ -218,7 +224,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   if (h.stop === 'early_stop') report.info(`early stop: the model holds the weights of epoch ${trained.resumeState?.state.bestEpoch}, the best`);
   report.info(`model: ${bundle}${flags.with_onnx ? ' (with model.onnx)' : ''}`);
   report.info(`history: ${join(dir, 'history.json')}, ${join(dir, 'loss.png')}`);
-  if (tracker) report.info(`tracking: ${tracker.location}`);
+  if (tracker) report.info(`tracking: ${tracker.location}${target?.kind === 'file' ? `; ${fileStoreHint(target.root)}` : ''}`);
   if (interrupted) {
     const received = signalReceived() ?? 'SIGINT';
     throw new InterruptedError(received, `interrupted by ${received}: the model trained so far is in ${bundle}; ` +
