@@ -11,7 +11,6 @@ import { type ModelState, PtychoPinnModel, type ResumeState } from './model.js';
 import type { ComplexArray } from './ndarray.js';
 import { decodeNpy, encodeNpyParts } from './npy.js';
 import { type NamedTensor, decodeSafetensors, encodeSafetensors } from './safetensors.js';
-import { encodeOnnxModel } from './onnx/export.js';
 import { version } from './version.js';
 import { writeZip, ZipArchive } from './zip.js';
 import { PtychoPinnError } from './errors.js';
@@ -119,8 +118,11 @@ export async function saveModel(model: PtychoPinnModel, path: string, options: S
     if (r.best) extra.push({ name: BEST, parts: encodeSafetensors(r.best, meta) });
   }
   if (options.withOnnx) {
+    // loaded here only: protobufjs and the schema are of no use to a bundle without the graph
+    const { encodeOnnxModel } = await import('./onnx/export.js');
+    const probe = givenProbe ? { ...model.probe, data: givenProbe.data } : model.probe;
     extra.push({ name: ONNX, parts: [encodeOnnxModel({
-      config: model.config, training: model.training, weights: parameters, intensityScale: model.intensityScale, seed: model.seed,
+      config: model.config, training: model.training, probe, weights: parameters, intensityScale: model.intensityScale, seed: model.seed,
     })] });
   }
   const manifest: Manifest = {
@@ -308,10 +310,10 @@ export interface BundleContents {
 
 /**
  * Reads a bundle: verifies every entry it reads against the manifest and restores the
- * configuration. `expected` holds model fields the caller set explicitly: each must equal the
+ * configuration; `resume: false` skips the optimiser state of a resumable bundle. `expected` holds model fields the caller set explicitly: each must equal the
  * bundle's (the bundle's model fields always win; a different explicit value is an error).
  */
-export async function readBundle(path: string, expected: Partial<ModelConfig> = {}): Promise<BundleContents> {
+export async function readBundle(path: string, expected: Partial<ModelConfig> = {}, options: { resume?: boolean } = {}): Promise<BundleContents> {
   const bundle = await openBundle(path);
   try {
     const { manifest } = bundle;
@@ -327,7 +329,7 @@ export async function readBundle(path: string, expected: Partial<ModelConfig> = 
     const state: ModelState = {
       config, training, probe: probeArray as ComplexArray, intensityScale: manifest.intensityScale,
       seed: manifest.seed, history: manifest.history, trainingData: manifest.trainingData,
-      resumeState: manifest.resume && await resumeState(path, bundle, manifest.resume),
+      resumeState: options.resume !== false && manifest.resume ? await resumeState(path, bundle, manifest.resume) : undefined,
     };
     const onnx = bundle.zip.entries.has(ONNX) ? await verifiedEntry(path, bundle, ONNX) : undefined;
     return { state, weights: weights.tensors, onnx };

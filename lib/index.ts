@@ -30,7 +30,8 @@ export { train, TrainingError, type TrainConfig, type TrainOptions, type Trainin
 export {
   saveModel, loadModel, readBundle, readManifest, verifyBundle, BundleError, ManifestSchema, type BundleContents, type Manifest, type SaveModelOptions,
 } from './bundle.js';
-export { OnnxModel, OnnxModelError, type OnnxLoadOptions, type OnnxSource, type GraphOptimization } from './onnx/model.js';
+export { OnnxModel, OnnxModelError, type OnnxLoadOptions, type GraphOptimization } from './onnx/model.js';
+export { type OnnxSource, describeSource } from './onnx/source.js';
 export { encodeOnnxModel, writeOnnxModel, ONNX_OPSET, type OnnxExportInput, type OnnxMetadata } from './onnx/export.js';
 export { Reconstructor, type ReconstructorOptions } from './reconstructor.js';
 export {

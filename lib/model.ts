@@ -4,7 +4,6 @@ import { type NativeCanvas, type NativeModel, type NativeParameter, type NativeT
 import type { InferenceConfig, ModelConfig, TrainingConfig } from './config.js';
 import type { Dataset } from './dataset.js';
 import { amplitudeAndPhase, planInference } from './inference.js';
-import { encodeOnnxModel, writeOnnxModel } from './onnx/export.js';
 import type { ComplexArray, FloatArray } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
 import { type StitchedObject, interleave, stitch } from './stitching.js';
@@ -138,15 +137,18 @@ export class PtychoPinnModel {
    * measured amplitudes, outputs `real` and `imag` (batch, C, N, N); the intensity scale is applied
    * inside, and the metadata carries what grouping and stitching need.
    */
-  toOnnx(): Uint8Array {
+  async toOnnx(): Promise<Uint8Array> {
+    // loaded on first use: protobufjs and the ONNX schema are of no use to most commands
+    const { encodeOnnxModel } = await import('./onnx/export.js');
     return encodeOnnxModel({
-      config: this.config, training: this.training, weights: this.parameters(), intensityScale: this.intensityScale, seed: this.seed,
+      config: this.config, training: this.training, probe: this.probe, weights: this.parameters(), intensityScale: this.intensityScale, seed: this.seed,
     });
   }
 
   /** Writes `toOnnx()` to `path` (a temporary file renamed when complete). */
   async exportOnnx(path: string): Promise<void> {
-    await writeOnnxModel(path, this.toOnnx());
+    const { writeOnnxModel } = await import('./onnx/export.js');
+    await writeOnnxModel(path, await this.toOnnx());
   }
 
   /**

@@ -135,12 +135,12 @@ export async function extractPatches(object: ComplexArray, x: Float64Array, y: F
  * weighted average as the addon's (native/stitching.cc), for inference that must not load it.
  */
 export class CanvasSum {
-  /** Per canvas pixel: weighted real, weighted imaginary, weight. */
-  private readonly sums: Float64Array;
+  /** Per canvas pixel: weighted real, weighted imaginary, weight (float32, as the addon sums). */
+  private readonly sums: Float32Array;
 
   constructor(readonly canvas: NativeCanvas, private readonly weights: Float32Array, private readonly n: number) {
     if (weights.length !== n * n) throw new ArgumentError(`weights must hold ${n} x ${n} values, got ${weights.length}`);
-    this.sums = new Float64Array(canvas.height * canvas.width * 3);
+    this.sums = new Float32Array(canvas.height * canvas.width * 3);
   }
 
   /**

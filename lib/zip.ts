@@ -1,6 +1,7 @@
 // Zip archives as this package uses them (NPZ files, model bundles): lazy, CRC-checked reads of
 // single members through yauzl, and atomic writes through yazl.
 import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
@@ -150,5 +151,17 @@ function* slices(parts: Uint8Array[]): Generator<Buffer> {
     for (let at = 0; at < part.length; at += step) {
       yield Buffer.from(part.buffer, part.byteOffset + at, Math.min(step, part.length - at));
     }
+  }
+}
+
+/** Whether a file starts as a zip does (a .ptpinn bundle, an NPZ), by its first four bytes. */
+export async function isZipFile(path: string): Promise<boolean> {
+  const file = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    await file.read(head, 0, 4, 0);
+    return head.equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
+  } finally {
+    await file.close();
   }
 }

@@ -44,6 +44,11 @@ test.serial('a command that needs LibTorch says what is missing and the command 
   t.regex(r.stderr, /needs the native addon \(LibTorch\), and this install has none/);
   t.regex(r.stderr, /apt-get install --no-install-recommends libtorch-dev/);
   t.regex(r.stderr, /npm rebuild ptychopinn/);
+  // --refine needs LibTorch's iterations: said before any reconstruction
+  const refine = await run(['infer', '--backend', 'onnx', '--model_path', bundle, '--test_data', FIXTURE, '--output_dir', join(work, 'refine'), '--refine', '5']);
+  t.is(refine.code, 1);
+  t.regex(refine.stderr, /needs the native addon/);
+  t.notRegex(refine.stdout, /reconstructed/);
 });
 
 test.serial('--version, inspect of a dataset and of a bundle work without the addon', async (t) => {

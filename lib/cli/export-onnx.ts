@@ -2,7 +2,7 @@
 // Needs no LibTorch: the graph is built from the bundle's weights.
 import type { Command } from 'commander';
 import { readBundle } from '../bundle.js';
-import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUTS, encodeOnnxModel, writeOnnxModel } from '../onnx/export.js';
+import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUTS, onnxFromBundle, writeOnnxModel } from '../onnx/export.js';
 import { UsageError, bundlePath } from './common.js';
 import { Reporter } from './reporter.js';
 
@@ -25,8 +25,9 @@ async function runExport(flags: ExportFlags): Promise<void> {
   const path = bundlePath(flags.model_path);
   if (flags.output === '') throw new UsageError('--output is empty: name the .onnx file to write');
   const report = new Reporter({ quiet: flags.quiet });
-  const { state, weights } = await readBundle(path);
-  const bytes = encodeOnnxModel({ config: state.config, training: state.training, weights, intensityScale: state.intensityScale, seed: state.seed });
+  const contents = await readBundle(path, {}, { resume: false });
+  const { state } = contents;
+  const bytes = onnxFromBundle(path, contents);
   await writeOnnxModel(flags.output, bytes);
   const { N: n, gridsize } = state.config;
   const c = gridsize ** 2;

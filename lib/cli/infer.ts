@@ -1,11 +1,12 @@
 // `ptychopinn infer`: reconstruct a dataset's object with a trained model (SPEC sections 7 and 9).
 import { type Command, Option } from 'commander';
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadModel } from '../bundle.js';
 import type { AmpActivation, InferencePrecision } from '../config.js';
 import { loadDataset } from '../dataset.js';
-import { OnnxModel } from '../onnx/model.js';
+import { addon } from '../binding.js';
+import { BundleError, loadModel } from '../bundle.js';
+import { describeSource } from '../onnx/source.js';
+import { isZipFile } from '../zip.js';
 import { type ReconstructionLike, writeReconstruction } from '../outputs.js';
 import { type IterativeMethod, refineReconstruction } from '../iterative.js';
 import { normalizeProbe, scaleProbe } from '../probe.js';
@@ -45,7 +46,7 @@ const I = InferenceConfigSchema.shape;
 export function registerInfer(program: Command): void {
   program.command('infer')
     .description('reconstruct the object of a dataset; writes reconstruction.npz, PNGs, metrics.json, infer.log')
-    .requiredOption('--model_path <path>', 'a .ptpinn bundle, or a training output folder holding model.ptpinn')
+    .requiredOption('--model_path <path>', 'a .ptpinn bundle, or a training output folder holding model.ptpinn (with --backend onnx also a .onnx from export-onnx)')
     .requiredOption('--test_data <file>', 'dataset to reconstruct (.npz)')
     .requiredOption('--output_dir <dir>', 'folder for the outputs')
     .option('--n_images <n>', 'the first n patterns in file order (groups at gridsize > 1); default all', schemaValue(I.nImages, 'n_images'))
@@ -54,7 +55,7 @@ export function registerInfer(program: Command): void {
     .addOption(new Option('--accelerator <accelerator>', 'where to compute (auto = cpu here)').choices(['auto', 'cpu', 'cuda', 'gpu']))
     .addOption(new Option('--backend <backend>', 'inference engine: torch (LibTorch), or onnx (ONNX Runtime, needs no LibTorch; --model_path may then be a .onnx from export-onnx)').choices(['torch', 'onnx']).default('torch'))
     .option('--quiet', 'print nothing but errors')
-    .option('--threads <n>', 'LibTorch threads (default: all cores)', schemaValue(ThreadsSchema, 'threads'))
+    .option('--threads <n>', 'threads of LibTorch or ONNX Runtime (default: all cores)', schemaValue(ThreadsSchema, 'threads'))
     .option('--seed <n>', 'grouping seed at gridsize > 1 (default: the training seed)', schemaValue(TrainingConfigSchema.shape.seed, 'seed'))
     .option('--gridsize <g>', 'must match the model (the bundle decides)', schemaValue(ModelConfigSchema.shape.gridsize, 'gridsize'))
     .option('--n_filters_scale <f>', 'must match the model (the bundle decides)', schemaValue(ModelConfigSchema.shape.nFiltersScale, 'n_filters_scale'))
@@ -70,13 +71,24 @@ export function registerInfer(program: Command): void {
 }
 
 async function runInfer(flags: InferFlags): Promise<void> {
-  checkDevice(flags.device, flags.accelerator);
   const onnx = flags.backend === 'onnx';
-  if (onnx && flags.precision === 'bf16') throw new UsageError('--precision bf16 needs --backend torch: ONNX Runtime runs the network in fp32');
-  if (onnx && (flags.align_phases ?? 0) > 0) throw new UsageError('--align_phases needs --backend torch');
+  if (onnx) {
+    // checked here, not by checkDevice, which asks the addon about CUDA: this path never loads it
+    const device = [flags.device, flags.accelerator].find((d) => d === 'cuda' || d === 'gpu');
+    if (device) throw new UsageError(`--device ${device}: --backend onnx runs on the CPU`);
+    if (flags.precision === 'bf16') throw new UsageError('--precision bf16 needs --backend torch: ONNX Runtime runs the network in fp32');
+    if ((flags.align_phases ?? 0) > 0) throw new UsageError('--align_phases needs --backend torch');
+    // the iterations are LibTorch's: find out now, not after the reconstruction
+    if (flags.refine) addon();
+  } else {
+    checkDevice(flags.device, flags.accelerator);
+  }
   if (flags.test_data === '') throw new UsageError('--test_data is empty: name the dataset (.npz)');
-  // a standalone .onnx (export-onnx) carries what inference needs in its metadata
-  const path = onnx && flags.model_path.toLowerCase().endsWith('.onnx') && existsSync(flags.model_path) ? flags.model_path : bundlePath(flags.model_path);
+  // with --backend onnx also a .onnx from export-onnx, told apart by its contents
+  const path = bundlePath(flags.model_path);
+  if (!onnx && !(await isZipFile(path))) {
+    throw new BundleError(path, 'not a model bundle (a .ptpinn zip); an ONNX model from export-onnx runs with --backend onnx');
+  }
   const dir = await outputFolder(flags.output_dir);
   const report = new Reporter({ quiet: flags.quiet });
   report.logTo(join(dir, 'infer.log'));
@@ -90,7 +102,7 @@ async function runInfer(flags: InferFlags): Promise<void> {
   };
   const t0 = performance.now();
   const expected = { gridsize: flags.gridsize, nFiltersScale: flags.n_filters_scale, ampActivation: flags.amp_activation };
-  const model = onnx ? await OnnxModel.load(path, { expected }) : await loadModel(path, expected);
+  const model = onnx ? await (await import('../onnx/model.js')).OnnxModel.load(path, { expected }) : await loadModel(path, expected);
   stop('after loading the model');
   const t1 = performance.now();
   const data = await loadDataset(flags.test_data, { intensities: flags.intensities, onWarning: (w) => report.warn(w) });
@@ -119,7 +131,7 @@ async function runInfer(flags: InferFlags): Promise<void> {
   const out = await writeReconstruction(dir, result, data, { onWarning: (w) => report.warn(w), threads: flags.threads });
   const t4 = performance.now();
   report.info(`model: ${path} (gridsize ${model.config.gridsize}, N = ${model.config.N})` +
-    (model instanceof OnnxModel ? `, ONNX Runtime on ${model.source === 'built from weights' ? 'a graph built from the weights' : model.source === 'bundle' ? 'the bundle\'s model.onnx' : 'the .onnx file'}` : ''));
+    ('source' in model ? `, ONNX Runtime on ${describeSource(model.source)}` : ''));
   report.info(`reconstructed ${recon.patterns.length / model.config.gridsize ** 2} group(s) of ${data.diffraction.shape[0]} patterns into a ` +
     `${recon.object.shape[0]} x ${recon.object.shape[1]} object (origin ${recon.origin.join(', ')}), network in ${recon.precision}`);
   report.info(`times: load model ${seconds(t1 - t0)}, load data ${seconds(t2 - t1)}, reconstruct ${seconds(t3 - t2 - refineSeconds * 1000)}` +

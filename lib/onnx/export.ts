@@ -4,15 +4,19 @@
 // over the ONNX project's own schema (onnx.proto3, vendored beside this file).
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type protobuf from 'protobufjs';
 import { writeAtomically } from '../atomic.js';
 import { packageRoot } from '../binding.js';
+import { BundleError, type BundleContents } from '../bundle.js';
 import type { ModelConfig, TrainingConfig } from '../config.js';
+import type { ComplexArray } from '../ndarray.js';
+import { encodeNpyParts } from '../npy.js';
 import { ArgumentError } from '../errors.js';
 import type { NamedTensor } from '../safetensors.js';
 import { version } from '../version.js';
 
-/** The operator set the graph uses (Resize with nearest/floor and Pad with a pads input need 13+). */
+/** The operator set the graph uses: 17, what ONNX Runtime and the onnx checker of today expect. */
 export const ONNX_OPSET = 17;
 /** The IR version that opset 17 belongs to. */
 const IR_VERSION = 8;
@@ -32,11 +36,14 @@ export interface OnnxMetadata {
   intensityScale: number;
   /** The training seed: the default grouping seed at gridsize > 1. */
   seed: number;
+  /** The training probe (refined, with probeTrainable) as an NPY file, base64: for probe weights and refinement. */
+  probe?: string;
 }
 
 export interface OnnxExportInput {
   config: ModelConfig;
   training?: TrainingConfig;
+  probe?: ComplexArray;
   /** The network's weights by parameter name (a bundle's weights.safetensors). */
   weights: NamedTensor[];
   intensityScale: number;
@@ -45,20 +52,23 @@ export interface OnnxExportInput {
 
 let schema: protobuf.Root | undefined;
 
-/** The ONNX protobuf schema, parsed once. */
+/** The ONNX protobuf schema, parsed once, on first use: most commands never need protobufjs. */
 export function onnxSchema(): protobuf.Root {
-  schema ??= protobuf.loadSync(join(packageRoot(), 'lib', 'onnx', 'onnx.proto3'));
+  if (!schema) {
+    const { loadSync } = createRequire(import.meta.url)('protobufjs') as typeof protobuf;
+    schema = loadSync(join(packageRoot(), 'lib', 'onnx', 'onnx.proto3'));
+  }
   return schema;
 }
 
 // TensorProto.DataType and AttributeProto.AttributeType values of onnx.proto3
 const FLOAT = 1;
 const INT64 = 7;
-const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
 const ATTR_STRING = 3;
 const ATTR_INTS = 7;
 
+// the graph needs integer, integer-list and string attributes only
 type Attribute = number | string | number[];
 
 interface Node {
@@ -72,7 +82,8 @@ interface Node {
 function attribute(name: string, value: Attribute): object {
   if (typeof value === 'string') return { name, type: ATTR_STRING, s: Buffer.from(value) };
   if (Array.isArray(value)) return { name, type: ATTR_INTS, ints: value };
-  return Number.isInteger(value) ? { name, type: ATTR_INT, i: value } : { name, type: ATTR_FLOAT, f: value };
+  if (!Number.isInteger(value)) throw new ArgumentError(`attribute ${name}: ${value} is not an integer`);
+  return { name, type: ATTR_INT, i: value };
 }
 
 /** Nodes and initialisers in the order they are made (topological by construction). */
@@ -212,6 +223,7 @@ export function encodeOnnxModel(input: OnnxExportInput): Uint8Array {
     format: ONNX_FORMAT, formatVersion: 1, package: version,
     config: { model: config, ...(input.training ? { training: input.training } : {}) },
     intensityScale: input.intensityScale, seed: input.seed,
+    ...(input.probe ? { probe: Buffer.concat(encodeNpyParts(input.probe, 'probe')).toString('base64') } : {}),
   };
   const root = onnxSchema();
   const Model = root.lookupType('onnx.ModelProto');
@@ -231,6 +243,18 @@ export function encodeOnnxModel(input: OnnxExportInput): Uint8Array {
     metadataProps: [{ key: ONNX_METADATA_KEY, value: JSON.stringify(metadata) }],
   });
   return Model.encode(message).finish();
+}
+
+/** The graph of a bundle's contents; weights that do not fit the manifest's network are the bundle's fault. */
+export function onnxFromBundle(path: string, { state, weights }: Pick<BundleContents, 'state' | 'weights'>): Uint8Array {
+  try {
+    return encodeOnnxModel({
+      config: state.config, training: state.training, probe: state.probe, weights, intensityScale: state.intensityScale, seed: state.seed,
+    });
+  } catch (error) {
+    if (!(error instanceof ArgumentError)) throw error;
+    throw new BundleError(path, `weights.safetensors does not fit the network its manifest describes: ${error.message}`, { cause: error });
+  }
 }
 
 /** Writes an exported model to `path` (a temporary file renamed when complete). */

@@ -3,6 +3,7 @@
 // Grouping, scaling and stitching are the LibTorch backend's (lib/inference.ts); the stitch runs
 // in JavaScript. Nothing here loads the addon.
 import { readFile } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
 import * as z from 'zod';
 import { checkExpectedModel, readBundle } from '../bundle.js';
@@ -13,16 +14,12 @@ import { amplitudeAndPhase, planInference } from '../inference.js';
 import type { Reconstruction, ReconstructOptions } from '../model.js';
 import type { ComplexArray } from '../ndarray.js';
 import { CanvasSum } from '../stitching.js';
+import type { OnnxSource } from './source.js';
+import { isZipFile } from '../zip.js';
 import { resolveThreads } from '../threads.js';
-import { ONNX_FORMAT, ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUTS, type OnnxMetadata, encodeOnnxModel, onnxSchema } from './export.js';
-
-let runtime: Promise<typeof Ort> | undefined;
-
-/** onnxruntime-node, loaded on first use: importing the package does not pay for it. */
-function onnxRuntime(): Promise<typeof Ort> {
-  runtime ??= import('onnxruntime-node');
-  return runtime;
-}
+import { decodeNpy } from '../npy.js';
+import { ONNX_FORMAT, ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUTS, type OnnxMetadata, onnxFromBundle, onnxSchema } from './export.js';
+import type { WorkerReply, WorkerRequest, WorkerSetup } from './worker.js';
 
 export class OnnxModelError extends PtychoPinnError {
   override name = 'OnnxModelError';
@@ -52,13 +49,15 @@ const MetadataSchema = z.object({
   config: z.object({ model: z.unknown(), training: z.unknown().optional() }),
   intensityScale: z.number().positive().refine(Number.isFinite, 'a finite number'),
   seed: z.number().int().min(0).max(2 ** 32 - 1),
+  /** The training probe as an NPY file, base64. */
+  probe: z.string().optional(),
 });
 
-/** Where the graph came from, for logs: the bundle's stored one, or built from its weights now. */
-export type OnnxSource = 'bundle' | 'built from weights' | 'onnx file';
-
 export class OnnxModel {
-  private readonly sessions = new Map<number, Promise<Ort.InferenceSession>>();
+  /** The worker that holds ONNX Runtime's session, and the thread count it was made with. */
+  private worker?: { thread: Worker; threads: number; failed?: Error };
+  private readonly pending = new Map<number, { resolve: (outputs: Float32Array[]) => void; reject: (error: Error) => void }>();
+  private nextId = 0;
 
   private constructor(
     readonly file: string,
@@ -78,24 +77,25 @@ export class OnnxModel {
    * weights) or from a .onnx file that `export-onnx` wrote.
    */
   static async load(path: string, options: OnnxLoadOptions = {}): Promise<OnnxModel> {
-    if (path.toLowerCase().endsWith('.onnx')) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await readFile(path);
-      } catch (error) {
-        throw new OnnxModelError(path, `cannot read: ${(error as Error).message}`, { cause: error });
-      }
+    let zip: boolean;
+    try {
+      zip = await isZipFile(path);
+    } catch (error) {
+      throw new OnnxModelError(path, `cannot read: ${(error as Error).message}`, { cause: error });
+    }
+    if (!zip) {
+      const bytes = await readFile(path);
       const meta = readMetadata(path, bytes);
       const config = meta.config.model;
       checkExpectedModel(path, config, options.expected ?? {});
-      return new OnnxModel(path, 'onnx file', bytes, config, meta.intensityScale, meta.seed, meta.config.training, undefined, options);
+      const probe = meta.probe === undefined ? undefined : decodeNpy(Buffer.from(meta.probe, 'base64'), `${path}: metadata probe`) as ComplexArray;
+      return new OnnxModel(path, 'onnx file', bytes, config, meta.intensityScale, meta.seed, meta.config.training, probe, options);
     }
-    const { state, weights, onnx } = await readBundle(path, options.expected);
-    const bytes = onnx ?? encodeOnnxModel({
-      config: state.config, training: state.training, weights, intensityScale: state.intensityScale, seed: state.seed,
-    });
-    return new OnnxModel(path, onnx ? 'bundle' : 'built from weights', bytes, state.config, state.intensityScale,
-      state.seed, state.training, state.probe, options);
+    // the optimiser state of a resumable bundle is of no use here
+    const contents = await readBundle(path, options.expected, { resume: false });
+    const { state } = contents;
+    return new OnnxModel(path, contents.onnx ? 'bundle' : 'built from weights', contents.onnx ?? onnxFromBundle(path, contents),
+      state.config, state.intensityScale, state.seed, state.training, state.probe, options);
   }
 
   /** The ONNX graph's bytes (what `export-onnx` writes). */
@@ -103,19 +103,36 @@ export class OnnxModel {
     return this.bytes;
   }
 
-  private session(threads: number): Promise<Ort.InferenceSession> {
-    let session = this.sessions.get(threads);
-    if (!session) {
-      session = onnxRuntime().then((ort) => ort.InferenceSession.create(this.bytes, {
-        interOpNumThreads: 1, executionMode: 'sequential', ...this.options.sessionOptions,
-        intraOpNumThreads: threads, graphOptimizationLevel: this.options.graphOptimization ?? 'all',
-      })).catch((error: unknown) => {
-        this.sessions.delete(threads);
-        throw new OnnxModelError(this.file, `ONNX Runtime cannot load the graph: ${(error as Error).message}`, { cause: error });
+  private thread(threads: number): Worker {
+    if (this.worker?.threads !== threads) {
+      void this.worker?.thread.terminate();
+      const setup: WorkerSetup = {
+        model: this.bytes, input: ONNX_INPUT, outputs: [...ONNX_OUTPUTS],
+        options: {
+          interOpNumThreads: 1, executionMode: 'sequential', ...this.options.sessionOptions,
+          intraOpNumThreads: threads, graphOptimizationLevel: this.options.graphOptimization ?? 'all',
+        },
+      };
+      const thread = startWorker(setup);
+      const worker: NonNullable<OnnxModel['worker']> = { thread, threads };
+      thread.on('message', (reply: WorkerReply) => {
+        const waiting = this.pending.get(reply.id);
+        this.pending.delete(reply.id);
+        if (this.pending.size === 0) thread.unref();
+        if ('error' in reply) waiting?.reject(new OnnxModelError(this.file, `ONNX Runtime: ${reply.error}`));
+        else waiting?.resolve(reply.outputs);
       });
-      this.sessions.set(threads, session);
+      thread.on('error', (error) => {
+        worker.failed = error;
+        for (const waiting of this.pending.values()) waiting.reject(new OnnxModelError(this.file, `ONNX Runtime's thread failed: ${error.message}`, { cause: error }));
+        this.pending.clear();
+      });
+      // an idle model does not keep the process alive
+      thread.unref();
+      this.worker = worker;
     }
-    return session;
+    if (this.worker.failed) throw new OnnxModelError(this.file, `ONNX Runtime's thread failed: ${this.worker.failed.message}`);
+    return this.worker.thread;
   }
 
   /**
@@ -128,27 +145,21 @@ export class OnnxModel {
     if (!Number.isInteger(batch) || batch < 1 || diffraction.length !== batch * gridsize ** 2 * n * n) {
       throw new ArgumentError(`predict needs ${shape.join(' x ')} amplitudes, got ${diffraction.length}`);
     }
-    const { re, im } = await this.run(diffraction, shape, resolveThreads(options.threads));
+    const { re, im } = await this.run(diffraction.slice(), shape, resolveThreads(options.threads));
     const data = new Float32Array(2 * re.length);
-    for (let k = 0; k < re.length; k++) {
-      data[2 * k] = re[k];
-      data[2 * k + 1] = im[k];
-    }
+    interleaveInto(data, 0, re, im, 0, re.length);
     return { dtype: 'complex64', shape, data };
   }
 
-  private async run(x: Float32Array, shape: number[], threads: number): Promise<{ re: Float32Array; im: Float32Array }> {
-    const session = await this.session(threads);
-    const ort = await onnxRuntime();
-    const out = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', x, shape) });
-    const re = out[ONNX_OUTPUTS[0]];
-    const im = out[ONNX_OUTPUTS[1]];
-    try {
-      return { re: new Float32Array(re.data as Float32Array), im: new Float32Array(im.data as Float32Array) };
-    } finally {
-      re.dispose();
-      im.dispose();
-    }
+  /** Runs the graph on `x` (handed over to the worker: not usable afterwards). */
+  private run(x: Float32Array, shape: number[], threads: number): Promise<{ re: Float32Array; im: Float32Array }> {
+    const thread = this.thread(threads);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: ([re, im]) => resolve({ re, im }), reject });
+      thread.ref();
+      thread.postMessage({ id, x, shape } satisfies WorkerRequest, [x.buffer as ArrayBuffer]);
+    });
   }
 
   /**
@@ -182,12 +193,7 @@ export class OnnxModel {
       for (let m = 0; m < count * c; m++) {
         const member = first * c + m;
         sum.add(re, im, m * patternSize, xcoords[member], ycoords[member]);
-        if (kept) {
-          for (let k = 0; k < patternSize; k++) {
-            kept[2 * (member * patternSize + k)] = re[m * patternSize + k];
-            kept[2 * (member * patternSize + k) + 1] = im[m * patternSize + k];
-          }
-        }
+        if (kept) interleaveInto(kept, member * patternSize, re, im, m * patternSize, patternSize);
       }
       onProgress?.({ done: first + count, total: nGroups });
     }
@@ -199,11 +205,31 @@ export class OnnxModel {
     };
   }
 
-  /** Frees ONNX Runtime's sessions now instead of at garbage collection. */
+  /** Ends ONNX Runtime's thread and frees its session now instead of at exit. */
   async release(): Promise<void> {
-    const sessions = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const session of sessions) await (await session.catch(() => undefined))?.release();
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.thread.terminate();
+  }
+}
+
+/**
+ * The compiled worker when installed. From the TypeScript sources (tests, benchmarks under tsx) a
+ * worker does not inherit tsx's loader, so a bootstrap registers it before importing the source.
+ */
+function startWorker(setup: WorkerSetup): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const source = new URL('./worker.ts', import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`,
+    { eval: true, workerData: setup });
+}
+
+/** Complex values (re, im interleaved) into `out` from element `at`, from `count` of re and im at `from`. */
+function interleaveInto(out: Float32Array, at: number, re: Float32Array, im: Float32Array, from: number, count: number): void {
+  for (let k = 0; k < count; k++) {
+    out[2 * (at + k)] = re[from + k];
+    out[2 * (at + k) + 1] = im[from + k];
   }
 }
 
