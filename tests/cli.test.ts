@@ -58,6 +58,39 @@ test('usage errors exit 2 and name the flag', async (t) => {
   }
 });
 
+test('--json: every stdout line a JSON event, progress to the total, the result last; errors too', async (t) => {
+  t.timeout(300_000);
+  const out = join(dir, 'json');
+  const r = await runCli(['infer', '--model_path', bundle, '--test_data', FIXTURE, '--output_dir', out, '--n_images', '40', '--json']);
+  t.is(r.code, 0, r.stderr);
+  const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; [k: string]: unknown });
+  const progress = events.filter((e) => e.event === 'progress');
+  t.true(progress.length >= 3);
+  t.like(progress.at(-1), { stage: 'infer', done: 40, total: 40 });
+  t.true(events.some((e) => e.event === 'log' && /reconstructed 40 group/.test(String(e.message))));
+  t.like(events.at(-1), { event: 'result', command: 'infer', reconstruction: join(out, 'reconstruction.npz'), groups: 40 });
+  const bad = await runCli(['infer', '--model_path', join(dir, 'nothing'), '--test_data', FIXTURE, '--output_dir', out, '--json']);
+  t.is(bad.code, 2);
+  t.like(JSON.parse(bad.stdout.trim().split('\n').at(-1)!), { event: 'error', code: 'ERR_PTYCHOPINN_USAGE', exitCode: 2 });
+  const train = await runCli(['train', '--train_data_file', FIXTURE, '--output_dir', join(dir, 'json-train'), '--max_epochs', '2', '--n_images', '16',
+    '--batch_size', '8', '--gridsize', '1', '--logger', 'none', '--json']);
+  t.is(train.code, 0, train.stderr);
+  const trainEvents = train.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; [k: string]: unknown });
+  t.is(trainEvents.filter((e) => e.event === 'progress').length, 4); // 2 epochs of 2 batches
+  const result = trainEvents.at(-1)!;
+  t.like(result, { event: 'result', command: 'train', epochs: 2, stop: 'completed' });
+  t.is((result.trainingLoss as number[]).length, 2);
+});
+
+test('a reader that closes the pipe early ends what is printed, not the run', async (t) => {
+  t.timeout(300_000);
+  const out = join(dir, 'epipe');
+  const r = await runCli(['infer', '--model_path', bundle, '--test_data', FIXTURE, '--output_dir', out, '--n_images', '40', '--json'],
+    { onOutput: (child) => child.stdout?.destroy() });
+  t.is(r.code, 0, r.stderr);
+  t.true((await readdir(out)).includes('reconstruction.npz'));
+});
+
 test('bad files exit 1 with the file and the problem named', async (t) => {
   t.timeout(300_000);
   const text = join(dir, 'text.npz');

@@ -18,6 +18,7 @@ import { describeComparison } from './summary.js';
 import { signalReceived, stopGracefully } from './signals.js';
 
 interface InferFlags {
+  json?: boolean;
   model_path: string;
   test_data: string;
   output_dir: string;
@@ -67,6 +68,7 @@ export function registerInfer(program: Command): void {
     .option('--refine <k>', 'K iterations of ePIE (or --refine_method rpie) from the network\'s object, refining the probe too', integer('refine'))
     .addOption(new Option('--refine_method <method>', 'iterative method of --refine').choices(['epie', 'rpie']).default('epie'))
     .option('--intensities', 'the file holds photon counts, not amplitudes')
+    .option('--json', 'print JSON lines (log, warning, progress of every batch, result, error) for programs that drive ptychopinn')
     .action(async (flags: InferFlags) => runInfer(flags));
 }
 
@@ -90,7 +92,7 @@ async function runInfer(flags: InferFlags): Promise<void> {
     throw new BundleError(path, 'not a model bundle (a .ptpinn zip); an ONNX model from export-onnx runs with --backend onnx');
   }
   const dir = await outputFolder(flags.output_dir);
-  const report = new Reporter({ quiet: flags.quiet });
+  const report = new Reporter({ quiet: flags.quiet, json: flags.json });
   report.logTo(join(dir, 'infer.log'));
   // a signal lets the current step finish (outputs are written whole or not at all), then exits
   stopGracefully((name, first) => {
@@ -110,8 +112,9 @@ async function runInfer(flags: InferFlags): Promise<void> {
   const recon = await model.reconstruct(data, {
     nImages: flags.n_images, inferenceBatchSize: flags.inference_batch_size, threads: flags.threads,
     seed: flags.seed, rescaleInference: flags.rescale_inference ?? false, stitchWeights: flags.stitch_weights,
-    alignPhases: flags.align_phases, precision: flags.precision,
+    alignPhases: flags.align_phases, precision: flags.precision, onProgress: (p) => report.inference(p),
   });
+  report.stopBar();
   stop('after reconstructing');
   let result: ReconstructionLike = recon;
   let refineSeconds = 0;
@@ -145,4 +148,9 @@ async function runInfer(flags: InferFlags): Promise<void> {
     report.info(`         ${out.metrics}, ${out.frcPng}: against ${data.source}'s objectGuess (${data.objectKind ?? 'unknown'})`);
     for (const line of describeComparison(out.comparison)) report.info(`  ${line}`);
   }
+  report.result({
+    command: 'infer', reconstruction: out.npz, amplitudePng: out.amplitudePng, phasePng: out.phasePng, metrics: out.metrics ?? null,
+    groups: recon.patterns.length / model.config.gridsize ** 2, shape: recon.object.shape, origin: recon.origin,
+    precision: recon.precision, backend: flags.backend, seconds: (t4 - t0) / 1000,
+  });
 }

@@ -45,6 +45,12 @@ function makeProgram(): Command {
   return program;
 }
 
+/** The failure as --json's last line, also when it came before the command had a reporter. */
+function emitError(argv: string[], code: string, exitCode: number, message: string): void {
+  if (Reporter.active?.json) Reporter.active.emit({ event: 'error', code, exitCode, message });
+  else if (argv.includes('--json')) console.log(JSON.stringify({ event: 'error', code, exitCode, message }));
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     await makeProgram().parseAsync(normalizeFlags(argv), { from: 'user' });
@@ -52,14 +58,26 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander has printed its message; help and --version are not errors
-      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
+      if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      emitError(argv, 'ERR_PTYCHOPINN_USAGE', 2, error.message);
+      return 2;
     }
     // a configuration error reads as the flag the user typed
     const message = error instanceof ConfigError ? error.flagMessage : error instanceof Error ? error.message : String(error);
     console.error(error instanceof InterruptedError ? message : `error: ${message}`);
     Reporter.active?.failed(message);
-    return error instanceof PtychoPinnError ? error.exitCode : 1;
+    const exitCode = error instanceof PtychoPinnError ? error.exitCode : 1;
+    emitError(argv, error instanceof PtychoPinnError ? error.code : 'ERR_PTYCHOPINN_UNEXPECTED', exitCode, message);
+    return exitCode;
   }
+}
+
+// A reader that goes away (`ptychopinn train ... | head`) ends what we print, not the run: the
+// outputs and the log file are still written whole.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
 }
 
 process.exitCode = await main(process.argv.slice(2));

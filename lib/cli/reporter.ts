@@ -1,5 +1,6 @@
 // What a command prints: plain lines, a progress bar on a terminal, nothing but errors with
-// --quiet; and every line, quiet or not, into the run's log file beside its outputs.
+// --quiet, or JSON lines with --json (for programs that drive the command line, such as a
+// ptychodus adapter); and every line, quiet or not, into the run's log file beside its outputs.
 import { appendFileSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import type { TrainingProgress } from '../training.js';
@@ -8,7 +9,19 @@ export interface ReporterOptions {
   quiet?: boolean;
   /** Draw a progress bar (default: when stdout is a terminal). */
   bar?: boolean;
+  /**
+   * One JSON object a line on stdout, each with an `event`: `log`, `warning`, `progress`,
+   * `result` (the command's outcome, last) or `error`.
+   */
+  json?: boolean;
 }
+
+/** A JSON line of --json mode. */
+export type JsonEvent =
+  | { event: 'log' | 'warning'; message: string }
+  | { event: 'progress'; stage: 'train' | 'infer' | 'refine'; [key: string]: unknown }
+  | { event: 'result'; [key: string]: unknown }
+  | { event: 'error'; code: string; exitCode: number; message: string };
 
 export class Reporter {
   /** The reporter of the command running now: main() records a failure in its log. */
@@ -16,12 +29,25 @@ export class Reporter {
   private log?: string;
   private progressBar?: SingleBar;
   readonly quiet: boolean;
+  readonly json: boolean;
   private readonly useBar: boolean;
 
   constructor(options: ReporterOptions = {}) {
+    this.json = options.json ?? false;
     this.quiet = options.quiet ?? false;
-    this.useBar = !this.quiet && (options.bar ?? process.stdout.isTTY === true);
+    this.useBar = !this.quiet && !this.json && (options.bar ?? process.stdout.isTTY === true);
     Reporter.active = this;
+  }
+
+  /** A JSON line on stdout (--json mode only). */
+  emit(event: JsonEvent): void {
+    // console.log: a reader that closes the pipe early (head) is no reason to crash
+    if (this.json) console.log(JSON.stringify(event));
+  }
+
+  /** The command's outcome: the last line in --json mode; nothing otherwise (info lines say it). */
+  result(fields: Record<string, unknown>): void {
+    this.emit({ event: 'result', ...fields });
   }
 
   /**
@@ -39,7 +65,8 @@ export class Reporter {
 
   info(line: string): void {
     this.record(line);
-    if (!this.quiet) console.log(line);
+    if (this.json) this.emit({ event: 'log', message: line });
+    else if (!this.quiet) console.log(line);
   }
 
   /** A failure: printed by main(), recorded here. */
@@ -50,11 +77,16 @@ export class Reporter {
 
   warn(line: string): void {
     this.record(`warning: ${line}`);
-    console.error(`warning: ${line}`);
+    if (this.json) this.emit({ event: 'warning', message: line });
+    else console.error(`warning: ${line}`);
   }
 
-  /** Training progress: a bar per epoch on a terminal, else one line per epoch. */
+  /** Training progress: a bar per epoch on a terminal, else one line per epoch; --json: every batch. */
   progress(p: TrainingProgress): void {
+    this.emit({
+      event: 'progress', stage: 'train', epoch: p.epoch, epochs: p.epochs, batch: p.batch, batches: p.batches, loss: p.loss,
+      ...(p.epochEnd ? { epochLoss: p.epochLoss, validationLoss: p.validationLoss ?? null, learningRate: p.learningRate } : {}),
+    });
     if (this.useBar) {
       if (p.batch === 1) {
         this.progressBar = new SingleBar({
@@ -66,7 +98,7 @@ export class Reporter {
       this.progressBar?.update(p.batch, { loss: p.loss.toPrecision(6), rate: p.samplesPerSecond.toFixed(1) });
       if (p.epochEnd) this.progressBar?.stop();
     }
-    if (p.epochEnd) {
+    if (p.epochEnd && !this.json) {
       const validation = p.validationLoss == null ? '' : `  validation ${p.validationLoss.toPrecision(6)}`;
       const line = `epoch ${p.epoch}/${p.epochs}  loss ${p.epochLoss!.toPrecision(6)}${validation}  ` +
         `${p.samplesPerSecond.toFixed(1)} groups/s  lr ${p.learningRate.toExponential(2)}`;
@@ -74,8 +106,21 @@ export class Reporter {
     }
   }
 
+  /** Inference progress: a bar on a terminal; --json: a line per batch; plain output: nothing. */
+  inference(p: { done: number; total: number }): void {
+    this.emit({ event: 'progress', stage: 'infer', done: p.done, total: p.total });
+    if (!this.useBar) return;
+    if (!this.progressBar) {
+      this.progressBar = new SingleBar({ format: 'reconstructing |{bar}| {value}/{total} groups', hideCursor: true, clearOnComplete: true });
+      this.progressBar.start(p.total, 0);
+    }
+    this.progressBar.update(p.done);
+    if (p.done === p.total) this.stopBar();
+  }
+
   /** Iterative progress: a bar on a terminal, else a line every `every` iterations and at the end. */
   iteration(p: { iteration: number; iterations: number; error: number }, every = 10): void {
+    this.emit({ event: 'progress', stage: 'refine', iteration: p.iteration, iterations: p.iterations, error: p.error });
     if (this.useBar) {
       if (!this.progressBar) {
         this.progressBar = new SingleBar({ format: 'iteration {value}/{total} |{bar}| error {error}', hideCursor: true, clearOnComplete: true });
@@ -86,7 +131,7 @@ export class Reporter {
     }
     if (p.iteration % every === 0 || p.iteration === p.iterations || p.iteration === 1) {
       const line = `iteration ${p.iteration}/${p.iterations}  error ${p.error.toExponential(4)}`;
-      if (this.useBar) this.record(line);
+      if (this.useBar || this.json) this.record(line);
       else this.info(line);
     }
   }

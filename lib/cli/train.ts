@@ -21,6 +21,7 @@ import { Reporter } from './reporter.js';
 import { signalReceived, stopGracefully } from './signals.js';
 
 interface TrainFlags {
+  json?: boolean;
   with_onnx?: boolean;
   train_data_file?: string;
   test_data_file?: string;
@@ -96,6 +97,7 @@ export function registerTrain(program: Command): void {
     .option('--no-object_big', 'at gridsize > 1, no merge of a group\'s patches')
     .option('--intensities', 'the file holds photon counts, not amplitudes')
     .option('--checkpoint_every <k>', 'every K epochs write checkpoints/last.ptpinn (resumable) and checkpoints/best.ptpinn', integer('checkpoint_every'))
+    .option('--json', 'print JSON lines (log, warning, progress of every batch, result, error) for programs that drive ptychopinn')
     .option('--with_onnx', 'also store the network as ONNX (model.onnx) in the bundle, for infer --backend onnx and other runtimes')
     .option('--resume <model>', 'continue an interrupted run or a checkpoint: a bundle, or a training output folder')
     .action(async (flags: TrainFlags) => runTrain(flags));
@@ -120,7 +122,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   checkDevice(flags.device, flags.accelerator);
   const resumePath = flags.resume === undefined ? undefined : await resumeFrom(resolve(flags.resume));
   const dir = await outputFolder(flags.output_dir);
-  const report = new Reporter({ quiet: flags.quiet });
+  const report = new Reporter({ quiet: flags.quiet, json: flags.json });
   // signals from here on stop the run cleanly: before training starts nothing is saved
   const signal = stopGracefully((name, first) => {
     if (first) report.warn(`${name}: stopping after this batch and saving the model trained so far`);
@@ -225,6 +227,10 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   report.info(`model: ${bundle}${flags.with_onnx ? ' (with model.onnx)' : ''}`);
   report.info(`history: ${join(dir, 'history.json')}, ${join(dir, 'loss.png')}`);
   if (tracker) report.info(`tracking: ${tracker.location}${target?.kind === 'file' ? `; ${fileStoreHint(target.root)}` : ''}`);
+  report.result({
+    command: 'train', model: bundle, history: join(dir, 'history.json'), stop: h.stop, epochs: h.epochLoss.length,
+    trainingLoss: h.epochLoss, validationLoss: h.validationLoss, seconds: (trainedAt - started) / 1000, tracking: tracker?.location ?? null,
+  });
   if (interrupted) {
     const received = signalReceived() ?? 'SIGINT';
     throw new InterruptedError(received, `interrupted by ${received}: the model trained so far is in ${bundle}; ` +
