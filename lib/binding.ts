@@ -158,6 +158,8 @@ export interface NativePredictArgs extends Omit<NativeGrouped, 'offsets'> {
   keepPatches: boolean;
   /** Stitch batch by batch: positions (G * C) x (x, y) in group order. */
   stitch?: { positions: Float64Array; weights: Float32Array; canvas: NativeCanvas; floor: number };
+  /** Int32Array(1) over a SharedArrayBuffer: Atomics.store 1 to stop before the next batch. */
+  cancel?: Int32Array;
 }
 
 export interface NativeCanvas {

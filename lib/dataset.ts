@@ -43,6 +43,37 @@ export const patternCount = (d: Dataset): number => d.diffraction.shape[0];
 
 export const SUPPORTED_SIZES = [64, 128, 256] as const;
 
+/** The NPZ key of an optional (N, N) mask of bad detector pixels (nonzero = bad; ptychodus' BadPixels). */
+export const BAD_PIXELS_KEY = 'bad_pixels';
+
+/**
+ * Each bad pixel of each pattern (n patterns of N x N amplitudes) replaced by the mean of the good
+ * ones among its eight neighbours (0 when it has none): the network was trained on whole patterns,
+ * and a hot or dead pixel read as data would be a false speck in every pattern.
+ */
+export function fillBadPixels(amplitudes: Float32Array, count: number, n: number, bad: Uint8Array): void {
+  const badPixels: number[] = [];
+  for (let p = 0; p < n * n; p++) if (bad[p]) badPixels.push(p);
+  for (let k = 0; k < count; k++) {
+    const pattern = amplitudes.subarray(k * n * n, (k + 1) * n * n);
+    for (const p of badPixels) {
+      const i = Math.floor(p / n);
+      const j = p % n;
+      let sum = 0;
+      let good = 0;
+      for (let r = Math.max(0, i - 1); r <= Math.min(n - 1, i + 1); r++) {
+        for (let c = Math.max(0, j - 1); c <= Math.min(n - 1, j + 1); c++) {
+          if ((r !== i || c !== j) && !bad[r * n + c]) {
+            sum += pattern[r * n + c];
+            good++;
+          }
+        }
+      }
+      pattern[p] = good ? sum / good : 0;
+    }
+  }
+}
+
 /** The NPZ key by which a file says its objectGuess is the ground truth (ours; others ignore it). */
 export const TRUTH_KEY = 'objectGuess_is_ground_truth';
 
@@ -141,7 +172,17 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
       }
       amplitudes = t;
     }
+    // bad_pixels (N, N), nonzero = bad: what such a pixel holds is not data, NaN included
+    let bad: Uint8Array | undefined;
+    if (npz.has(BAD_PIXELS_KEY)) {
+      const mask = await npz.read(BAD_PIXELS_KEY);
+      if (mask.shape.join() !== `${n},${n}` || !(REAL.includes(mask.dtype) || mask.dtype === 'bool')) {
+        fail(BAD_PIXELS_KEY, `expected a boolean (${n}, ${n}) mask like the patterns, found ${mask.dtype} ${shapeText(mask.shape)}`);
+      }
+      bad = Uint8Array.from(mask.data as ArrayLike<number>, (v) => (Number(v) ? 1 : 0));
+    }
     for (let i = 0; i < amplitudes.length; i++) {
+      if (bad?.[i % (n * n)]) continue;
       const v = amplitudes[i];
       if (!Number.isFinite(v) || v < 0) {
         const pattern = Math.floor(i / (n * n));
@@ -150,6 +191,7 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
       if (options.intensities) amplitudes[i] = Math.sqrt(v);
     }
 
+    if (bad) fillBadPixels(amplitudes, count, n, bad);
     if (!amplitudes.some((v) => v > 0)) fail(diffKey, `holds no light: every one of the ${count} patterns is zero`);
     const dataset: Dataset = {
       source: path,

@@ -50,7 +50,7 @@ export class StateError extends PtychoPinnError {
   }
 }
 
-/** Training or another long call was stopped by an AbortSignal before it began. */
+/** Training or another long call was stopped by an AbortSignal (a reconstruction: before it finished). */
 export class AbortedError extends PtychoPinnError {
   override name = 'AbortedError';
   constructor(message = 'the operation was aborted before it started') {

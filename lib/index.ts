@@ -6,7 +6,7 @@ export { addon, loadAddon, AddonLoadError, type LoadedAddon, type NativeBinding 
 export type { DType, NdArray, ComplexArray, FloatArray } from './ndarray.js';
 export { readNpy, writeNpy, decodeNpy, encodeNpy, NpyError } from './npy.js';
 export { NpzFile, readNpz, writeNpz, NpzError } from './npz.js';
-export { type Dataset, type ObjectKind, type LoadOptions, type SaveOptions, DatasetError, checkDataset, loadDataset, saveDataset } from './dataset.js';
+export { type Dataset, type ObjectKind, type LoadOptions, type SaveOptions, DatasetError, checkDataset, loadDataset, saveDataset, fillBadPixels, BAD_PIXELS_KEY } from './dataset.js';
 export {
   type ErrorCode, PtychoPinnError, ArgumentError, StateError, AbortedError, InterruptedError, NativeError,
 } from './errors.js';
@@ -33,7 +33,10 @@ export {
 export { OnnxModel, OnnxModelError, type OnnxLoadOptions, type GraphOptimization } from './onnx/model.js';
 export { type OnnxSource, describeSource } from './onnx/source.js';
 export { encodeOnnxModel, writeOnnxModel, ONNX_OPSET, type OnnxExportInput, type OnnxMetadata } from './onnx/export.js';
-export { Reconstructor, type ReconstructorOptions } from './reconstructor.js';
+export { Reconstructor, type ReconstructorOptions, TRAIN_FILE, TEST_FILE } from './reconstructor.js';
+export {
+  datasetFromInput, objectOnInputGrid, type ReconstructInput, type ReconstructOutput, type TrainOutput, type LossValue, type ObjectGeometry,
+} from './ptychodus.js';
 export {
   compareObjects, frc, ssim, registerShift, type Comparison, type CompareOptions, type Scores, type FrcCurve, type Region, type AlignedImages,
 } from './metrics.js';

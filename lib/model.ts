@@ -9,7 +9,7 @@ import type { NativeOptions } from './physics.js';
 import { type StitchedObject, interleave, stitch } from './stitching.js';
 import { countedProgress, runNative } from './jobs.js';
 import { resolvePrecision, resolveThreads } from './threads.js';
-import { ArgumentError, nativeSync } from './errors.js';
+import { AbortedError, ArgumentError, nativeSync } from './errors.js';
 
 export { amplitudeAndPhase } from './inference.js';
 
@@ -53,6 +53,8 @@ export type ReconstructOptions = Partial<InferenceConfig> & NativeOptions & {
   keepPatches?: boolean;
   /** After each batch: groups done of the total. */
   onProgress?: (progress: { done: number; total: number }) => void;
+  /** Stops the reconstruction before its next batch; it then rejects with an AbortedError. */
+  signal?: AbortSignal;
 };
 
 /** Everything a model is besides its weights: what a bundle's manifest and probe.npy hold. */
@@ -161,7 +163,8 @@ export class PtychoPinnModel {
 
   /** The object of a dataset: the network on its patterns, stitched at their scan positions. */
   async reconstruct(dataset: Dataset, options: ReconstructOptions = {}): Promise<Reconstruction> {
-    const { threads, seed, keepPatches: _keep, onProgress: _progress, ...inference } = options;
+    const { threads, seed, keepPatches: _keep, onProgress: _progress, signal, ...inference } = options;
+    if (signal?.aborted) throw new AbortedError('the reconstruction was aborted before it started');
     const plan = planInference(this, dataset, { ...inference, seed });
     const { config, n, c, total, groups, nGroups, scale, xcoords, ycoords, weights, canvas } = plan;
     const nativeThreads = resolveThreads(threads);
@@ -171,11 +174,22 @@ export class PtychoPinnModel {
     const stream = !align;
     const keepPatches = align || (options.keepPatches ?? false);
     const progress = countedProgress(options.onProgress);
-    const predicted = await runNative('predict', nativeThreads, () => this.native.predict({
-      diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale,
-      batchSize: config.inferenceBatchSize, precision, threads: nativeThreads, keepPatches,
-      stitch: stream ? { positions: interleave(xcoords, ycoords), weights, canvas, floor: 1e-3 } : undefined,
-    }, progress.report));
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const abort = () => Atomics.store(cancel, 0, 1);
+    signal?.addEventListener('abort', abort, { once: true });
+    let predicted: Awaited<ReturnType<NativeModel['predict']>>;
+    try {
+      predicted = await runNative('predict', nativeThreads, () => this.native.predict({
+        diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale,
+        batchSize: config.inferenceBatchSize, precision, threads: nativeThreads, keepPatches,
+        stitch: stream ? { positions: interleave(xcoords, ycoords), weights, canvas, floor: 1e-3 } : undefined, cancel,
+      }, progress.report));
+    } catch (error) {
+      if (signal?.aborted) throw new AbortedError('the reconstruction was aborted: nothing was returned');
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
     // one report per batch of whole groups
     await progress.drained(Math.ceil(nGroups / plan.groupsPerBatch));
     const patches: ComplexArray | undefined = predicted.patches &&

@@ -1,11 +1,17 @@
-// A trainable reconstructor with the lifecycle of ptychodus' TrainableReconstructor: ingest
-// training data, train, save or open a model, reconstruct, clear the training data.
+// A trainable reconstructor shaped like ptychodus' TrainableReconstructor (api/reconstructor.py of
+// 2025): export training data from a reconstruct input, train on a folder of train_data.npz and
+// test_data.npz, save and open models, reconstruct a ptychodus input with progress and
+// cancellation. A Python adapter (examples/ptychodus_adapter.py) drives the same lifecycle through
+// the command line's --json mode.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadModel, saveModel } from './bundle.js';
 import type { ModelConfig, TrainingConfig } from './config.js';
-import { type Dataset, type LoadOptions, loadDataset, patternSize } from './dataset.js';
-import type { PtychoPinnModel, ReconstructOptions, Reconstruction, TrainingHistory } from './model.js';
+import { type Dataset, type LoadOptions, loadDataset, saveDataset } from './dataset.js';
+import type { PtychoPinnModel, ReconstructOptions, Reconstruction } from './model.js';
+import { type LossValue, type ReconstructInput, type ReconstructOutput, type TrainOutput, datasetFromInput, objectOnInputGrid } from './ptychodus.js';
 import { type TrainOptions, train } from './training.js';
-import { ArgumentError, StateError } from './errors.js';
+import { StateError } from './errors.js';
 import { type IterativeOptions, type IterativeReconstruction, reconstructIterative } from './iterative.js';
 
 export interface ReconstructorOptions {
@@ -13,49 +19,72 @@ export interface ReconstructorOptions {
   training?: Partial<TrainingConfig>;
   /** LibTorch threads of every call (default: all cores). */
   threads?: number;
+  /** Where training data is exported and looked for (getTrainingDataPath; default: the working folder). */
+  trainingDataPath?: string;
 }
 
+/** The files `train(dataPath)` reads, as ptychodus' PtychoPINN reconstructor names them. */
+export const TRAIN_FILE = 'train_data.npz';
+export const TEST_FILE = 'test_data.npz';
+
 export class Reconstructor {
-  private buffer: Dataset[] = [];
   private current?: PtychoPinnModel;
+  private goal = 0;
 
   constructor(private readonly options: ReconstructorOptions = {}) {}
+
+  getName(): string {
+    return 'PtychoPINN';
+  }
+
+  /** Groups the last reconstruction went through (its progress counts up to this); 0 before any. */
+  getProgressGoal(): number {
+    return this.goal;
+  }
+
+  getModelFileFilter(): string {
+    return 'PtychoPINN Model (*.ptpinn)';
+  }
+
+  getTrainingDataFileFilter(): string {
+    return 'NumPy Zipped Archive (*.npz)';
+  }
+
+  getTrainingDataPath(): string {
+    return this.options.trainingDataPath ?? process.cwd();
+  }
 
   /** The model trained or opened last. */
   get model(): PtychoPinnModel | undefined {
     return this.current;
   }
 
-  /** Patterns waiting to be trained on. */
-  get trainingPatterns(): number {
-    return this.buffer.reduce((n, d) => n + d.diffraction.shape[0], 0);
+  /**
+   * Writes ptychodus' input as a dataset of this package (an NPZ `train` and `infer` read):
+   * amplitudes, the probe, positions in object pixels and the starting object, which stays an
+   * initial guess, never ground truth. Name it train_data.npz or test_data.npz in a folder for
+   * `train(folder)`.
+   */
+  async exportTrainingData(path: string, input: ReconstructInput): Promise<void> {
+    await saveDataset(path, datasetFromInput(input));
   }
 
-  /** Adds a dataset (or an NPZ file) to the training data. All must share N and the probe. */
-  async ingestTrainingData(data: Dataset | string, options: LoadOptions = {}): Promise<void> {
-    const dataset = typeof data === 'string' ? await loadDataset(data, options) : data;
-    const first = this.buffer[0];
-    if (first) {
-      if (patternSize(dataset) !== patternSize(first)) {
-        throw new ArgumentError(`${dataset.source}: patterns are ${patternSize(dataset)} pixels, the training data so far ${patternSize(first)}`);
-      }
-      if (!dataset.probe.data.every((v, i) => v === first.probe.data[i])) {
-        throw new ArgumentError(`${dataset.source}: its probe differs from ${first.source}'s; train on datasets that share a probe`);
-      }
-    }
-    this.buffer.push(dataset);
-  }
-
-  clearTrainingData(): void {
-    this.buffer = [];
-  }
-
-  /** Trains a new model on everything ingested; the model stays in the reconstructor. */
-  async train(options: Omit<TrainOptions, 'threads'> = {}): Promise<TrainingHistory> {
-    if (this.buffer.length === 0) throw new StateError('no training data: call ingestTrainingData first');
-    this.current = await train(merge(this.buffer), { model: this.options.model, training: this.options.training },
-      { ...options, threads: this.options.threads });
-    return this.current.history!;
+  /**
+   * Trains a new model on `dataPath`/train_data.npz, validated on `dataPath`/test_data.npz when it
+   * exists; the model stays in the reconstructor. Returns the losses per epoch.
+   */
+  async train(dataPath: string = this.getTrainingDataPath(), options: Omit<TrainOptions, 'threads' | 'validation'> = {}): Promise<TrainOutput> {
+    const trainFile = join(dataPath, TRAIN_FILE);
+    if (!existsSync(trainFile)) throw new StateError(`no training data: ${trainFile} does not exist (exportTrainingData writes it)`);
+    const data = await loadDataset(trainFile);
+    const testFile = join(dataPath, TEST_FILE);
+    const validation = existsSync(testFile) ? await loadDataset(testFile) : undefined;
+    this.current = await train(data, { model: this.options.model, training: this.options.training },
+      { ...options, validation, threads: this.options.threads });
+    const history = this.current.history!;
+    const losses = (values: (number | null)[]): LossValue[] =>
+      values.flatMap((value, i) => (value === null ? [] : [{ epoch: i + 1, value }]));
+    return { trainingLoss: losses(history.epochLoss), validationLoss: losses(history.validationLoss), result: 0 };
   }
 
   async saveModel(path: string): Promise<void> {
@@ -68,11 +97,32 @@ export class Reconstructor {
     return this.current;
   }
 
-  async reconstruct(data: Dataset | string, options: ReconstructOptions & LoadOptions = {}): Promise<Reconstruction> {
-    if (!this.current) throw new StateError('no model: train or open one first');
+  /**
+   * ptychodus' reconstruct: the object of its input on the input's own grid (unscanned pixels keep
+   * the input's values), with `onProgress` after every batch and `signal` to stop.
+   */
+  async reconstruct(input: ReconstructInput, options: Pick<ReconstructOptions, 'onProgress' | 'signal' | 'inferenceBatchSize' | 'precision'> = {}): Promise<ReconstructOutput> {
+    const model = this.requireModel();
+    const dataset = datasetFromInput(input);
+    let done = 0;
+    const recon = await model.reconstruct(dataset, {
+      ...options, threads: this.options.threads,
+      onProgress: (p) => {
+        this.goal = p.total;
+        done = p.done;
+        options.onProgress?.(p);
+      },
+    });
+    const losses = (model.history?.epochLoss ?? []).map((value, i) => ({ epoch: i + 1, value }));
+    return { object: objectOnInputGrid(recon.object, recon.origin, input), objectGeometry: { ...input.objectGeometry }, losses, progress: done, result: 0 };
+  }
+
+  /** A dataset of this package (or its NPZ file) reconstructed with the model. */
+  async reconstructDataset(data: Dataset | string, options: ReconstructOptions & LoadOptions = {}): Promise<Reconstruction> {
+    const model = this.requireModel();
     const { intensities, sizes, onWarning, ...reconstruct } = options;
     const dataset = typeof data === 'string' ? await loadDataset(data, { intensities, sizes, onWarning }) : data;
-    return this.current.reconstruct(dataset, { threads: this.options.threads, ...reconstruct });
+    return model.reconstruct(dataset, { threads: this.options.threads, ...reconstruct });
   }
 
   /** The iterative baseline (ePIE, rPIE with probe refinement) on the same data; needs no model. */
@@ -81,35 +131,9 @@ export class Reconstructor {
     const dataset = typeof data === 'string' ? await loadDataset(data, { intensities, sizes, onWarning }) : data;
     return reconstructIterative(dataset, { threads: this.options.threads, ...iterative });
   }
-}
 
-/**
- * One dataset of several scans. Each scan's positions move far to the right of the previous
- * ones, so grouping never puts patterns of two scans in one group.
- */
-function merge(datasets: Dataset[]): Dataset {
-  if (datasets.length === 1) return datasets[0];
-  const n = patternSize(datasets[0]);
-  const count = datasets.reduce((s, d) => s + d.diffraction.shape[0], 0);
-  const diffraction = new Float32Array(count * n * n);
-  const xcoords = new Float64Array(count);
-  const ycoords = new Float64Array(count);
-  let at = 0;
-  let shift = 0;
-  for (const d of datasets) {
-    const k = d.diffraction.shape[0];
-    diffraction.set(d.diffraction.data, at * n * n);
-    ycoords.set(d.ycoords, at);
-    let max = -Infinity;
-    let min = Infinity;
-    for (const x of d.xcoords) { max = Math.max(max, x); min = Math.min(min, x); }
-    for (let i = 0; i < k; i++) xcoords[at + i] = d.xcoords[i] - min + shift;
-    shift += max - min + 100 * n;
-    at += k;
+  private requireModel(): PtychoPinnModel {
+    if (!this.current) throw new StateError('no model: train or open one first');
+    return this.current;
   }
-  return {
-    source: datasets.map((d) => d.source).join(' + '),
-    diffraction: { dtype: 'float32', shape: [count, n, n], data: diffraction },
-    probe: datasets[0].probe, xcoords, ycoords,
-  };
 }

@@ -1,5 +1,6 @@
 #include "model_wrap.h"
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -323,6 +324,20 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   if (!info[1].IsUndefined() && !info[1].IsFunction()) {
     throw Napi::TypeError::New(env, "onProgress must be a function");
   }
+  // cancel: an Int32Array(1) over a SharedArrayBuffer that the caller sets to 1 (Atomics.store)
+  // to stop before the next batch. The pool thread reads its memory only, never a JS value; the
+  // reference keeps the buffer alive until the job, deleted on this thread, lets it go.
+  std::shared_ptr<Napi::Reference<Napi::Value>> cancelRef;
+  int32_t* cancelFlag = nullptr;
+  if (!o.Get("cancel").IsUndefined()) {
+    const Napi::Value flag = o.Get("cancel");
+    if (!flag.IsTypedArray() || flag.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+        flag.As<Napi::Int32Array>().ElementLength() != 1) {
+      throw Napi::TypeError::New(env, "predict: cancel must be an Int32Array of one element");
+    }
+    cancelFlag = flag.As<Napi::Int32Array>().Data();
+    cancelRef = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(flag));
+  }
   auto token = Claim(env, Access::kRead, "predict");
   // created last (see Train)
   Napi::ThreadSafeFunction progress;
@@ -338,6 +353,11 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
           if (progress) progress.Release();
         });
         PredictOptions withProgress = options;
+        if (cancelFlag) {
+          withProgress.cancelled = [cancelFlag, cancelRef]() {
+            return std::atomic_ref<int32_t>(*cancelFlag).load(std::memory_order_relaxed) != 0;
+          };
+        }
         if (progress) {
           withProgress.progress = [progress](int64_t done, int64_t total) mutable {
             progress.NonBlockingCall(new std::pair<int64_t, int64_t>(done, total),

@@ -281,6 +281,7 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
   std::optional<stitching::CanvasSum> sum;
   if (options.canvas) sum.emplace(*options.canvas, options.weights);
   for (int64_t start = 0; start < count; start += perBatch) {
+    if (options.cancelled && options.cancelled()) throw Cancelled();
     const int64_t size = std::min(perBatch, count - start);
     const torch::Tensor idx = groups.narrow(0, start, size).reshape({-1});
     torch::Tensor x = diffraction.index_select(0, idx).view({size, c, n, n}) / options.scale;

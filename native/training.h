@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <stdexcept>
 #include <limits>
 #include <optional>
 #include <string>
@@ -106,6 +107,12 @@ struct PredictOptions {
   torch::Tensor positions, weights;
   double floor = 1e-3;
   std::function<void(int64_t done, int64_t total)> progress;  // groups done, after each batch
+  std::function<bool()> cancelled;  // asked before each batch: true ends the call with Cancelled
+};
+
+// What Predict throws when `cancelled` says so: the caller's abort, not a failure.
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("cancelled") {}
 };
 
 struct Prediction {

@@ -62,6 +62,27 @@ test('--intensities square-roots counts once', async (t) => {
   t.deepEqual(d.diffraction.data, counts.map(Math.sqrt));
 });
 
+test('bad_pixels: each masked pixel becomes the mean of its good neighbours, whatever it held (NaN included)', async (t) => {
+  const a = arrays();
+  const source = a.diffraction.data as Float32Array;
+  const held = Float32Array.from(source);
+  const mask = new Uint8Array(N * N);
+  for (const p of [0, 10 * N + 10, 10 * N + 11]) mask[p] = 1;
+  for (let k = 0; k < COUNT; k++) { held[k * N * N] = Number.NaN; held[k * N * N + 10 * N + 10] = 1e9; }
+  const d = await loadDataset(await file({ ...a, diffraction: { dtype: 'float32', shape: [COUNT, N, N], data: held },
+    bad_pixels: { dtype: 'bool', shape: [N, N], data: mask } }));
+  const mean = (k: number, pixels: number[]) => pixels.reduce((s, p) => s + source[k * N * N + p], 0) / pixels.length;
+  for (let k = 0; k < COUNT; k++) {
+    const out = d.diffraction.data.subarray(k * N * N, (k + 1) * N * N);
+    t.true(Math.abs(out[0] - mean(k, [1, N, N + 1])) < 1e-5);
+    // (10, 10) has (10, 11) bad beside it: seven good neighbours
+    t.true(Math.abs(out[10 * N + 10] - mean(k, [9 * N + 9, 9 * N + 10, 9 * N + 11, 10 * N + 9, 11 * N + 9, 11 * N + 10, 11 * N + 11])) < 1e-5);
+    t.is(out[20 * N + 20], source[k * N * N + 20 * N + 20]);
+  }
+  await t.throwsAsync(loadDataset(await file({ ...a, bad_pixels: { dtype: 'bool', shape: [N, N + 1], data: new Uint8Array(N * (N + 1)) } })),
+    { message: /bad_pixels: expected a boolean \(64, 64\) mask like the patterns, found bool \(64, 65\)/ });
+});
+
 const bad: [string, (a: Record<string, NdArray>) => Record<string, NdArray>, RegExp][] = [
   ['a missing diffraction', ({ diffraction: _, ...rest }) => rest, /no diffraction: expected a key 'diffraction' \(or the legacy 'diff3d'\); the file has probeGuess, objectGuess, xcoords, ycoords/],
   ['a missing probe', ({ probeGuess: _, ...rest }) => rest, /: probeGuess: missing/],

@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModel, readBundle, saveModel, verifyBundle } from '../lib/bundle.js';
 import { resolveModelConfig, type ModelConfig } from '../lib/config.js';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
+import { AbortedError } from '../lib/errors.js';
 import { PtychoPinnModel } from '../lib/model.js';
 import { writeNpy, readNpy } from '../lib/npy.js';
 import { ONNX_OPSET, encodeOnnxModel, onnxSchema } from '../lib/onnx/export.js';
@@ -168,6 +169,17 @@ test.serial('rescaled inference, probe weights and another grouping seed go thro
   const error = relativeError(result.object.data, torch.object.data);
   t.log(`relative error ${error.toExponential(2)}`);
   t.true(error <= 1e-4);
+});
+
+test.serial('an ONNX reconstruction stops at the next batch when its signal aborts', async (t) => {
+  t.timeout(300_000);
+  const model = await OnnxModel.load(bundle);
+  const stop = new AbortController();
+  const seen: number[] = [];
+  await t.throwsAsync(model.reconstruct(data, { threads: 2, onProgress: (p) => { seen.push(p.done); stop.abort(); }, signal: stop.signal }),
+    { instanceOf: AbortedError, message: /aborted: nothing was returned/ });
+  t.deepEqual(seen, [4]);
+  await model.release();
 });
 
 test.serial('model.onnx in a bundle is listed and hashed in the manifest, and is what toOnnx gives', async (t) => {

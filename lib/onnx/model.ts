@@ -9,7 +9,7 @@ import * as z from 'zod';
 import { checkExpectedModel, readBundle } from '../bundle.js';
 import { type ModelConfig, type TrainingConfig, resolveModelConfig, resolveTrainingConfig } from '../config.js';
 import type { Dataset } from '../dataset.js';
-import { ArgumentError, PtychoPinnError } from '../errors.js';
+import { AbortedError, ArgumentError, PtychoPinnError } from '../errors.js';
 import { amplitudeAndPhase, planInference } from '../inference.js';
 import type { Reconstruction, ReconstructOptions } from '../model.js';
 import type { ComplexArray } from '../ndarray.js';
@@ -168,7 +168,7 @@ export class OnnxModel {
    * and bf16 need the LibTorch backend.
    */
   async reconstruct(dataset: Dataset, options: ReconstructOptions = {}): Promise<Reconstruction> {
-    const { threads, seed, keepPatches, onProgress, ...inference } = options;
+    const { threads, seed, keepPatches, onProgress, signal, ...inference } = options;
     const plan = planInference(this, dataset, { ...inference, seed });
     const { config, n, c, groups, nGroups, groupsPerBatch, scale, xcoords, ycoords, weights, canvas } = plan;
     if (config.alignPhases > 0) throw new ArgumentError('alignPhases needs the LibTorch backend; the ONNX backend averages the groups as they come');
@@ -181,6 +181,7 @@ export class OnnxModel {
     const source = dataset.diffraction.data;
     const kept = keepPatches ? new Float32Array(2 * groups.length * patternSize) : undefined;
     for (let first = 0; first < nGroups; first += groupsPerBatch) {
+      if (signal?.aborted) throw new AbortedError(first === 0 ? 'the reconstruction was aborted before it started' : 'the reconstruction was aborted: nothing was returned');
       const count = Math.min(groupsPerBatch, nGroups - first);
       const x = new Float32Array(count * c * patternSize);
       for (let m = 0; m < count * c; m++) {
