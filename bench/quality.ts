@@ -4,6 +4,8 @@
 // dose and gridsize. Run: npx tsx bench/quality.ts [--epochs 20] [--doses 1e4,1e6,1e9]
 //   [--scans run1084,spiral] [--methods pinn1,pinn2,epie,rpie] [--iterations 100] [--threads T]
 //   [--save DIR]   (each reconstruction's files, as `infer` writes them, in DIR/METHOD-SCAN-DOSE/)
+//   methods pinn1w / pinn2w: trained on a wrong probe (defocusProbe(probe, 5), 20 % too
+//   bright) kept fixed; pinn1r / pinn2r: the same wrong probe refined in training (probeTrainable)
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +16,7 @@ import { type Comparison, compareObjects } from '../lib/metrics.js';
 import { type ReconstructionLike, scannedRegion, writeReconstruction } from '../lib/outputs.js';
 import { spiralScan } from '../lib/scan.js';
 import { simulate } from '../lib/simulation.js';
+import { defocusProbe, scaleProbe } from '../lib/probe.js';
 import { train } from '../lib/training.js';
 import { machine } from './machine.js';
 
@@ -73,24 +76,27 @@ for (const scan of values.scans.split(',')) {
         }));
         await save(`${method}-${scan}-${dose}`, r, dataset);
       } else {
-        const gridsize = Number(method.replace('pinn', ''));
+        const gridsize = Number(method.replace(/^pinn(\d).*$/, '$1'));
+        const wrongProbe = /[wr]$/.test(method);
+        const probeTrainable = method.endsWith('r');
+        const given = wrongProbe ? { ...dataset, probe: scaleProbe(await defocusProbe(dataset.probe, 5, { threads }), 1.2) } : dataset;
         const started = performance.now();
-        const model = await train(dataset, { model: { gridsize }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count } }, { threads });
+        const model = await train(given, { model: { gridsize }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable } }, { threads });
         const trained = performance.now();
-        const r = await model.reconstruct(dataset, { threads });
+        const r = await model.reconstruct(given, { threads });
         const seconds = (performance.now() - trained) / 1000;
         // the default precision against fp32, for the tolerance `auto` is held to
         let fp32 = null;
         if (r.precision !== 'fp32') {
-          const q = await model.reconstruct(dataset, { threads, precision: 'fp32' });
+          const q = await model.reconstruct(given, { threads, precision: 'fp32' });
           fp32 = (await score(q.object, q.origin, dataset, q.xcoords, q.ycoords)).phase;
         }
         console.log(JSON.stringify({
-          ...base, method: 'pinn', gridsize, epochs, precision: r.precision, ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
+          ...base, method: 'pinn', gridsize, epochs, precision: r.precision, probe: wrongProbe ? (probeTrainable ? 'wrong, refined' : 'wrong, fixed') : 'true', ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
           ...(fp32 ? { fp32_phase: fp32 } : {}),
           train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +seconds.toFixed(2), ms_per_pattern: +(1000 * seconds / count).toFixed(3),
         }));
-        await save(`pinn${gridsize}-${scan}-${dose}`, r, dataset);
+        await save(`${method}-${scan}-${dose}`, r, dataset);
         model.dispose();
       }
     }

@@ -62,7 +62,7 @@ export const TrainingConfigSchema = z.strictObject({
 });
 
 export const InferenceConfigSchema = z.strictObject({
-  /** The first n_images patterns (or groups at gridsize > 1) in file order; all when omitted. */
+  /** gridsize 1: the first n_images patterns in file order; gridsize > 1: n_images groups drawn as in training; all when omitted. */
   nImages: flag(integer(1, 2 ** 31 - 1).optional(), 'n_images'),
   /**
    * Patterns per forward pass, rounded down to whole groups. 16: at 64 one N = 64 activation is 67

@@ -2,7 +2,7 @@
 import { addon } from './binding.js';
 
 export { version } from './version.js';
-export { addon, loadAddon, AddonLoadError, type LoadedAddon, type NativeBinding } from './binding.js';
+export { AddonLoadError } from './binding.js';
 export type { DType, NdArray, ComplexArray, FloatArray } from './ndarray.js';
 export { readNpy, writeNpy, decodeNpy, encodeNpy, NpyError } from './npy.js';
 export { NpzFile, readNpz, writeNpz, NpzError } from './npz.js';
@@ -18,7 +18,7 @@ export { intensityScale } from './scaling.js';
 export { Rng } from './random.js';
 export { type ScanPositions, rasterScan, spiralScan } from './scan.js';
 export { type SimulateOptions, type Simulation, simulate } from './simulation.js';
-export { diffract, poissonLossGradient, mergeGroup, type LossAndGradient, type NativeOptions } from './physics.js';
+export { diffract, mergeGroup, type NativeOptions } from './physics.js';
 export { stitch, extractPatches, centerWeights, probeWeights, CanvasSum, type StitchedObject } from './stitching.js';
 export {
   type ModelConfig, type TrainingConfig, type InferenceConfig, ConfigError,

@@ -50,7 +50,7 @@ export function registerInfer(program: Command): void {
     .requiredOption('--model_path <path>', 'a .ptpinn bundle, or a training output folder holding model.ptpinn (with --backend onnx also a .onnx from export-onnx)')
     .requiredOption('--test_data <file>', 'dataset to reconstruct (.npz)')
     .requiredOption('--output_dir <dir>', 'folder for the outputs')
-    .option('--n_images <n>', 'the first n patterns in file order (groups at gridsize > 1); default all', schemaValue(I.nImages, 'n_images'))
+    .option('--n_images <n>', 'gridsize 1: the first n patterns in file order; gridsize > 1: n groups drawn as in training; default all', schemaValue(I.nImages, 'n_images'))
     .option('--inference_batch_size <n>', `patterns per forward pass (default ${defaultInferenceConfig.inferenceBatchSize})`, schemaValue(I.inferenceBatchSize, 'inference_batch_size'))
     .addOption(new Option('--device <device>', 'where to compute').choices(['cpu', 'cuda']))
     .addOption(new Option('--accelerator <accelerator>', 'where to compute (auto = cpu here)').choices(['auto', 'cpu', 'cuda', 'gpu']))

@@ -1,0 +1,5 @@
+// `ptychopinn/internal`: the native addon and test hooks. Not part of the public API: what is here
+// may change in any release; the addon's functions trust their callers' arguments more than the
+// public API does.
+export { addon, loadAddon, type LoadedAddon, type NativeBinding, type NativeModel } from './binding.js';
+export { poissonLossGradient, type LossAndGradient } from './physics.js';
