@@ -67,9 +67,10 @@ def dataset_arrays(parameters: Any) -> dict[str, numpy.ndarray]:
     product = parameters.product
     obj = product.object_
     geometry = obj.get_geometry()
-    # positions in object pixels, as ptychodus' ObjectGeometry.map_coordinates_probe_to_object
-    x_px = [(p.coordinate_x_m - geometry.center_x_m) / geometry.pixel_width_m + geometry.width_px / 2 for p in product.probe_positions]
-    y_px = [(p.coordinate_y_m - geometry.center_y_m) / geometry.pixel_height_m + geometry.height_px / 2 for p in product.probe_positions]
+    # positions in object pixels by ptychodus' own mapping, whatever convention its version has
+    mapped = [geometry.map_coordinates_probe_to_object(p) for p in product.probe_positions]
+    x_px = [m.coordinate_x_px for m in mapped]
+    y_px = [m.coordinate_y_px for m in mapped]
     return {
         # counts; a background subtraction may have left negatives
         'diffraction': numpy.clip(numpy.asarray(parameters.diffraction_patterns, dtype=numpy.float32), 0, None),
@@ -133,9 +134,9 @@ class PtychoPinnNodeReconstructor(TrainableReconstructor):  # type: ignore[misc,
                 result = event
         assert result is not None
         self._model = Path(result['model'])
-        training = [LossValue(i + 1, v) for i, v in enumerate(result['trainingLoss'])]
-        validation = [LossValue(i + 1, v) for i, v in enumerate(result['validationLoss']) if v is not None]
-        return TrainOutput(training, validation, 0)
+        # a non-finite loss arrives as null
+        losses = lambda values: [LossValue(i + 1, v) for i, v in enumerate(values) if v is not None]  # noqa: E731
+        return TrainOutput(losses(result['trainingLoss']), losses(result['validationLoss']), 0)
 
     def reconstruct(self, parameters: Any) -> Iterator[ReconstructOutput]:
         if self._model is None:
@@ -148,11 +149,11 @@ class PtychoPinnNodeReconstructor(TrainableReconstructor):  # type: ignore[misc,
                                 '--intensities', *self._infer_flags]):
             if event['event'] == 'progress' and event['stage'] == 'infer':
                 self._goal = event['total']
-                yield ReconstructOutput(parameters.product, progress=event['done'])
+                yield ReconstructOutput(parameters.product, progress=event['done'], result=0)
             elif event['event'] == 'result':
                 result = event
         assert result is not None
-        yield ReconstructOutput(self._product(parameters.product, Path(result['reconstruction'])), progress=self._goal)
+        yield ReconstructOutput(self._product(parameters.product, Path(result['reconstruction'])), progress=self._goal, result=0)
 
     def _product(self, product: Any, reconstruction: Path) -> Any:
         """The product with its object replaced, on its own grid: unlit pixels keep their values."""
@@ -171,20 +172,31 @@ class PtychoPinnNodeReconstructor(TrainableReconstructor):  # type: ignore[misc,
         return dataclasses.replace(product, object_=new_object)
 
     def _run(self, args: list[str]) -> Iterator[dict[str, Any]]:
-        """Runs ptychopinn with --json and yields its events; an error event becomes an exception."""
-        process = subprocess.Popen([*self._command, *args, '--json'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert process.stdout is not None
-        error = None
-        for line in process.stdout:
-            event = json.loads(line)
-            if event['event'] == 'error':
-                error = event
-            else:
-                yield event
-        stderr = process.stderr.read() if process.stderr else ''
-        if process.wait() != 0 or error:
-            message = error['message'] if error else stderr.strip()
-            raise PtychoPinnNodeError(f"ptychopinn {args[0]} failed ({error['code'] if error else 'exit ' + str(process.returncode)}): {message}")
+        """Runs ptychopinn with --json and yields its events; an error event becomes an exception.
+
+        stderr goes to a file (a pipe read only at the end would fill and stall the child), and a
+        caller that stops iterating (ptychodus abandoning a reconstruction) ends the child.
+        """
+        with tempfile.TemporaryFile(mode='w+') as stderr:
+            process = subprocess.Popen([*self._command, *args, '--json'], stdout=subprocess.PIPE, stderr=stderr, text=True)
+            assert process.stdout is not None
+            error = None
+            try:
+                for line in process.stdout:
+                    event = json.loads(line)
+                    if event['event'] == 'error':
+                        error = event
+                    else:
+                        yield event
+            finally:
+                if process.poll() is None:
+                    process.terminate()
+                process.wait()
+            if process.returncode != 0 or error:
+                stderr.seek(0)
+                message = error['message'] if error else stderr.read().strip()
+                code = error['code'] if error else f'exit {process.returncode}'
+                raise PtychoPinnNodeError(f'ptychopinn {args[0]} failed ({code}): {message}')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,6 +214,12 @@ def _self_test(root: Path) -> None:
         coordinate_y_m: float
 
     @dataclass(frozen=True)
+    class ObjectPosition:
+        index: int
+        coordinate_x_px: float
+        coordinate_y_px: float
+
+    @dataclass(frozen=True)
     class ObjectGeometry:
         width_px: int
         height_px: int
@@ -209,6 +227,10 @@ def _self_test(root: Path) -> None:
         pixel_height_m: float
         center_x_m: float
         center_y_m: float
+
+        def map_coordinates_probe_to_object(self, position):  # ptychodus' of 2025
+            return ObjectPosition(position.index, (position.coordinate_x_m - self.center_x_m) / self.pixel_width_m + self.width_px / 2,
+                                  (position.coordinate_y_m - self.center_y_m) / self.pixel_height_m + self.height_px / 2)
 
     class Object:
         def __init__(self, array, pixel_geometry, center, layer_spacing_m=()):

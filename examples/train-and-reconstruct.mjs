@@ -4,10 +4,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compareObjects, loadDataset, loadModel, saveModel, train } from 'ptychopinn';
 
 const epochs = Number(process.argv[2] ?? 3);
-const data = await loadDataset(new URL('../fixtures/run1084_sim.npz', import.meta.url).pathname);
+const data = await loadDataset(fileURLToPath(new URL('../fixtures/run1084_sim.npz', import.meta.url)));
 const model = await train(data, { model: { gridsize: 2 }, training: { maxEpochs: epochs, nGroups: 128, learningRate: 1e-3 } }, {
   onProgress: (p) => p.epochEnd && console.log(`epoch ${p.epoch}/${p.epochs}: loss ${p.epochLoss.toFixed(1)}`),
 });

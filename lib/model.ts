@@ -53,7 +53,10 @@ export type ReconstructOptions = Partial<InferenceConfig> & NativeOptions & {
   keepPatches?: boolean;
   /** After each batch: groups done of the total. */
   onProgress?: (progress: { done: number; total: number }) => void;
-  /** Stops the reconstruction before its next batch; it then rejects with an AbortedError. */
+  /**
+   * Stops the reconstruction before its next batch, which then rejects with an AbortedError; an
+   * abort once the last batch has begun lets it finish and resolve.
+   */
   signal?: AbortSignal;
 };
 
@@ -185,7 +188,8 @@ export class PtychoPinnModel {
         stitch: stream ? { positions: interleave(xcoords, ycoords), weights, canvas, floor: 1e-3 } : undefined, cancel,
       }, progress.report));
     } catch (error) {
-      if (signal?.aborted) throw new AbortedError('the reconstruction was aborted: nothing was returned');
+      // the native loop's own word for an abort; any other failure stays what it was
+      if (signal?.aborted && /\bcancelled\b/.test((error as Error).message)) throw new AbortedError('the reconstruction was aborted: nothing was returned');
       throw error;
     } finally {
       signal?.removeEventListener('abort', abort);

@@ -23,6 +23,11 @@ export interface ReconstructorOptions {
   trainingDataPath?: string;
 }
 
+/** Per-epoch losses as ptychodus' LossValue list (epochs from 1; epochs without a value left out). */
+function lossValues(values: (number | null)[]): LossValue[] {
+  return values.flatMap((value, i) => (value === null || !Number.isFinite(value) ? [] : [{ epoch: i + 1, value }]));
+}
+
 /** The files `train(dataPath)` reads, as ptychodus' PtychoPINN reconstructor names them. */
 export const TRAIN_FILE = 'train_data.npz';
 export const TEST_FILE = 'test_data.npz';
@@ -82,9 +87,7 @@ export class Reconstructor {
     this.current = await train(data, { model: this.options.model, training: this.options.training },
       { ...options, validation, threads: this.options.threads });
     const history = this.current.history!;
-    const losses = (values: (number | null)[]): LossValue[] =>
-      values.flatMap((value, i) => (value === null ? [] : [{ epoch: i + 1, value }]));
-    return { trainingLoss: losses(history.epochLoss), validationLoss: losses(history.validationLoss), result: 0 };
+    return { trainingLoss: lossValues(history.epochLoss), validationLoss: lossValues(history.validationLoss), result: 0 };
   }
 
   async saveModel(path: string): Promise<void> {
@@ -113,7 +116,7 @@ export class Reconstructor {
         options.onProgress?.(p);
       },
     });
-    const losses = (model.history?.epochLoss ?? []).map((value, i) => ({ epoch: i + 1, value }));
+    const losses = lossValues(model.history?.epochLoss ?? []);
     return { object: objectOnInputGrid(recon.object, recon.origin, input), objectGeometry: { ...input.objectGeometry }, losses, progress: done, result: 0 };
   }
 

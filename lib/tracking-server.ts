@@ -8,9 +8,10 @@ import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import { type RunStatus, type Tracker, TrackingError, paramText } from './tracking.js';
 
-// MLflow's limits on one log-batch call
+// MLflow's limits: params in one log-batch call, characters of a param value
 const MAX_PARAMS = 100;
 const MAX_VALUE = 6000;
+// a server that does not answer in this time is treated as down (uploads get ten times as long)
 const TIMEOUT_MS = 30_000;
 
 interface RunInfo { run_id: string; experiment_id: string; artifact_uri?: string }
@@ -90,7 +91,9 @@ export async function startMlflowServerRun(url: string, runName: string, options
       for (let i = 0; i < all.length; i += MAX_PARAMS) await call('POST', 'runs/log-batch', { run_id: runId, params: all.slice(i, i + MAX_PARAMS) });
     },
     async logMetric(key, value, step) {
-      await call('POST', 'runs/log-batch', { run_id: runId, metrics: [{ key, value, timestamp: Date.now(), step }] });
+      // protobuf's JSON spells non-finite doubles as strings; JSON.stringify would send null, which MLflow refuses
+      const number = Number.isFinite(value) ? value : Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
+      await call('POST', 'runs/log-batch', { run_id: runId, metrics: [{ key, value: number, timestamp: Date.now(), step }] });
     },
     async logArtifact(path) {
       // only a server that proxies its artifact store takes uploads over HTTP

@@ -328,6 +328,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   // to stop before the next batch. The pool thread reads its memory only, never a JS value; the
   // reference keeps the buffer alive until the job, deleted on this thread, lets it go.
   std::shared_ptr<Napi::Reference<Napi::Value>> cancelRef;
+  static_assert(std::atomic_ref<int32_t>::is_always_lock_free, "the cancel flag is read while JS writes it");
   int32_t* cancelFlag = nullptr;
   if (!o.Get("cancel").IsUndefined()) {
     const Napi::Value flag = o.Get("cancel");
@@ -354,7 +355,9 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
         });
         PredictOptions withProgress = options;
         if (cancelFlag) {
-          withProgress.cancelled = [cancelFlag, cancelRef]() {
+          // the flag's memory only: the reference that keeps it alive stays with the resolve
+          // step below, so that it is let go on the JS thread
+          withProgress.cancelled = [cancelFlag]() {
             return std::atomic_ref<int32_t>(*cancelFlag).load(std::memory_order_relaxed) != 0;
           };
         }
@@ -374,6 +377,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
       },
       [=](Napi::Env env) {
         (void)token;
+        (void)cancelRef;
         auto out = Napi::Object::New(env);
         auto put = [&](const char* key, const at::Tensor& t) {
           if (!t.defined()) return;

@@ -25,12 +25,14 @@ if (dryRun) {
 }
 log(plan.summary);
 if (plan.source === 'skip') process.exit(0);
-// a LIBTORCH or Torch_DIR that was set but is wrong is a mistake to fix, not a machine without LibTorch
-if (plan.error && (process.env.LIBTORCH || process.env.Torch_DIR)) process.exit(1);
+// a setting that is wrong (LIBTORCH, Torch_DIR, PTYCHOPINN_LIBTORCH=require) is a mistake to fix,
+// not a machine without LibTorch
+if (plan.error && plan.fatal) process.exit(1);
 if (plan.error) {
-  // the package is still usable without the addon: NPY/NPZ, inspect, export-onnx, ONNX inference
-  log('installed without the native addon: commands that need LibTorch will say so. ' +
-    'Once LibTorch is there, `npm rebuild ptychopinn` builds the addon.');
+  // the package is still usable without the addon: NPY/NPZ, inspect, export-onnx, ONNX inference;
+  // stderr, which npm shows more often than a script's stdout
+  console.error('ptychopinn: installed WITHOUT the native addon: commands that need LibTorch will say so. ' +
+    'Once LibTorch is there, `npm rebuild ptychopinn` builds the addon (PTYCHOPINN_LIBTORCH=require makes this an error).');
   process.exit(0);
 }
 

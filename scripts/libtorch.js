@@ -34,6 +34,7 @@ export const APT_INSTALL = ['apt-get', 'install', '-y', '-q', '--no-install-reco
  * @property {string} [prefix] the LibTorch root, when known before CMake runs
  * @property {string[][]} [commands] what must run before the build (the apt branch)
  * @property {string} [error] why there is no LibTorch, and what to install or set
+ * @property {boolean} [fatal] the error is a mistake in the settings: the install must fail
  */
 
 /**
@@ -42,7 +43,11 @@ export const APT_INSTALL = ['apt-get', 'install', '-y', '-q', '--no-install-reco
  * @returns {Plan}
  */
 export function planLibtorch(env, probe) {
-  if (env.PTYCHOPINN_LIBTORCH === 'skip') {
+  const choice = env.PTYCHOPINN_LIBTORCH;
+  if (choice !== undefined && choice !== '' && choice !== 'skip' && choice !== 'require') {
+    return { ...none(`PTYCHOPINN_LIBTORCH=${choice}: expected skip (install without the addon) or require (fail without LibTorch)`), fatal: true };
+  }
+  if (choice === 'skip') {
     return {
       source: 'skip', cmakeDefines: [],
       summary: 'PTYCHOPINN_LIBTORCH=skip: no LibTorch looked for or installed, no addon built. ' +
@@ -54,8 +59,8 @@ export function planLibtorch(env, probe) {
   if (libtorch) {
     const config = join(libtorch, 'share', 'cmake', 'Torch', 'TorchConfig.cmake');
     if (!probe.exists(config)) {
-      return none(`LIBTORCH=${libtorch} is not a LibTorch root: ${config} does not exist. ` +
-        'Point LIBTORCH at the folder that holds include/, lib/ and share/cmake/Torch/.');
+      return { ...none(`LIBTORCH=${libtorch} is not a LibTorch root: ${config} does not exist. ` +
+        'Point LIBTORCH at the folder that holds include/, lib/ and share/cmake/Torch/.'), fatal: true };
     }
     return {
       source: 'LIBTORCH', prefix: libtorch, cmakeDefines: [`Torch_ROOT=${libtorch}`],
@@ -66,8 +71,8 @@ export function planLibtorch(env, probe) {
   if (torchDir) {
     const config = join(torchDir, 'TorchConfig.cmake');
     if (!probe.exists(config)) {
-      return none(`Torch_DIR=${torchDir} holds no TorchConfig.cmake. ` +
-        'Point Torch_DIR at the folder that holds TorchConfig.cmake (LibTorch\'s share/cmake/Torch).');
+      return { ...none(`Torch_DIR=${torchDir} holds no TorchConfig.cmake. ` +
+        'Point Torch_DIR at the folder that holds TorchConfig.cmake (LibTorch\'s share/cmake/Torch).'), fatal: true };
     }
     return {
       source: 'Torch_DIR', cmakeDefines: [`Torch_DIR=${torchDir}`],
@@ -106,9 +111,9 @@ export function planLibtorch(env, probe) {
   const how = debianLike
     ? 'run `sudo apt-get install --no-install-recommends libtorch-dev`'
     : 'install LibTorch (https://pytorch.org, the C++ "LibTorch" download)';
-  return none('no LibTorch found. Checked LIBTORCH, Torch_DIR, the Python torch package of ' +
+  return { ...none('no LibTorch found. Checked LIBTORCH, Torch_DIR, the Python torch package of ' +
     `${python}, and ${systemDirs.join(', ')}. To fix: ${how} and set LIBTORCH to its root, ` +
-    'or `pip install torch` for the Python that PYTHON names, then run `npm install` again.');
+    'or `pip install torch` for the Python that PYTHON names, then run `npm install` again.'), fatal: choice === 'require' };
 }
 
 /** @param {string} error @returns {Plan} */

@@ -135,8 +135,8 @@ test('PTYCHOPINN_LIBTORCH=skip installs nothing and builds nothing, and says wha
   const calls = join(work, 'skip-calls.txt');
   mkdirSync(bin, { recursive: true });
   script(join(bin, 'apt-get'), `echo "$@" >> ${calls}`);
-  // with a LibTorch there to find, too: skip means skip
-  const out = install([], { PATH: `${bin}:${process.env.PATH}`, PTYCHOPINN_LIBTORCH: 'skip' });
+  // --no-build: were skip ever ignored, the test must not rebuild this checkout's addon
+  const out = install(['--no-build'], { PATH: `${bin}:${process.env.PATH}`, PTYCHOPINN_LIBTORCH: 'skip' });
   t.is(out.status, 0, out.stdout + out.stderr);
   t.regex(out.stdout, /PTYCHOPINN_LIBTORCH=skip: no LibTorch looked for or installed, no addon built/);
   t.regex(out.stdout, /infer --backend onnx/);
@@ -149,6 +149,13 @@ test('with nothing to find and no apt-get, install succeeds without the addon an
   mkdirSync(empty, { recursive: true });
   const out = install(['--no-build'], { PATH: empty, PYTHON: '/bin/false', PTYCHOPINN_TORCH_SYSTEM_DIRS: join(work, 'none') });
   t.is(out.status, 0);
-  t.regex(out.stdout, /installed without the native addon/);
+  t.regex(out.stderr, /installed WITHOUT the native addon/);
+  // where a missing LibTorch must be an error (CI, images), it is one
+  const required = install(['--no-build'], { PATH: empty, PYTHON: '/bin/false', PTYCHOPINN_TORCH_SYSTEM_DIRS: join(work, 'none'), PTYCHOPINN_LIBTORCH: 'require' });
+  t.is(required.status, 1);
+  t.regex(required.stdout, /no LibTorch found/);
+  const typo = install(['--dry-run'], { PTYCHOPINN_LIBTORCH: 'off' });
+  t.is(typo.status, 1);
+  t.regex(typo.stdout, /PTYCHOPINN_LIBTORCH=off: expected skip .* or require/);
   t.regex(out.stdout, /no LibTorch found\. Checked LIBTORCH, Torch_DIR, the Python torch package of \/bin\/false/);
 });

@@ -46,6 +46,19 @@ function ptychodusInput(from: Dataset, count = from.diffraction.shape[0]): Recon
   };
 }
 
+test('positions map as ptychodus\' ObjectGeometry.map_coordinates_probe_to_object does (its 2025 source, by hand)', (t) => {
+  // a 100 x 80 object (rows x columns) of 10 nm pixels centred at (1 um, -2 um): x_px = (x_m - cx) / dx + 80 / 2
+  const input = ptychodusInput(data, 2);
+  const d = datasetFromInput({
+    ...input,
+    object: { dtype: 'complex64', shape: [100, 80], data: new Float32Array(2 * 100 * 80) },
+    objectGeometry: { pixelWidthM: 10e-9, pixelHeightM: 10e-9, centerXM: 1e-6, centerYM: -2e-6 },
+    positionsXM: [0.9e-6, 1e-6], positionsYM: [-2e-6, -1.75e-6],
+  });
+  t.deepEqual([...d.xcoords].map((v) => +v.toFixed(9)), [30, 40]);
+  t.deepEqual([...d.ycoords].map((v) => +v.toFixed(9)), [50, 75]);
+});
+
 test('ptychodus input becomes a dataset: amplitudes, bad pixels from their neighbours, positions in object pixels', (t) => {
   const input = ptychodusInput(data, 20);
   const d = datasetFromInput(input);

@@ -91,3 +91,21 @@ test('train logs to a tracking server named by MLFLOW_TRACKING_URI: params, loss
     await server.close();
   }
 });
+
+test('a server whose artifact store is not proxied: the upload is a warning, the run still ends FINISHED', async (t) => {
+  t.timeout(300_000);
+  const server = await startFakeMlflow({ artifactUri: 's3://bucket/{exp}/{run}/artifacts' });
+  try {
+    const out = join(work, 'not-proxied');
+    const r = await runCli(['train', '--train_data_file', FIXTURE, '--output_dir', out, '--max_epochs', '1', '--n_images', '8',
+      '--batch_size', '8', '--gridsize', '1', '--threads', '2', '--json'], { env: { MLFLOW_TRACKING_URI: server.url } });
+    t.is(r.code, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; message?: string });
+    t.true(events.some((e) => e.event === 'warning' && /cannot upload the model: .*s3:\/\/bucket.*not served by the server/.test(e.message ?? '')));
+    t.is(events.at(-1)!.event, 'result');
+    t.is(server.runs.get('run1')!.info.status, 'FINISHED');
+    t.is(server.artifacts.size, 0);
+  } finally {
+    await server.close();
+  }
+});

@@ -13,7 +13,7 @@ import { normalizeProbe, scaleProbe } from '../probe.js';
 import { INFERENCE_PRECISIONS, InferenceConfigSchema, ModelConfigSchema, STITCH_WEIGHTS, ThreadsSchema, TrainingConfigSchema, defaultInferenceConfig } from '../config.js';
 import { InterruptedError } from '../errors.js';
 import { UsageError, bundlePath, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
-import { Reporter } from './reporter.js';
+import { JSON_HELP, Reporter } from './reporter.js';
 import { describeComparison } from './summary.js';
 import { signalReceived, stopGracefully } from './signals.js';
 
@@ -68,7 +68,7 @@ export function registerInfer(program: Command): void {
     .option('--refine <k>', 'K iterations of ePIE (or --refine_method rpie) from the network\'s object, refining the probe too', integer('refine'))
     .addOption(new Option('--refine_method <method>', 'iterative method of --refine').choices(['epie', 'rpie']).default('epie'))
     .option('--intensities', 'the file holds photon counts, not amplitudes')
-    .option('--json', 'print JSON lines (log, warning, progress of every batch, result, error) for programs that drive ptychopinn')
+    .option('--json', JSON_HELP)
     .action(async (flags: InferFlags) => runInfer(flags));
 }
 

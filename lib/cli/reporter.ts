@@ -16,7 +16,10 @@ export interface ReporterOptions {
   json?: boolean;
 }
 
-/** A JSON line of --json mode. */
+/** The help of every command's --json flag. */
+export const JSON_HELP = 'print JSON lines (log, warning, progress of every batch, result, error) for programs that drive ptychopinn';
+
+/** A JSON line of --json mode (non-finite numbers, such as a NaN loss, come out as null). */
 export type JsonEvent =
   | { event: 'log' | 'warning'; message: string }
   | { event: 'progress'; stage: 'train' | 'infer' | 'refine'; [key: string]: unknown }
@@ -41,7 +44,7 @@ export class Reporter {
 
   /** A JSON line on stdout (--json mode only). */
   emit(event: JsonEvent): void {
-    // console.log: a reader that closes the pipe early (head) is no reason to crash
+    // non-finite numbers become null in JSON; main() keeps a closed pipe (| head) from crashing
     if (this.json) console.log(JSON.stringify(event));
   }
 
@@ -98,11 +101,13 @@ export class Reporter {
       this.progressBar?.update(p.batch, { loss: p.loss.toPrecision(6), rate: p.samplesPerSecond.toFixed(1) });
       if (p.epochEnd) this.progressBar?.stop();
     }
-    if (p.epochEnd && !this.json) {
+    if (p.epochEnd) {
       const validation = p.validationLoss == null ? '' : `  validation ${p.validationLoss.toPrecision(6)}`;
       const line = `epoch ${p.epoch}/${p.epochs}  loss ${p.epochLoss!.toPrecision(6)}${validation}  ` +
         `${p.samplesPerSecond.toFixed(1)} groups/s  lr ${p.learningRate.toExponential(2)}`;
-      this.info(line);
+      // --json has the epoch in its progress events; the log file keeps the line either way
+      if (this.json) this.record(line);
+      else this.info(line);
     }
   }
 

@@ -17,7 +17,7 @@ import { type Tracker, fileStoreHint, mlflowTarget, startCsvLog, startMlflowRun 
 import { startMlflowServerRun } from '../tracking-server.js';
 import { TrainingError, train } from '../training.js';
 import { UsageError, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
-import { Reporter } from './reporter.js';
+import { JSON_HELP, Reporter } from './reporter.js';
 import { signalReceived, stopGracefully } from './signals.js';
 
 interface TrainFlags {
@@ -97,7 +97,7 @@ export function registerTrain(program: Command): void {
     .option('--no-object_big', 'at gridsize > 1, no merge of a group\'s patches')
     .option('--intensities', 'the file holds photon counts, not amplitudes')
     .option('--checkpoint_every <k>', 'every K epochs write checkpoints/last.ptpinn (resumable) and checkpoints/best.ptpinn', integer('checkpoint_every'))
-    .option('--json', 'print JSON lines (log, warning, progress of every batch, result, error) for programs that drive ptychopinn')
+    .option('--json', JSON_HELP)
     .option('--with_onnx', 'also store the network as ONNX (model.onnx) in the bundle, for infer --backend onnx and other runtimes')
     .option('--resume <model>', 'continue an interrupted run or a checkpoint: a bundle, or a training output folder')
     .action(async (flags: TrainFlags) => runTrain(flags));
@@ -163,6 +163,14 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     ...Object.fromEntries(Object.entries(config).map(([k, v]) => [flagOf(ModelConfigSchema, [k]) ?? flagOf(TrainingConfigSchema, [k]) ?? k, v])),
     threads: flags.threads });
 
+  // tracking is a record of the run, not the run: a server that fails is said, never fatal
+  const tracked = async (what: string, call: () => Promise<void> | undefined) => {
+    try {
+      await call();
+    } catch (error) {
+      report.warn(`tracking: cannot ${what}: ${(error as Error).message}`);
+    }
+  };
   // metric lines are appended in order, and all of them before the run is closed
   // a failed metric line must not kill the run (an unhandled rejection would): warn once
   let logged = Promise.resolve();
@@ -198,17 +206,18 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   } catch (error) {
     report.stopBar();
     await logged;
-    await tracker?.end(error instanceof AbortedError ? 'KILLED' : 'FAILED');
+    if (error instanceof TrainingError) {
+      // keep the weights for inspection, but never in place of a good model.ptpinn
+      const kept = join(dir, 'model.nonfinite.ptpinn');
+      await saveModel(error.model, kept);
+      await writeJson(join(dir, 'history.nonfinite.json'), error.model.history);
+      report.info(`the weights when training stopped are in ${kept}`);
+    }
+    await tracked('close the run', () => tracker?.end(error instanceof AbortedError ? 'KILLED' : 'FAILED'));
     const received = signalReceived();
     if (error instanceof AbortedError && received) {
       throw new InterruptedError(received, `interrupted by ${received} before training started: nothing was trained or saved`);
     }
-    if (!(error instanceof TrainingError)) throw error;
-    // keep the weights for inspection, but never in place of a good model.ptpinn
-    const kept = join(dir, 'model.nonfinite.ptpinn');
-    await saveModel(error.model, kept);
-    await writeJson(join(dir, 'history.nonfinite.json'), error.model.history);
-    report.info(`the weights when training stopped are in ${kept}`);
     throw error;
   }
   trained.trainingData = resolve(trainFile);
@@ -220,8 +229,8 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   await writeJson(join(dir, 'history.json'), h);
   await writeLossPlot(join(dir, 'loss.png'), h);
   await logged;
-  await tracker?.logArtifact(bundle);
-  await tracker?.end(interrupted ? 'KILLED' : 'FINISHED');
+  await tracked('upload the model', () => tracker?.logArtifact(bundle));
+  await tracked('close the run', () => tracker?.end(interrupted ? 'KILLED' : 'FINISHED'));
   report.info(`trained ${h.epochLoss.length} epoch(s) in ${seconds(trainedAt - started)} (${h.stop}); final loss ${h.epochLoss.at(-1)?.toPrecision(6) ?? '-'}`);
   if (h.stop === 'early_stop') report.info(`early stop: the model holds the weights of epoch ${trained.resumeState?.state.bestEpoch}, the best`);
   report.info(`model: ${bundle}${flags.with_onnx ? ' (with model.onnx)' : ''}`);

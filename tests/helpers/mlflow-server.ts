@@ -29,7 +29,12 @@ async function body(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function startFakeMlflow(): Promise<FakeMlflow> {
+export interface FakeMlflowOptions {
+  /** Artifact URI of new runs, {exp} and {run} replaced (default: proxied, mlflow-artifacts:/{exp}/{run}/artifacts). */
+  artifactUri?: string;
+}
+
+export async function startFakeMlflow(options: FakeMlflowOptions = {}): Promise<FakeMlflow> {
   const experiments = new Map([['Default', '0']]);
   const runs = new Map<string, RecordedRun>();
   const artifacts = new Map<string, Buffer>();
@@ -71,7 +76,7 @@ export async function startFakeMlflow(): Promise<FakeMlflow> {
         if (!Number.isInteger(json.start_time)) return invalid(res, 'start_time must be an integer (ms)');
         const id = `run${nextRun++}`;
         const info = { run_id: id, experiment_id: json.experiment_id, run_name: json.run_name, status: 'RUNNING', start_time: json.start_time,
-          artifact_uri: `mlflow-artifacts:/${json.experiment_id}/${id}/artifacts` };
+          artifact_uri: (options.artifactUri ?? 'mlflow-artifacts:/{exp}/{run}/artifacts').replace('{exp}', json.experiment_id).replace('{run}', id) };
         runs.set(id, { info, params: new Map(), metrics: [], tags: new Map((json.tags ?? []).map((t: { key: string; value: string }) => [t.key, t.value])) });
         return send(res, 200, { run: { info, data: {} } });
       }
@@ -84,7 +89,9 @@ export async function startFakeMlflow(): Promise<FakeMlflow> {
           run.params.set(p.key, p.value);
         }
         for (const m of json.metrics ?? []) {
-          if (typeof m.key !== 'string' || typeof m.value !== 'number' || !Number.isInteger(m.timestamp) || !Number.isInteger(m.step)) {
+          // protobuf JSON: a double, or 'NaN' / 'Infinity' / '-Infinity'
+          const value = typeof m.value === 'number' || ['NaN', 'Infinity', '-Infinity'].includes(m.value);
+          if (typeof m.key !== 'string' || !value || !Number.isInteger(m.timestamp) || !Number.isInteger(m.step)) {
             return invalid(res, 'metrics are {key, value, timestamp, step}');
           }
           run.metrics.push(m);
