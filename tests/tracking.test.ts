@@ -101,8 +101,8 @@ test('a server whose artifact store is not proxied: the upload is a warning, the
       '--batch_size', '8', '--gridsize', '1', '--threads', '2', '--json'], { env: { MLFLOW_TRACKING_URI: server.url } });
     t.is(r.code, 0, r.stderr);
     const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; message?: string });
-    t.true(events.some((e) => e.event === 'warning' && /cannot upload the model: .*s3:\/\/bucket.*not served by the server/.test(e.message ?? '')));
-    t.is(events.at(-1)!.event, 'result');
+    t.true(events.some((e) => e.event === 'warning' && /cannot upload the model: .*s3:\/\/bucket.*not served by the server/.test(e.message ?? '')), r.stdout);
+    t.is(events.at(-1)!.event, 'result', r.stdout);
     t.is(server.runs.get('run1')!.info.status, 'FINISHED');
     t.is(server.artifacts.size, 0);
   } finally {
