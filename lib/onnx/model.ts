@@ -56,7 +56,7 @@ const MetadataSchema = z.object({
 export class OnnxModel {
   /** The worker that holds ONNX Runtime's session, and the thread count it was made with. */
   private worker?: { thread: Worker; threads: number; failed?: Error };
-  private readonly pending = new Map<number, { resolve: (outputs: Float32Array[]) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<number, { thread: Worker; resolve: (outputs: Float32Array[]) => void; reject: (error: Error) => void }>();
   private nextId = 0;
 
   private constructor(
@@ -67,7 +67,7 @@ export class OnnxModel {
     readonly intensityScale: number,
     readonly seed: number,
     readonly training: TrainingConfig | undefined,
-    /** The training probe: a bundle's probe.npy; a standalone .onnx has none. */
+    /** The training probe: a bundle's probe.npy, or the metadata of a .onnx (absent from others' graphs). */
     readonly probe: ComplexArray | undefined,
     private readonly options: OnnxLoadOptions,
   ) {}
@@ -124,9 +124,10 @@ export class OnnxModel {
       });
       thread.on('error', (error) => {
         worker.failed = error;
-        for (const waiting of this.pending.values()) waiting.reject(new OnnxModelError(this.file, `ONNX Runtime's thread failed: ${error.message}`, { cause: error }));
-        this.pending.clear();
+        this.rejectPending(thread, new OnnxModelError(this.file, `ONNX Runtime's thread failed: ${error.message}`, { cause: error }));
       });
+      // a thread ended by release() or by a new thread count must not leave its callers waiting
+      thread.on('exit', () => this.rejectPending(thread, new OnnxModelError(this.file, 'ONNX Runtime\'s thread ended (released, or replaced for another thread count) before answering')));
       // an idle model does not keep the process alive
       thread.unref();
       this.worker = worker;
@@ -151,12 +152,20 @@ export class OnnxModel {
     return { dtype: 'complex64', shape, data };
   }
 
+  private rejectPending(thread: Worker, error: Error): void {
+    for (const [id, waiting] of this.pending) {
+      if (waiting.thread !== thread) continue;
+      this.pending.delete(id);
+      waiting.reject(error);
+    }
+  }
+
   /** Runs the graph on `x` (handed over to the worker: not usable afterwards). */
   private run(x: Float32Array, shape: number[], threads: number): Promise<{ re: Float32Array; im: Float32Array }> {
     const thread = this.thread(threads);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: ([re, im]) => resolve({ re, im }), reject });
+      this.pending.set(id, { thread, resolve: ([re, im]) => resolve({ re, im }), reject });
       thread.ref();
       thread.postMessage({ id, x, shape } satisfies WorkerRequest, [x.buffer as ArrayBuffer]);
     });
