@@ -84,6 +84,7 @@ export interface ResumeState {
 }
 
 export class PtychoPinnModel {
+  /** @internal The addon's network (ptychopinn/internal); not in the published types. */
   readonly native: NativeModel;
   readonly config: ModelConfig;
   /** The training probe (N, N), normalised; refined by training with `probeTrainable`. */
