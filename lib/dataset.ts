@@ -46,6 +46,11 @@ export const SUPPORTED_SIZES = [64, 128, 256] as const;
 /** The NPZ key of an optional (N, N) mask of bad detector pixels (nonzero = bad; ptychodus' BadPixels). */
 export const BAD_PIXELS_KEY = 'bad_pixels';
 
+/** A bad-pixel mask of any real or boolean dtype as 1 (bad) and 0 (good). */
+export function badPixelMask(mask: NdArray): Uint8Array {
+  return Uint8Array.from(mask.data as ArrayLike<number>, (v) => (Number(v) ? 1 : 0));
+}
+
 /**
  * Each bad pixel of each pattern (n patterns of N x N amplitudes) replaced by the mean of the good
  * ones among its eight neighbours (0 when it has none): the network was trained on whole patterns,
@@ -179,7 +184,7 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
       if (mask.shape.join() !== `${n},${n}` || !(REAL.includes(mask.dtype) || mask.dtype === 'bool')) {
         fail(BAD_PIXELS_KEY, `expected a boolean (${n}, ${n}) mask like the patterns, found ${mask.dtype} ${shapeText(mask.shape)}`);
       }
-      bad = Uint8Array.from(mask.data as ArrayLike<number>, (v) => (Number(v) ? 1 : 0));
+      bad = badPixelMask(mask);
     }
     for (let i = 0; i < amplitudes.length; i++) {
       if (bad?.[i % (n * n)]) continue;

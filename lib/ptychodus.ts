@@ -2,7 +2,7 @@
 // ReconstructInput, ReconstructOutput, TrainOutput, LossValue), in JavaScript's spelling, and the
 // conversions to and from this package's datasets: counts to amplitudes, bad pixels, positions in
 // metres to object pixels, and the reconstruction back onto ptychodus' object grid.
-import { type Dataset, DatasetError, SUPPORTED_SIZES, fillBadPixels } from './dataset.js';
+import { type Dataset, DatasetError, SUPPORTED_SIZES, badPixelMask, fillBadPixels } from './dataset.js';
 import type { ComplexArray, NdArray } from './ndarray.js';
 import { shapeText } from './ndarray.js';
 
@@ -103,7 +103,7 @@ export function datasetFromInput(input: ReconstructInput): Dataset {
   let bad: Uint8Array | undefined;
   if (input.badPixels) {
     if (input.badPixels.shape.join() !== `${h},${w}`) fail('badPixels', `expected (${h}, ${w}) like the patterns, found ${shapeText(input.badPixels.shape)}`);
-    bad = Uint8Array.from(input.badPixels.data as ArrayLike<number>, (v) => (Number(v) ? 1 : 0));
+    bad = badPixelMask(input.badPixels);
   }
   const probe = firstPlane(input.probe, 'probe');
   if (probe.shape.join() !== `${h},${w}`) fail('probe', `expected ${h} x ${w} like the patterns, found ${shapeText(probe.shape)}`);

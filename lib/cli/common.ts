@@ -85,10 +85,14 @@ export function nonNegativeNumber(flag: string) {
   };
 }
 
-/** --device and --accelerator: the CPU always; CUDA only where this LibTorch has it. */
-export function checkDevice(device: string | undefined, accelerator: string | undefined): void {
-  const wanted = [device, accelerator === 'auto' ? undefined : accelerator].filter(Boolean);
-  if (wanted.includes('cuda') || wanted.includes('gpu')) {
+/**
+ * --device and --accelerator: the CPU always; CUDA is refused, saying whether this LibTorch has
+ * it. The ONNX backend runs on the CPU and is refused without asking the addon, which it never loads.
+ */
+export function checkDevice(device: string | undefined, accelerator: string | undefined, backend: 'torch' | 'onnx' = 'torch'): void {
+  const wanted = [device, accelerator === 'auto' ? undefined : accelerator].find((d) => d === 'cuda' || d === 'gpu');
+  if (wanted) {
+    if (backend === 'onnx') throw new UsageError(`--device ${wanted}: --backend onnx runs on the CPU`);
     const { binding } = addon();
     throw new UsageError(binding.cudaAvailable
       ? '--device cuda: CUDA is not supported yet by ptychopinn; use --device cpu'

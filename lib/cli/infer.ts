@@ -74,16 +74,12 @@ export function registerInfer(program: Command): void {
 
 async function runInfer(flags: InferFlags): Promise<void> {
   const onnx = flags.backend === 'onnx';
+  checkDevice(flags.device, flags.accelerator, flags.backend);
   if (onnx) {
-    // checked here, not by checkDevice, which asks the addon about CUDA: this path never loads it
-    const device = [flags.device, flags.accelerator].find((d) => d === 'cuda' || d === 'gpu');
-    if (device) throw new UsageError(`--device ${device}: --backend onnx runs on the CPU`);
     if (flags.precision === 'bf16') throw new UsageError('--precision bf16 needs --backend torch: ONNX Runtime runs the network in fp32');
     if ((flags.align_phases ?? 0) > 0) throw new UsageError('--align_phases needs --backend torch');
     // the iterations are LibTorch's: find out now, not after the reconstruction
     if (flags.refine) addon();
-  } else {
-    checkDevice(flags.device, flags.accelerator);
   }
   if (flags.test_data === '') throw new UsageError('--test_data is empty: name the dataset (.npz)');
   // with --backend onnx also a .onnx from export-onnx, told apart by its contents
