@@ -1,5 +1,6 @@
 // The one loader of the native addon, and the typed interface of what it exports.
-// Order (node-gyp-build's): a local build/Release, then prebuilds/<platform>-<arch>/.
+// Order: a local build/Release (made on this machine, for the LibTorch the install chose), then
+// the prebuild made for the system LibTorch's version (scripts/prebuilds.cjs).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -7,7 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { PtychoPinnError } from './errors.js';
 
 const require = createRequire(import.meta.url);
-const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+
+interface Prebuilt { file: string; version: string }
+interface Prebuilds {
+  listPrebuilds(root: string): Prebuilt[];
+  prebuildDir(root: string): string;
+  systemLibtorch(): { version: string; libdir: string } | null;
+  choosePrebuild(available: Prebuilt[], system: { version: string; libdir: string } | null,
+    env: Record<string, string | undefined>): { chosen?: Prebuilt; reason: string };
+}
 
 export interface NativeTensor {
   data: Float32Array;
@@ -140,6 +149,10 @@ export interface NativeTrainArgs {
   objectBig: boolean;
   /** Refine the probe (starting from `probe`) with the network, at its starting power. */
   probeTrainable?: boolean;
+  /** The probe's learning rate over the network's (default 1). */
+  probeRateScale?: number;
+  /** The first epoch (0-based) in which the probe is updated (default 0). */
+  probeStartEpoch?: number;
   precision: 'fp32' | 'bf16';
   threads: number;
   /** Return with stop 'checkpoint' once this many epochs are complete. */
@@ -239,6 +252,8 @@ export interface LoadedAddon {
   binding: NativeBinding;
   /** The .node file that was loaded. */
   file: string;
+  /** Why this file: a local build, or which prebuild for which LibTorch. */
+  origin: string;
 }
 
 /** The package root: the folder with package.json, above lib/ (source) or dist/lib/ (built). */
@@ -259,21 +274,28 @@ export class AddonLoadError extends PtychoPinnError {
   }
 }
 
+/** The addon file to load under `root` and why, or the error that says what is missing. */
+export function findAddon(root: string = packageRoot(), env: Record<string, string | undefined> = process.env): { file: string; origin: string } {
+  const local = join(root, 'build', 'Release', 'ptychopinn.node');
+  if (existsSync(local)) return { file: local, origin: 'a local build' };
+  // this package's own copy (scripts/ ships with it), which the install used too
+  const prebuilds = require(join(packageRoot(), 'scripts', 'prebuilds.cjs')) as Prebuilds;
+  const available = prebuilds.listPrebuilds(root);
+  const { chosen, reason } = prebuilds.choosePrebuild(available, prebuilds.systemLibtorch(), env);
+  if (chosen) return { file: chosen.file, origin: reason };
+  throw new AddonLoadError(
+    `ptychopinn: this command needs the native addon (LibTorch), and this install has none it can use. ` +
+    `There is no local build (${local}), and in ${prebuilds.prebuildDir(root)}/: ${reason}. ` +
+    'The install builds the addon when it finds LibTorch and a compiler (cmake, g++ with C++20): on Debian or Ubuntu ' +
+    '`sudo apt-get install --no-install-recommends libtorch-dev` (or `pip install torch`, or LIBTORCH=<root>), ' +
+    'then `npm rebuild ptychopinn` (in this package\'s own folder: `npm install` or `npm run build:addon`). ' +
+    'Without it, NPY/NPZ, inspect, export-onnx and infer --backend onnx still work.');
+}
+
 export function loadAddon(root: string = packageRoot()): LoadedAddon {
-  let file: string;
+  const { file, origin } = findAddon(root);
   try {
-    file = nodeGypBuild.path(root);
-  } catch {
-    throw new AddonLoadError(
-      `ptychopinn: this command needs the native addon (LibTorch), and this install has none. Looked for ${join(root, 'build', 'Release', 'ptychopinn.node')} ` +
-      `(a local build) and ${join(root, 'prebuilds', `${process.platform}-${process.arch}`)}/ ` +
-      '(prebuilt). The install builds it when it finds LibTorch: on Debian or Ubuntu ' +
-      '`sudo apt-get install --no-install-recommends libtorch-dev` (or `pip install torch`, or LIBTORCH=<root>), ' +
-      'then `npm rebuild ptychopinn` (in this package\'s own folder: `npm install` or `npm run build:addon`). ' +
-      'Without it, NPY/NPZ, inspect, export-onnx and infer --backend onnx still work.');
-  }
-  try {
-    return { binding: require(file) as NativeBinding, file };
+    return { binding: require(file) as NativeBinding, file, origin };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const missing = /(lib(torch|c10)[\w.-]*\.so[\w.]*)/.exec(message);
@@ -281,7 +303,7 @@ export function loadAddon(root: string = packageRoot()): LoadedAddon {
       ? `The LibTorch it was built against (${missing[1]}) cannot be found at run time: ` +
         'reinstall that LibTorch or rebuild with `npm run build:addon`.'
       : 'Rebuild it with `npm run build:addon`.';
-    throw new AddonLoadError(`ptychopinn: cannot load the native addon ${file}: ${message}\n${hint}`);
+    throw new AddonLoadError(`ptychopinn: cannot load the native addon ${file} (${origin}): ${message}\n${hint}`);
   }
 }
 

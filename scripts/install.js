@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // @ts-check
 // `npm install` entry: choose a LibTorch (scripts/libtorch.js), install Debian's when allowed and
-// missing (announced first; PTYCHOPINN_LIBTORCH=skip refuses), then build the addon with cmake-js.
+// missing (announced first; PTYCHOPINN_LIBTORCH=skip refuses), then take the prebuilt addon made
+// for that LibTorch when the package has one that loads (scripts/prebuilds.cjs), else build the
+// addon with cmake-js (always with `npm install --build-from-source`).
 // Without any LibTorch the install still succeeds, addon-less: what needs no LibTorch works, and
 // what needs it says what is missing. `--dry-run` prints the plan and changes nothing;
 // `--no-build` carries out the plan (the apt install) but builds nothing.
@@ -56,6 +58,31 @@ if (plan.commands) {
 }
 
 if (noBuild) process.exit(0);
+
+const prebuilds = /** @type {import('./prebuilds.cjs')} */ (createRequire(import.meta.url)('./prebuilds.cjs'));
+const fromSource = /^(1|true)$/.test(process.env.npm_config_build_from_source ?? '');
+if (plan.source === 'system' && !fromSource) {
+  const { chosen, reason } = prebuilds.choosePrebuild(prebuilds.listPrebuilds(root), prebuilds.systemLibtorch(), process.env);
+  if (chosen) {
+    // loaded in a child process: a prebuild that does not load here is no better than none
+    const check = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).torchVersion', chosen.file], { encoding: 'utf8' });
+    if (check.status === 0) {
+      log(`using ${chosen.file}: ${reason}; nothing to compile`);
+      process.exit(0);
+    }
+    log(`${chosen.file} does not load here (${check.stderr.trim().split('\n')[0]}): building from source`);
+  } else if (prebuilds.listPrebuilds(root).length > 0) {
+    log(`${reason}: building from source`);
+  }
+}
+const missingTools = ['cmake', 'c++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
+if (missingTools.length > 0) {
+  // like a machine without LibTorch: usable without the addon, unless the addon was required
+  console.error(`ptychopinn: installed WITHOUT the native addon: ${missingTools.join(' and ')} not found on PATH, and ` +
+    `${fromSource ? 'the build from source was asked for' : 'no prebuilt addon fits'}. ` +
+    'Install cmake (>= 3.18) and g++ (C++20), e.g. `sudo apt-get install cmake g++`, then `npm rebuild ptychopinn`.');
+  process.exit(process.env.PTYCHOPINN_LIBTORCH === 'require' ? 1 : 0);
+}
 
 // A different LibTorch than the cached configuration's needs a clean build: CMake would keep
 // the old Torch_DIR in its cache.

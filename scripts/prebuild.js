@@ -1,19 +1,49 @@
 #!/usr/bin/env node
 // @ts-check
-// `npm run prebuild [-- ROOT]`: copy the cmake-js build where node-gyp-build looks for prebuilt
-// addons, under this package or under ROOT.
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+// `npm run prebuild [-- --move] [-- ROOT]`: make the cmake-js build a prebuilt addon,
+// prebuilds/<platform>-<arch>/ptychopinn.torch-<LibTorch version>.napi.node (under this package or
+// ROOT), which `npm pack` ships and the loader and the install pick on machines whose system
+// LibTorch has that version. `--move` removes the build, so that this checkout loads the prebuild
+// from then on (CI tests the prebuild that way).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const require = createRequire(import.meta.url);
+/** @type {import('./prebuilds.cjs')} */
+const prebuilds = require('./prebuilds.cjs');
+
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const built = join(root, 'build', 'Release', 'ptychopinn.node');
-if (!existsSync(built)) {
-  console.error(`ptychopinn: ${built} does not exist; run \`npm run build:addon\` first`);
+const fail = (/** @type {string} */ message) => {
+  console.error(`ptychopinn: ${message}`);
   process.exit(1);
+};
+const move = process.argv.includes('--move');
+const target = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? root;
+
+const built = join(root, 'build', 'Release', 'ptychopinn.node');
+if (!existsSync(built)) fail(`${built} does not exist; run \`npm run build:addon\` first`);
+// A prebuild must link a LibTorch that other machines have at the same place: the system's.
+const stamp = join(root, 'build', 'libtorch-choice.json');
+const source = existsSync(stamp) ? JSON.parse(readFileSync(stamp, 'utf8')).source : undefined;
+if (source !== 'system' && source !== 'apt') {
+  fail(`the build links ${source ? `a LibTorch from ${source}` : 'an unknown LibTorch (no build/libtorch-choice.json)'}, ` +
+    'whose path other machines do not have: a prebuild is made against the system LibTorch (libtorch-dev)');
 }
-const dir = join(process.argv[2] ?? root, 'prebuilds', `${process.platform}-${process.arch}`);
+// in a child process: this one may load another addon later
+const version = execFileSync(process.execPath, ['-e', 'console.log(require(process.argv[1]).torchVersion)', built],
+  { encoding: 'utf8' }).trim();
+const system = prebuilds.systemLibtorch();
+if (!system || system.version !== version) {
+  fail(`the build is for LibTorch ${version}, the system has ${system ? system.version : 'none'}`);
+}
+const dir = prebuilds.prebuildDir(target);
 mkdirSync(dir, { recursive: true });
-const target = join(dir, 'ptychopinn.napi.node');
-copyFileSync(built, target);
-console.log(`ptychopinn: copied ${built} to ${target}`);
+const file = join(dir, prebuilds.prebuildName(version));
+// never a half-written prebuild: copy beside it, then rename
+copyFileSync(built, `${file}.tmp`);
+renameSync(`${file}.tmp`, file);
+if (move) rmSync(built);
+console.log(`ptychopinn: ${move ? 'moved' : 'copied'} ${built} to ${file} (LibTorch ${version})`);

@@ -1,39 +1,110 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AddonLoadError, loadAddon, packageRoot } from '../lib/binding.js';
+import { AddonLoadError, findAddon, loadAddon, packageRoot } from '../lib/binding.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ptpinn-loader-'));
 test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
-test('the loader takes the local build and says which file it loaded', (t) => {
-  const { binding, file } = loadAddon();
-  t.is(file, join(packageRoot(), 'build', 'Release', 'ptychopinn.node'));
+const require = createRequire(import.meta.url);
+const prebuilds = require('../scripts/prebuilds.cjs') as {
+  prebuildName(version: string): string;
+  systemLibtorch(dirs?: string[], list?: (dir: string) => string[]): { version: string; libdir: string } | null;
+  choosePrebuild(available: { file: string; version: string }[], system: { version: string; libdir: string } | null,
+    env: Record<string, string | undefined>): { chosen?: { file: string }; reason: string };
+};
+const platformDir = `${process.platform}-${process.arch}`;
+
+test('the loader takes the local build, else the prebuild for the system LibTorch, and says which', (t) => {
+  const { binding, file, origin } = loadAddon();
   t.regex(binding.torchVersion, /^\d+\.\d+\.\d+/);
+  const local = join(packageRoot(), 'build', 'Release', 'ptychopinn.node');
+  if (existsSync(local)) {
+    t.is(file, local);
+    t.is(origin, 'a local build');
+  } else {
+    // CI moves its build to prebuilds/ (`npm run prebuild -- --move`) and tests that
+    t.is(file, join(packageRoot(), 'prebuilds', platformDir, prebuilds.prebuildName(binding.torchVersion)));
+    t.regex(origin, new RegExp(`prebuilt for the system's LibTorch ${binding.torchVersion.replace(/\./g, '\\.')}`));
+  }
 });
 
 // In a child process, so that the prebuilt copy is the only addon that process loads.
-function loadIn(root: string): { file: string; amplitude: number } {
+function loadIn(root: string, env: Record<string, string> = {}): { file: string; origin: string; amplitude: number } {
   const binding = pathToFileURL(resolve('lib/binding.ts')).href;
   const code = `import { loadAddon } from ${JSON.stringify(binding)};
-    const { binding, file } = loadAddon(${JSON.stringify(root)});
+    const { binding, file, origin } = loadAddon(${JSON.stringify(root)});
     const patch = new Float32Array([3, 4]);  // one 1x1 pattern, 3 + 4i, under a unit probe
     const out = await binding.diffract(patch, [1, 1, 1], new Float32Array([1, 0]), 1);
-    console.log(JSON.stringify({ file, amplitude: out.data[0] }));`;
+    console.log(JSON.stringify({ file, origin, amplitude: out.data[0] }));`;
   return JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code],
-    { encoding: 'utf8' })) as { file: string; amplitude: number };
+    { encoding: 'utf8', env: { ...process.env, ...env } })) as { file: string; origin: string; amplitude: number };
 }
 
-test('`npm run prebuild` output is picked up when no local build exists', (t) => {
-  const root = join(work, 'installed');
-  execFileSync(process.execPath, ['scripts/prebuild.js', root]);
+/** An installed package with the given prebuilds, each a copy of the addon this checkout loads. */
+function installedWith(name: string, versions: string[]): string {
+  const root = join(work, name);
+  const dir = join(root, 'prebuilds', platformDir);
+  mkdirSync(dir, { recursive: true });
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'ptychopinn' }));
+  for (const v of versions) cpSync(loadAddon().file, join(dir, prebuilds.prebuildName(v)));
+  return root;
+}
+
+const system = prebuilds.systemLibtorch();
+
+test('an installed package picks the prebuild named by the system LibTorch\'s version', (t) => {
+  if (!system) return t.fail('this test needs the system LibTorch (libtorch-dev) that CI builds against');
+  t.is(loadAddon().binding.torchVersion, system.version, 'the addon under test is built against the system LibTorch');
+  const root = installedWith('installed', ['0.0.1', system.version]);
   const loaded = loadIn(root);
-  t.is(loaded.file, join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'ptychopinn.napi.node'));
+  t.is(loaded.file, join(root, 'prebuilds', platformDir, `ptychopinn.torch-${system.version}.napi.node`));
+  t.regex(loaded.origin, /prebuilt for the system's LibTorch/);
   t.is(loaded.amplitude, 5);
+});
+
+test('no prebuild for the system LibTorch, or LIBTORCH naming another: the error says what it found and what to run', (t) => {
+  const root = installedWith('mismatch', ['0.0.1']);
+  const error = t.throws(() => findAddon(root, {}), { instanceOf: AddonLoadError });
+  t.regex(error!.message, system
+    ? new RegExp(`no prebuilt addon for the system's LibTorch ${system.version}.*prebuilt for: 0\\.0\\.1`)
+    : /need the system's LibTorch \(0\.0\.1\); none is installed/);
+  t.regex(error!.message, /npm rebuild ptychopinn/);
+  const other = t.throws(() => findAddon(installedWith('other', system ? [system.version] : []), { LIBTORCH: '/opt/libtorch' }), { instanceOf: AddonLoadError });
+  t.regex(other!.message, system ? /link the system's LibTorch, and LIBTORCH names another/ : /no prebuilt addon/);
+});
+
+test('the system LibTorch is read from its libraries\' file names; the choice follows it', (t) => {
+  const list = (dir: string) => ({
+    '/a': ['libc10.so', 'libtorch_cpu.so', 'libtorch_cpu.so.1.13'],
+    '/b': ['libtorch_cpu.so.1.13', 'libtorch_cpu.so.1.13.1', 'libtorch.so.1.13.1'],
+  } as Record<string, string[]>)[dir] ?? [];
+  t.deepEqual(prebuilds.systemLibtorch(['/none', '/a', '/b'], list), { version: '1.13.1', libdir: '/b' });
+  t.is(prebuilds.systemLibtorch(['/a'], list), null);
+  const available = [{ file: 'x/ptychopinn.torch-1.13.1.napi.node', version: '1.13.1' }, { file: 'y', version: '2.13.0' }];
+  t.is(prebuilds.choosePrebuild(available, { version: '2.13.0', libdir: '/b' }, {}).chosen?.file, 'y');
+  t.is(prebuilds.choosePrebuild(available, { version: '2.1.0', libdir: '/b' }, {}).chosen, undefined);
+  t.is(prebuilds.choosePrebuild(available, { version: '2.13.0', libdir: '/b' }, { Torch_DIR: '/t' }).chosen, undefined);
+  t.is(prebuilds.choosePrebuild([], { version: '2.13.0', libdir: '/b' }, {}).reason, 'no prebuilt addon for this platform');
+  t.throws(() => prebuilds.prebuildName('2.13.0+cpu'), { message: /not a LibTorch version/ });
+});
+
+test('`npm run prebuild` names the build by its LibTorch, or says what it needs', (t) => {
+  const root = join(work, 'prebuild-out');
+  const run = spawnSync(process.execPath, ['scripts/prebuild.js', root], { encoding: 'utf8' });
+  if (existsSync(join(packageRoot(), 'build', 'Release', 'ptychopinn.node'))) {
+    t.is(run.status, 0, run.stderr);
+    const version = loadAddon().binding.torchVersion;
+    t.true(existsSync(join(root, 'prebuilds', platformDir, `ptychopinn.torch-${version}.napi.node`)));
+    t.regex(run.stdout, new RegExp(`copied .* \\(LibTorch ${version.replace(/\./g, '\\.')}\\)`));
+  } else {
+    t.is(run.status, 1);
+    t.regex(run.stderr, /does not exist; run `npm run build:addon` first/);
+  }
 });
 
 test('with neither a build nor a prebuild the error says where it looked and what to run', (t) => {
@@ -57,4 +128,41 @@ test('an addon that cannot be loaded is explained, not just rethrown', (t) => {
   { encoding: 'utf8' });
   t.regex(child.stdout, /AddonLoadError: ptychopinn: cannot load the native addon .*broken\/build\/Release\/ptychopinn\.node/);
   t.regex(child.stdout, /npm run build:addon/);
+});
+
+// scripts/install.js in an installed copy (package.json, scripts/, prebuilds/) with the compiler
+// hidden: the prebuild is taken when it fits, and otherwise the install says why it builds from
+// source, and without a compiler ends addon-less (an error only with PTYCHOPINN_LIBTORCH=require).
+function install(root: string, env: Record<string, string> = {}) {
+  const stubs = join(work, 'no-compiler');
+  mkdirSync(stubs, { recursive: true });
+  for (const tool of ['cmake', 'c++']) writeFileSync(join(stubs, tool), '#!/bin/sh\nexit 127\n', { mode: 0o755 });
+  cpSync('scripts', join(root, 'scripts'), { recursive: true });
+  const { LIBTORCH: _l, Torch_DIR: _t, PYTHON: _p, ...rest } = process.env;
+  return spawnSync(process.execPath, ['scripts/install.js'], {
+    cwd: root, encoding: 'utf8',
+    // a Python torch would be chosen before the system's: none here
+    env: { ...rest, PATH: `${stubs}:${process.env.PATH}`, PYTHON: '/nonexistent/python', ...env },
+  });
+}
+
+test('the install takes a fitting prebuild and compiles nothing; otherwise it says why and what to install', (t) => {
+  t.timeout(60_000);
+  if (!system) return t.fail('this test needs the system LibTorch (libtorch-dev) that CI builds against');
+  const fits = install(installedWith('install-fits', [system.version]));
+  t.is(fits.status, 0, fits.stderr);
+  t.regex(fits.stdout, new RegExp(`using .*ptychopinn\\.torch-${system.version.replace(/\./g, '\\.')}\\.napi\\.node: prebuilt for the system's LibTorch .*nothing to compile`));
+
+  const mismatch = install(installedWith('install-mismatch', ['0.0.1']));
+  t.is(mismatch.status, 0, mismatch.stderr);
+  t.regex(mismatch.stdout, /no prebuilt addon for the system's LibTorch .*prebuilt for: 0\.0\.1: building from source/);
+  t.regex(mismatch.stderr, /installed WITHOUT the native addon: cmake and c\+\+ not found on PATH, and no prebuilt addon fits/);
+
+  const required = install(installedWith('install-required', ['0.0.1']), { PTYCHOPINN_LIBTORCH: 'require' });
+  t.is(required.status, 1);
+  t.regex(required.stderr, /sudo apt-get install cmake g\+\+/);
+
+  const fromSource = install(installedWith('install-source', [system.version]), { npm_config_build_from_source: 'true' });
+  t.notRegex(fromSource.stdout, /nothing to compile/);
+  t.regex(fromSource.stderr, /the build from source was asked for/);
 });

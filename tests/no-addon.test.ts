@@ -20,13 +20,14 @@ let cli = '';
 let bundle = '';
 test.before(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:ts`);
-  // what npm installs: package.json, dist/lib and the ONNX schema (package.json "files"), and no
-  // build/ or prebuilds/; the dependencies are this checkout's
+  // what npm installs: package.json, dist/lib, scripts/ and the ONNX schema (package.json
+  // "files"), and no build/ or prebuilds/; the dependencies are this checkout's
   const root = join(work, 'installed');
   mkdirSync(join(root, 'lib', 'onnx'), { recursive: true });
   cpSync('package.json', join(root, 'package.json'));
   cpSync('dist/lib', join(root, 'dist', 'lib'), { recursive: true });
   cpSync('lib/onnx/onnx.proto3', join(root, 'lib', 'onnx', 'onnx.proto3'));
+  cpSync('scripts', join(root, 'scripts'), { recursive: true });
   symlinkSync(resolve('node_modules'), join(root, 'node_modules'));
   cli = join(root, 'dist', 'lib', 'cli', 'bin.js');
   const data = await loadDataset(FIXTURE);

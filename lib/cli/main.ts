@@ -35,9 +35,9 @@ function makeProgram(): Command {
   program.command('info')
     .description('print the package version, the native addon loaded and its LibTorch')
     .action(() => {
-      const { binding, file } = addon();
+      const { binding, file, origin } = addon();
       console.log(`ptychopinn ${version}`);
-      console.log(`addon: ${file}`);
+      console.log(`addon: ${file} (${origin})`);
       console.log(`LibTorch: ${binding.torchVersion}${binding.cudaAvailable ? ' (CUDA available)' : ' (CPU)'}`);
       console.log(`allocator: ${binding.allocator}`);
       console.log(`threads: ${availableParallelism()} (default)`);

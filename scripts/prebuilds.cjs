@@ -1,0 +1,96 @@
+// @ts-check
+// Prebuilt addons, shared by the install (scripts/install.js), `npm run prebuild` and the loader
+// (lib/binding.ts). CommonJS, so the loader can require it synchronously from source and from dist.
+//
+// A prebuild is made against a system LibTorch (Debian's libtorch-dev): its RPATH is a system
+// library folder that every machine with that package has. It is named by the LibTorch version
+// it was built against, prebuilds/<platform>-<arch>/ptychopinn.torch-<version>.napi.node, and is
+// used only where the system's LibTorch has that version: Node-API keeps the addon
+// independent of the Node version, but not of the C++ ABI of LibTorch.
+'use strict';
+const { existsSync, readdirSync } = require('node:fs');
+const { join } = require('node:path');
+
+/** Where Debian, Ubuntu and `make install` put LibTorch's shared libraries. */
+const SYSTEM_LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib', '/usr/local/lib'];
+
+const PREFIX = 'ptychopinn.torch-';
+const SUFFIX = '.napi.node';
+
+/** @param {string} version LibTorch's TORCH_VERSION, e.g. 1.13.0 */
+function prebuildName(version) {
+  if (!/^\d+\.\d+\.\d+$/.test(version)) throw new Error(`not a LibTorch version: ${version}`);
+  return `${PREFIX}${version}${SUFFIX}`;
+}
+
+/** The prebuilds folder of this platform under a package root. @param {string} root */
+function prebuildDir(root, platform = process.platform, arch = process.arch) {
+  return join(root, 'prebuilds', `${platform}-${arch}`);
+}
+
+/**
+ * The prebuilds on disk: file and the LibTorch version each was built against.
+ * @param {string} root
+ * @returns {{ file: string, version: string }[]}
+ */
+function listPrebuilds(root) {
+  const dir = prebuildDir(root);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(PREFIX) && f.endsWith(SUFFIX))
+    .map((f) => ({ file: join(dir, f), version: f.slice(PREFIX.length, -SUFFIX.length) }))
+    .filter((p) => /^\d+\.\d+\.\d+$/.test(p.version))
+    .sort((a, b) => a.file.localeCompare(b.file));
+}
+
+/**
+ * The system's LibTorch, read from the file names of its libraries (libtorch_cpu.so.1.13.0):
+ * what the dynamic linker would load for a prebuild, without loading it. Null when none.
+ * @param {string[]} [dirs]
+ * @param {(dir: string) => string[]} [list]
+ * @returns {{ version: string, libdir: string } | null}
+ */
+function systemLibtorch(dirs = SYSTEM_LIB_DIRS, list = listDir) {
+  for (const libdir of dirs) {
+    const names = list(libdir);
+    for (const name of names) {
+      const m = /^libtorch_cpu\.so\.(\d+\.\d+\.\d+)$/.exec(name);
+      if (m) return { version: m[1], libdir };
+    }
+  }
+  return null;
+}
+
+/** @param {string} dir */
+function listDir(dir) {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Which prebuild fits, and why (or why none does): one sentence for logs and errors.
+ * `chosen` is set only when the LibTorch a prebuild links (the system's) is the one in use:
+ * LIBTORCH or Torch_DIR name another on purpose.
+ * @param {{ file: string, version: string }[]} available
+ * @param {{ version: string, libdir: string } | null} system
+ * @param {Record<string, string | undefined>} env
+ * @returns {{ chosen?: { file: string, version: string }, reason: string }}
+ */
+function choosePrebuild(available, system, env) {
+  if (available.length === 0) return { reason: 'no prebuilt addon for this platform' };
+  const have = available.map((p) => p.version).join(', ');
+  if (env.LIBTORCH || env.Torch_DIR) {
+    return { reason: `prebuilt addons (LibTorch ${have}) link the system's LibTorch, and ${env.LIBTORCH ? 'LIBTORCH' : 'Torch_DIR'} names another` };
+  }
+  if (!system) return { reason: `prebuilt addons need the system's LibTorch (${have}); none is installed` };
+  const chosen = available.find((p) => p.version === system.version);
+  if (!chosen) {
+    return { reason: `no prebuilt addon for the system's LibTorch ${system.version} (${system.libdir}); prebuilt for: ${have}` };
+  }
+  return { chosen, reason: `prebuilt for the system's LibTorch ${system.version} (${system.libdir})` };
+}
+
+module.exports = { SYSTEM_LIB_DIRS, prebuildName, prebuildDir, listPrebuilds, systemLibtorch, choosePrebuild };
