@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PtychoPinnError } from './errors.js';
+import type { TrainingProgress } from './training.js';
 
 const require = createRequire(import.meta.url);
 
@@ -175,6 +176,7 @@ export interface NativePredictArgs extends Omit<NativeGrouped, 'offsets'> {
   cancel?: Int32Array;
 }
 
+/** A canvas: the object coordinates (row, column) of its pixel [0, 0] and its size. */
 export interface NativeCanvas {
   originRow: number;
   originCol: number;
@@ -201,18 +203,8 @@ export interface NativeTrainState {
   adam: { name: string; step: number; expAvg: Float32Array; expAvgSq: Float32Array }[];
 }
 
-export interface NativeProgress {
-  epoch: number;
-  epochs: number;
-  batch: number;
-  batches: number;
-  loss: number;
-  samplesPerSecond: number;
-  learningRate: number;
-  epochEnd: boolean;
-  epochLoss?: number;
-  validationLoss?: number | null;
-}
+/** What the training loop reports after each batch (lib/training.ts documents it). */
+export type NativeProgress = TrainingProgress;
 
 export interface NativeTrainOutcome {
   stop: 'completed' | 'cancelled' | 'early_stop' | 'non_finite' | 'checkpoint';
@@ -231,6 +223,7 @@ export interface NativeTrainOutcome {
   probe?: Float32Array;
 }
 
+/** A named weight of the network (or the refined probe, as (N, N, 2)). */
 export interface NativeParameter {
   name: string;
   shape: number[];
@@ -267,6 +260,7 @@ export function packageRoot(): string {
   return dir;
 }
 
+/** The native addon is missing, or cannot be loaded: the message says what was looked for and what to run. */
 export class AddonLoadError extends PtychoPinnError {
   override name = 'AddonLoadError';
   constructor(message: string) {

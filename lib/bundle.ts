@@ -62,10 +62,12 @@ export const ManifestSchema = z.object({
   entries: z.record(z.string(), z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/), size: count })),
 });
 
+/** A bundle's manifest.json: format version, package version, configuration, entries and their SHA-256. */
 export type Manifest = Omit<z.output<typeof ManifestSchema>, 'config'> & {
   config: { model: ModelConfig; training?: TrainingConfig };
 };
 
+/** How `saveModel` writes a bundle. */
 export interface SaveModelOptions {
   /**
    * Also store the training state (Adam's moments, the loop's counters, the best weights) so that
@@ -81,6 +83,7 @@ export interface SaveModelOptions {
   withOnnx?: boolean;
 }
 
+/** A model bundle (.ptpinn) that cannot be read or written: the message names the file and the entry. */
 export class BundleError extends PtychoPinnError {
   override name = 'BundleError';
   constructor(readonly file: string, message: string, options?: { cause?: unknown }) {

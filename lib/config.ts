@@ -12,6 +12,8 @@ function integer(min: number, max?: number) {
   return max === undefined ? schema : schema.max(max, says(text));
 }
 const positive = () => z.number(says('a positive finite number')).positive(says('a positive finite number'));
+const nonNegative = () => z.number(says('a number from 0 to 1e6')).min(0, says('a number from 0 to 1e6'))
+  .max(1e6, says('a number from 0 to 1e6'));
 const boolean = () => z.boolean(says('true or false'));
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, says(`one of ${values.join(', ')}`));
 
@@ -40,6 +42,7 @@ export const ModelConfigSchema = z.strictObject({
   probeMask: flag(boolean().default(false), 'probe_mask'),
 });
 
+/** The training configuration (SPEC section 6), with the reference's defaults. */
 export const TrainingConfigSchema = z.strictObject({
   maxEpochs: flag(integer(1, 1e6).default(100), 'max_epochs'),
   batchSize: flag(integer(1, 1 << 20).default(16), 'batch_size'),
@@ -59,8 +62,13 @@ export const TrainingConfigSchema = z.strictObject({
    * and held at its power. The bundle keeps the refined probe.
    */
   probeTrainable: flag(boolean().default(false), 'probe_trainable'),
+  /** With probeTrainable: the probe's learning rate as a multiple of the network's. */
+  probeLrScale: flag(nonNegative().default(1), 'probe_lr_scale'),
+  /** With probeTrainable: the first epoch (0-based) in which the probe changes. */
+  probeStartEpoch: flag(integer(0, 1e6).default(0), 'probe_start_epoch'),
 });
 
+/** The inference configuration (SPEC section 9). */
 export const InferenceConfigSchema = z.strictObject({
   /** gridsize 1: the first n_images patterns in file order; gridsize > 1: n_images groups drawn as in training; all when omitted. */
   nImages: flag(integer(1, 2 ** 31 - 1).optional(), 'n_images'),
@@ -95,8 +103,11 @@ export type LossMode = (typeof LOSS_MODES)[number];
 export type Scheduler = (typeof SCHEDULERS)[number];
 export type Precision = (typeof PRECISIONS)[number];
 export type InferencePrecision = (typeof INFERENCE_PRECISIONS)[number];
+/** A complete, validated model configuration. */
 export type ModelConfig = z.output<typeof ModelConfigSchema>;
+/** A complete, validated training configuration. */
 export type TrainingConfig = z.output<typeof TrainingConfigSchema>;
+/** A complete, validated inference configuration. */
 export type InferenceConfig = z.output<typeof InferenceConfigSchema>;
 
 const defaults = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => schema.parse(value);
@@ -154,14 +165,17 @@ function fail(field: string, flagName: string | undefined, detail: string): neve
   throw new ConfigError(field, flagName, detail);
 }
 
+/** Validates a partial model configuration and fills in the defaults; throws `ConfigError` naming the field (under `at`). */
 export function resolveModelConfig(partial: unknown, at = 'model'): ModelConfig {
   return parseConfig(ModelConfigSchema, partial, at);
 }
 
+/** Validates a partial training configuration and fills in the defaults; throws `ConfigError` naming the field. */
 export function resolveTrainingConfig(partial: unknown = {}, at = 'training'): TrainingConfig {
   return parseConfig(TrainingConfigSchema, partial, at);
 }
 
+/** Validates a partial inference configuration and fills in the defaults; throws `ConfigError` naming the field. */
 export function resolveInferenceConfig(partial: unknown = {}, at = 'options'): InferenceConfig {
   return parseConfig(InferenceConfigSchema, partial, at);
 }

@@ -5,6 +5,7 @@ import { type ComplexArray, type DType, type FloatArray, type NdArray, isComplex
 import { NpzFile, writeNpz } from './npz.js';
 import { PtychoPinnError } from './errors.js';
 
+/** A ptychography dataset (SPEC section 2): diffraction amplitudes (K, N, N), the probe, scan positions in object pixels, and optionally the object. */
 export interface Dataset {
   /** Where it came from (a file path, or a description), for messages. */
   source: string;
@@ -27,6 +28,7 @@ export interface Dataset {
   scanIndex?: Int32Array;
 }
 
+/** What a dataset's `objectGuess` is: only a ground truth is scored against. */
 export type ObjectKind = 'ground truth' | 'initial guess' | 'unknown';
 
 /** 'initial guess' when every pixel of the object holds the same value, else `otherwise`. */
@@ -82,6 +84,7 @@ export function fillBadPixels(amplitudes: Float32Array, count: number, n: number
 /** The NPZ key by which a file says its objectGuess is the ground truth (ours; others ignore it). */
 export const TRUTH_KEY = 'objectGuess_is_ground_truth';
 
+/** A dataset file that is not what SPEC section 2 describes: names the file, the key and what was expected. */
 export class DatasetError extends PtychoPinnError {
   override name = 'DatasetError';
   constructor(readonly file: string, readonly key: string | undefined, message: string, options?: { cause?: unknown }) {
@@ -89,6 +92,7 @@ export class DatasetError extends PtychoPinnError {
   }
 }
 
+/** How `loadDataset` reads a file. */
 export interface LoadOptions {
   /** The file holds photon counts, not amplitudes: square-root them once. */
   intensities?: boolean;
@@ -244,7 +248,7 @@ export function checkDataset(dataset: Dataset, sizes: readonly number[] = SUPPOR
     throw new DatasetError(source, key, message);
   };
   const d = dataset?.diffraction;
-  if (!d || d.dtype !== 'float32' || !(d.data instanceof Float32Array) || d.shape?.length !== 3) {
+  if (d?.dtype !== 'float32' || !(d.data instanceof Float32Array) || d.shape?.length !== 3) {
     fail('diffraction', `expected float32 amplitudes of shape (n, N, N), found ${d?.dtype} ${d?.shape ? shapeText(d.shape) : '(no shape)'}`);
   }
   const [count, n, m] = d.shape;
@@ -256,7 +260,7 @@ export function checkDataset(dataset: Dataset, sizes: readonly number[] = SUPPOR
     if (!(v >= 0) || v === Infinity) fail('diffraction', `expected finite, non-negative amplitudes, found ${v} in pattern ${Math.floor(i / (n * n))}`);
   }
   const p = dataset.probe;
-  if (!p || p.dtype !== 'complex64' || p.shape?.join() !== `${n},${n}` || p.data?.length !== 2 * n * n) {
+  if (p?.dtype !== 'complex64' || p.shape?.join() !== `${n},${n}` || p.data?.length !== 2 * n * n) {
     fail('probeGuess', `expected a complex64 (${n}, ${n}) probe, found ${p?.dtype} ${p?.shape ? shapeText(p.shape) : '(no shape)'}`);
   }
   checkFiniteComplex(source, 'probeGuess', p.data);
@@ -275,6 +279,7 @@ function checkFiniteComplex(file: string, key: string, data: Float32Array): void
   if (bad >= 0) throw new DatasetError(file, key, `expected finite values, found ${data[bad]} at element ${Math.floor(bad / 2)}`);
 }
 
+/** How `saveDataset` writes a file. */
 export interface SaveOptions {
   /** Deflate the members (np.savez_compressed); default stored, as np.savez. */
   compress?: boolean;

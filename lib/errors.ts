@@ -1,6 +1,7 @@
 // The package's errors: one base class with a stable `code` a program can switch on, and the exit
 // code the command line uses for it (2: the call was wrong; 1: the run failed).
 
+/** The `code` of every error this package throws, stable across versions. */
 export type ErrorCode =
   | 'ERR_PTYCHOPINN_USAGE'
   | 'ERR_PTYCHOPINN_CONFIG'
@@ -20,6 +21,7 @@ export type ErrorCode =
   | 'ERR_PTYCHOPINN_STATE'
   | 'ERR_PTYCHOPINN_INTERRUPTED';
 
+/** The base of every error this package throws; `code` tells them apart. */
 export class PtychoPinnError extends Error {
   override name = 'PtychoPinnError';
   /** Stable across releases: switch on this, not on the message. */

@@ -3,6 +3,7 @@
 import { Rng } from './random.js';
 import { ArgumentError } from './errors.js';
 
+/** How scan positions are grouped (SPEC section 3). */
 export interface GroupingOptions {
   /** g: a group holds C = g^2 patterns (an integer from 1 to 4). */
   gridsize: number;
@@ -16,6 +17,7 @@ export interface GroupingOptions {
   oversample?: boolean;
 }
 
+/** Groups of C = gridsize^2 scan positions: pattern indices and each member's offset from the group's centre. */
 export interface Groups {
   gridsize: number;
   count: number;

@@ -7,8 +7,10 @@ import { ArgumentError } from './errors.js';
 import { BLACK, Raster, type Rgb, drawText, lineHeight, textHeight, textWidth, wrapText } from './font.js';
 import type { FloatArray } from './ndarray.js';
 
+/** viridis for amplitudes, a cyclic map for phases (which wrap). */
 export type ColorMap = 'viridis' | 'cyclic';
 
+/** How an image is rendered to PNG. */
 export interface RenderOptions {
   colormap?: ColorMap;
   /** Values at the colour map's ends; values beyond are clipped (default: robustRange). */
@@ -297,7 +299,9 @@ export function renderImage(image: FloatArray, options: RenderOptions = {}): { p
     drawText(raster, tick.label, labelLeft, Math.max(0, y - Math.floor((7 * textHeight()) / 9 / 2)));
   }
   if (L.unitsAt && options.units) drawText(raster, options.units, L.unitsAt.left, L.unitsAt.top);
-  L.titleLines.forEach((line, i) => drawText(raster, line, PAD, PAD + i * lineHeight()));
+  L.titleLines.forEach((line, i) => {
+    drawText(raster, line, PAD, PAD + i * lineHeight());
+  });
   for (const item of L.legend) {
     if (item.swatch) {
       raster.fillRect(PAD + 1, item.top, SWATCH, SWATCH, MASK_GREY);

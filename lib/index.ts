@@ -3,29 +3,30 @@ import { addon } from './binding.js';
 
 export { version } from './version.js';
 export { AddonLoadError } from './binding.js';
-export type { DType, NdArray, ComplexArray, FloatArray } from './ndarray.js';
+export type { NativeCanvas as Canvas, NativeParameter as Parameter, NativeTrainState as TrainState } from './binding.js';
+export type { DType, DataOf, NdArray, ComplexArray, FloatArray } from './ndarray.js';
 export { readNpy, writeNpy, decodeNpy, encodeNpy, NpyError } from './npy.js';
-export { NpzFile, readNpz, writeNpz, NpzError } from './npz.js';
+export { NpzFile, readNpz, writeNpz, NpzError, type NpzMemberInfo, type WriteNpzOptions } from './npz.js';
 export { type Dataset, type ObjectKind, type LoadOptions, type SaveOptions, DatasetError, checkDataset, loadDataset, saveDataset, fillBadPixels, BAD_PIXELS_KEY } from './dataset.js';
 export {
   type ErrorCode, PtychoPinnError, ArgumentError, StateError, AbortedError, InterruptedError, NativeError,
 } from './errors.js';
 export { setCoreBudget } from './jobs.js';
 export { ZipError } from './zip.js';
-export { SafetensorsError } from './safetensors.js';
+export { SafetensorsError, type NamedTensor } from './safetensors.js';
 export { type Groups, type GroupingOptions, KdTree, groupPositions } from './grouping.js';
 export { intensityScale } from './scaling.js';
 export { Rng } from './random.js';
-export { type ScanPositions, rasterScan, spiralScan } from './scan.js';
+export { type ScanPositions, type RasterOptions, type SpiralOptions, rasterScan, spiralScan } from './scan.js';
 export { type SimulateOptions, type Simulation, simulate } from './simulation.js';
 export { diffract, mergeGroup, type NativeOptions } from './physics.js';
-export { stitch, extractPatches, centerWeights, probeWeights, CanvasSum, type StitchedObject } from './stitching.js';
+export { stitch, extractPatches, centerWeights, probeWeights, CanvasSum, type StitchedObject, type StitchOptions } from './stitching.js';
 export {
   type ModelConfig, type TrainingConfig, type InferenceConfig, ConfigError,
   ModelConfigSchema, TrainingConfigSchema, InferenceConfigSchema,
   resolveModelConfig, resolveTrainingConfig, resolveInferenceConfig,
 } from './config.js';
-export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type ReconstructOptions, type ResumeState, type TrainingHistory } from './model.js';
+export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type ReconstructOptions, type ResumeState, type TrainingHistory, type ModelState } from './model.js';
 export { train, TrainingError, type TrainConfig, type TrainOptions, type TrainingProgress } from './training.js';
 export {
   saveModel, loadModel, readBundle, readManifest, verifyBundle, BundleError, ManifestSchema, type BundleContents, type Manifest, type SaveModelOptions,
@@ -46,10 +47,10 @@ export {
 } from './iterative.js';
 export { maskProbe, defocusProbe, pinholeProbe, scaleProbe, normalizeProbe } from './probe.js';
 export { siemensStar, type SiemensStarOptions } from './simulation.js';
-export { writeReconstruction, writeLossPlot, writeFrcPlot, type ReconstructionLike, type WrittenOutputs } from './outputs.js';
+export { writeReconstruction, writeLossPlot, writeFrcPlot, type ReconstructionLike, type WrittenOutputs, type WriteOptions } from './outputs.js';
 export { renderImage, writeImage, robustRange, imageSize, type RenderOptions, type ColorMap } from './images.js';
 export { renderPlot, writePlot, type PlotSpec, type PlotSeries } from './plots.js';
-export { startMlflowRun, startCsvLog, mlflowTarget, fileStoreHint, TrackingError, type Tracker, type MlflowTarget } from './tracking.js';
+export { startMlflowRun, startCsvLog, mlflowTarget, fileStoreHint, TrackingError, type Tracker, type MlflowTarget, type RunStatus } from './tracking.js';
 export { startMlflowServerRun, type ServerRunOptions } from './tracking-server.js';
 
 /** The LibTorch version the addon was built against (loads the addon). */

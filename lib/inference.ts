@@ -89,6 +89,7 @@ export function planInference(model: InferenceModel, dataset: Dataset, options: 
   };
 }
 
+/** The amplitude and phase of a complex object, as float32 images. */
 export function amplitudeAndPhase(object: ComplexArray): { amplitude: FloatArray; phase: FloatArray } {
   const count = object.data.length / 2;
   const amplitude = new Float32Array(count);

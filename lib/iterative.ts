@@ -10,8 +10,10 @@ import type { ComplexArray, FloatArray } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
 import { resolveThreads } from './threads.js';
 
+/** ePIE, or rPIE (regularised ePIE). */
 export type IterativeMethod = 'epie' | 'rpie';
 
+/** One iteration done: its number and the mean Fourier-magnitude error. */
 export interface IterativeProgress {
   iteration: number;
   iterations: number;
@@ -19,6 +21,7 @@ export interface IterativeProgress {
   error: number;
 }
 
+/** Options of the iterative solvers and of `refineReconstruction`. */
 export interface IterativeOptions extends NativeOptions {
   method?: IterativeMethod;
   /** Passes over every pattern (default 100). */
@@ -39,11 +42,13 @@ export interface IterativeOptions extends NativeOptions {
   probe?: ComplexArray;
   /** Starting object on this canvas (default 1 everywhere), e.g. a PINN reconstruction. */
   initial?: { object: ComplexArray; origin: [number, number] };
+  /** Called after every iteration. */
   onProgress?: (p: IterativeProgress) => void;
   /** Aborting stops after the current batch of patterns and returns what was reached. */
   signal?: AbortSignal;
 }
 
+/** The object, the refined probe and positions, and the error per iteration of an iterative reconstruction. */
 export interface IterativeReconstruction {
   method: IterativeMethod;
   object: ComplexArray;
@@ -186,6 +191,6 @@ export async function refineReconstruction(dataset: Dataset,
 
 function gather(data: Float32Array, rows: Int32Array, size: number): Float32Array {
   const out = new Float32Array(rows.length * size);
-  rows.forEach((r, i) => out.set(data.subarray(r * size, (r + 1) * size), i * size));
+  for (const [i, r] of rows.entries()) out.set(data.subarray(r * size, (r + 1) * size), i * size);
   return out;
 }

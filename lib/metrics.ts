@@ -17,6 +17,7 @@ export interface Region {
   right: number;
 }
 
+/** A Fourier ring correlation curve with the half-bit threshold and its crossing. */
 export interface FrcCurve {
   /** Ring centres, cycles per pixel (0 to 0.5). */
   frequency: number[];
@@ -33,6 +34,7 @@ export interface FrcCurve {
   resolution: number | null;
 }
 
+/** Scores of one image (amplitude or phase) against the reference. */
 export interface Scores {
   mae: number;
   rmse: number;
@@ -46,6 +48,7 @@ export interface Scores {
   frc: FrcCurve;
 }
 
+/** A reconstruction against a reference object, after registration, phase offset and ramp removal and amplitude scaling. */
 export interface Comparison {
   /** The box compared, in the reference's object coordinates. */
   region: Region;
@@ -76,6 +79,7 @@ export interface AlignedImages {
   covered: FloatArray;
 }
 
+/** How `compareObjects` aligns and where it scores. */
 export interface CompareOptions extends NativeOptions {
   /** Object coordinates (row, column) of the reference's pixel [0, 0] (default 0, 0). */
   referenceOrigin?: [number, number];

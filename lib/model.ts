@@ -1,6 +1,6 @@
 // A PtychoPINN model: the native network with the configuration, probe and intensity scale it was
 // trained with, and reconstruction of a dataset's object from it (SPEC section 7).
-import { type NativeCanvas, type NativeModel, type NativeParameter, type NativeTrainState, addon } from './binding.js';
+import { type NativeModel, type NativeParameter, type NativeTrainState, addon } from './binding.js';
 import type { InferenceConfig, ModelConfig, TrainingConfig } from './config.js';
 import type { Dataset } from './dataset.js';
 import { amplitudeAndPhase, planInference } from './inference.js';
@@ -13,6 +13,7 @@ import { AbortedError, ArgumentError, nativeSync } from './errors.js';
 
 export { amplitudeAndPhase } from './inference.js';
 
+/** The losses and learning rates of a training run, per epoch and per batch, and how it stopped. */
 export interface TrainingHistory {
   epochLoss: number[];
   validationLoss: (number | null)[];
@@ -23,6 +24,7 @@ export interface TrainingHistory {
   seconds: number;
 }
 
+/** A stitched reconstruction: the complex object, its amplitude and phase, where it lies in object coordinates, and the patches when kept. */
 export interface Reconstruction {
   /** Complex object (H, W) stitched from every chosen pattern. */
   object: ComplexArray;
@@ -42,6 +44,7 @@ export interface Reconstruction {
   precision: 'fp32' | 'bf16';
 }
 
+/** Options of `PtychoPinnModel.reconstruct`: the inference configuration, threads, progress and cancellation. */
 export type ReconstructOptions = Partial<InferenceConfig> & NativeOptions & {
   /** Seed of the grouping at gridsize > 1 (default: the model's training seed). */
   seed?: number;
@@ -83,6 +86,7 @@ export interface ResumeState {
   best?: NativeParameter[];
 }
 
+/** A trained (or loaded) PtychoPINN: the network, its configuration, training probe and intensity scale. Reconstructs datasets, saves bundles, exports ONNX; `dispose()` frees the network. */
 export class PtychoPinnModel {
   /** @internal The addon's network (ptychopinn/internal); not in the published types. */
   readonly native: NativeModel;

@@ -7,6 +7,7 @@ import { writeAtomically } from './atomic.js';
 import { elementCount, shapeText, type DataOf, type DType, type NdArray } from './ndarray.js';
 import { PtychoPinnError } from './errors.js';
 
+/** An NPY file or buffer that cannot be read or written: names the source and what was expected. */
 export class NpyError extends PtychoPinnError {
   override name = 'NpyError';
   constructor(message: string, options?: { cause?: unknown }) {
@@ -292,7 +293,7 @@ export function encodeNpyParts(array: NdArray, source = 'array'): [header: Uint8
   const view = new DataView(header.buffer);
   if (v1) view.setUint16(8, total - prefix, true);
   else view.setUint32(8, total - prefix, true);
-  header.set(Buffer.from(dict.padEnd(total - prefix - 1, ' ') + '\n', 'latin1'), prefix);
+  header.set(Buffer.from(`${dict.padEnd(total - prefix - 1, ' ')}\n`, 'latin1'), prefix);
 
   const data = array.dtype === 'float16' ? narrowHalf(array.data as Float32Array) : array.data;
   return [header, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
@@ -304,6 +305,7 @@ function narrowHalf(values: Float32Array): Uint16Array {
   return out;
 }
 
+/** An NdArray as the bytes of an NPY file. */
 export function encodeNpy(array: NdArray): Uint8Array {
   const [header, data] = encodeNpyParts(array);
   const out = new Uint8Array(header.length + data.length);
@@ -315,10 +317,12 @@ export function encodeNpy(array: NdArray): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Files
 
+/** Reads an NPY file. */
 export async function readNpy(path: string): Promise<NdArray> {
   return decodeNpy(await readFile(path), path);
 }
 
+/** Writes an NPY file atomically (temporary file, fsync, rename). */
 export async function writeNpy(path: string, array: NdArray): Promise<void> {
   const parts = encodeNpyParts(array, path);
   await writeAtomically(path, async (temp) => {

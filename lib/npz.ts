@@ -8,6 +8,7 @@ import { decodeNpy, encodeNpyParts, NpyError, npyHeaderLength, parseNpyHeader, t
 import { writeZip, ZipArchive, ZipError } from './zip.js';
 import { PtychoPinnError } from './errors.js';
 
+/** An NPZ file that cannot be read or written: names the file, the member and what was expected. */
 export class NpzError extends PtychoPinnError {
   override name = 'NpzError';
   constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
@@ -15,6 +16,7 @@ export class NpzError extends PtychoPinnError {
   }
 }
 
+/** A member's NPY header (dtype, shape, order), read without its data. */
 export interface NpzMemberInfo extends NpyHeader {
   key: string;
   /** The member's name in the zip, e.g. 'probeGuess.npy'. */
@@ -27,12 +29,14 @@ export interface NpzMemberInfo extends NpyHeader {
 const NPY = '.npy';
 const quoted = (names: string[]) => names.map((n) => `'${n}'`).join(', ');
 
+/** An NPZ (zip of NPY) file open for reading member by member; `close()` it when done. */
 export class NpzFile {
   private constructor(
     private readonly zip: ZipArchive,
     private readonly arrays: Map<string, yauzl.Entry>,
   ) {}
 
+  /** Opens an NPZ file and reads its directory. */
   static async open(path: string): Promise<NpzFile> {
     const zip = await zipCall(() => ZipArchive.open(path, 'an .npz archive of .npy arrays'));
     const arrays = new Map<string, yauzl.Entry>();
@@ -61,6 +65,7 @@ export class NpzFile {
     return [...this.arrays.keys()];
   }
 
+  /** Whether the file has the member `key` (without .npy). */
   has(key: string): boolean {
     return this.arrays.has(key) || this.arrays.has(stripNpy(key));
   }
@@ -86,12 +91,14 @@ export class NpzFile {
     };
   }
 
+  /** Reads and decodes one member. */
   async read(key: string): Promise<NdArray> {
     const entry = this.entry(key);
     const bytes = await zipCall(() => this.zip.read(entry, this.label(entry)));
     return npyCall(() => decodeNpy(bytes, this.label(entry)));
   }
 
+  /** Closes the file. */
   close(): void {
     this.zip.close();
   }
@@ -149,6 +156,7 @@ export async function readNpz(path: string, keys?: string[]): Promise<Record<str
   }
 }
 
+/** How `writeNpz` writes a file. */
 export interface WriteNpzOptions {
   /** Deflate the members, like np.savez_compressed (default false, like np.savez). */
   compress?: boolean;

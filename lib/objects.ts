@@ -7,9 +7,10 @@ import { ArgumentError } from './errors.js';
 import type { ComplexArray, NdArray } from './ndarray.js';
 import { readNpy } from './npy.js';
 import { NpzFile } from './npz.js';
-import { type Region } from './metrics.js';
+import type { Region } from './metrics.js';
 import { scannedRegion } from './outputs.js';
 
+/** A complex object read from a file, with what the file called it. */
 export interface ObjectFile {
   path: string;
   /** Which array of the file: 'object', 'objectGuess' or the .npy itself. */
@@ -39,6 +40,7 @@ function toComplex(a: NdArray, where: string): ComplexArray {
   return { dtype: 'complex64', shape: [...a.shape], data };
 }
 
+/** Reads a complex object from an NPY or NPZ file (objectGuess, or the only 2-D complex array). */
 export async function readObject(path: string): Promise<ObjectFile> {
   if (extname(path).toLowerCase() === '.npy') {
     return { path, key: '.npy', object: toComplex(await readNpy(path), path), origin: [0, 0], kind: 'unknown' };

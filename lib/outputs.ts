@@ -27,6 +27,7 @@ export interface ReconstructionLike {
   error?: number[];
 }
 
+/** The files `writeReconstruction` wrote. */
 export interface WrittenOutputs {
   npz: string;
   amplitudePng: string;
@@ -42,9 +43,10 @@ export interface WrittenOutputs {
 }
 
 export async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeAtomically(path, (temp) => writeFile(temp, JSON.stringify(value, null, 2) + '\n', { flag: 'wx' }));
+  await writeAtomically(path, (temp) => writeFile(temp, `${JSON.stringify(value, null, 2)}\n`, { flag: 'wx' }));
 }
 
+/** How `writeReconstruction` writes. */
 export interface WriteOptions {
   /** Receives a warning when the metrics cannot be computed (the reconstruction is kept). */
   onWarning?: (message: string) => void;
@@ -111,6 +113,7 @@ export function frcSeries(c: Comparison): PlotSeries[] {
   ];
 }
 
+/** Writes a PNG of the amplitude and phase FRC curves of a comparison. */
 export async function writeFrcPlot(path: string, c: Comparison, title = 'Fourier ring correlation'): Promise<void> {
   await writePlot(path, {
     title, xLabel: 'spatial frequency (cycles/pixel)', yLabel: 'FRC', series: frcSeries(c),
@@ -128,6 +131,7 @@ export async function writeLossPlot(path: string, history: { epochLoss: number[]
   await writePlot(path, { title: 'training loss', xLabel: 'epoch', yLabel: 'loss', series, logY: values.every((v) => v > 0) });
 }
 
+/** Writes what `infer` writes: amplitude and phase PNGs, the object as NPZ, and with a ground truth the comparison and FRC plot. */
 export async function writeReconstruction(dir: string, r: ReconstructionLike, dataset: Dataset,
   options: WriteOptions = {}): Promise<WrittenOutputs> {
   const npz = join(dir, 'reconstruction.npz');

@@ -6,6 +6,7 @@ import { runNative } from './jobs.js';
 import { resolveThreads } from './threads.js';
 import { ArgumentError } from './errors.js';
 
+/** Options every LibTorch call takes. */
 export interface NativeOptions {
   /** LibTorch threads for this call (default: every core). */
   threads?: number;

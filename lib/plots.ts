@@ -7,6 +7,7 @@ import { ArgumentError } from './errors.js';
 import { BLACK, Raster, type Rgb, drawText, lineHeight, textHeight, textWidth, wrapText } from './font.js';
 import { type Box, formatTick, niceStep } from './images.js';
 
+/** One line of a plot. */
 export interface PlotSeries {
   label: string;
   x: number[];
@@ -16,6 +17,7 @@ export interface PlotSeries {
   color?: [number, number, number];
 }
 
+/** A line plot: series, axes and title. */
 export interface PlotSpec {
   title?: string;
   xLabel: string;
@@ -384,6 +386,7 @@ export function renderPlot(spec: PlotSpec): Buffer {
   return r.encode();
 }
 
+/** Renders a plot and writes it as PNG atomically. */
 export async function writePlot(path: string, spec: PlotSpec): Promise<void> {
   const png = renderPlot(spec);
   await writeAtomically(path, (temp) => writeFile(temp, png, { flag: 'wx' }));

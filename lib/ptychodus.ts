@@ -30,6 +30,7 @@ export interface ReconstructInput {
   positionsYM: ArrayLike<number>;
 }
 
+/** One epoch's loss, as ptychodus plots it. */
 export interface LossValue {
   epoch: number;
   value: number;

@@ -3,6 +3,7 @@
 // 32-bit integer arithmetic (Math.imul, >>> 0) feeds the state, so no platform rounding can leak in.
 import { ArgumentError } from './errors.js';
 
+/** A seeded random number generator (xoshiro128**): the same seed gives the same numbers everywhere. */
 export class Rng {
   private s = new Uint32Array(4);
 

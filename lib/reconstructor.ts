@@ -14,6 +14,7 @@ import { type TrainOptions, train } from './training.js';
 import { StateError } from './errors.js';
 import { type IterativeOptions, type IterativeReconstruction, reconstructIterative } from './iterative.js';
 
+/** How a `Reconstructor` trains and reconstructs. */
 export interface ReconstructorOptions {
   model?: Partial<Omit<ModelConfig, 'N'>>;
   training?: Partial<TrainingConfig>;
@@ -30,14 +31,17 @@ function lossValues(values: (number | null)[]): LossValue[] {
 
 /** The files `train(dataPath)` reads, as ptychodus' PtychoPINN reconstructor names them. */
 export const TRAIN_FILE = 'train_data.npz';
+/** The optional validation data file `train` reads beside `TRAIN_FILE`. */
 export const TEST_FILE = 'test_data.npz';
 
+/** PtychoPINN as a ptychodus TrainableReconstructor: export training data, train, save and open models, reconstruct ptychodus' inputs. */
 export class Reconstructor {
   private current?: PtychoPinnModel;
   private goal = 0;
 
   constructor(private readonly options: ReconstructorOptions = {}) {}
 
+  /** The name ptychodus lists. */
   getName(): string {
     return 'PtychoPINN';
   }
@@ -47,14 +51,17 @@ export class Reconstructor {
     return this.goal;
   }
 
+  /** The file dialog filter of model files. */
   getModelFileFilter(): string {
     return 'PtychoPINN Model (*.ptpinn)';
   }
 
+  /** The file dialog filter of training data files. */
   getTrainingDataFileFilter(): string {
     return 'NumPy Zipped Archive (*.npz)';
   }
 
+  /** Where training data goes by default. */
   getTrainingDataPath(): string {
     return this.options.trainingDataPath ?? process.cwd();
   }
@@ -90,11 +97,13 @@ export class Reconstructor {
     return { trainingLoss: lossValues(history.epochLoss), validationLoss: lossValues(history.validationLoss), result: 0 };
   }
 
+  /** Saves the current model as a bundle. */
   async saveModel(path: string): Promise<void> {
     if (!this.current) throw new StateError('no model to save: train or open one first');
     await saveModel(this.current, path);
   }
 
+  /** Opens a bundle as the current model. */
   async openModel(path: string): Promise<PtychoPinnModel> {
     this.current = await loadModel(path);
     return this.current;

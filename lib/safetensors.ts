@@ -3,12 +3,14 @@ import { PtychoPinnError } from './errors.js';
 // length, a JSON header { name: { dtype, shape, data_offsets } }, then raw little-endian tensors.
 // Python's `safetensors` reads what this writes. Only float32 is used by this package.
 
+/** A float32 tensor with its name, as in a safetensors file. */
 export interface NamedTensor {
   name: string;
   shape: number[];
   data: Float32Array;
 }
 
+/** A safetensors file that cannot be read: names the file and what was expected. */
 export class SafetensorsError extends PtychoPinnError {
   override name = 'SafetensorsError';
   constructor(message: string, options?: { cause?: unknown }) {

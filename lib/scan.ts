@@ -2,6 +2,7 @@
 import { Rng } from './random.js';
 import { ArgumentError } from './errors.js';
 
+/** Scan positions in object pixels (x: column, y: row). */
 export interface ScanPositions {
   x: Float64Array;
   y: Float64Array;
@@ -18,6 +19,7 @@ function bounds(objectShape: readonly number[], n: number, margin: number) {
   return box;
 }
 
+/** A raster scan's grid. */
 export interface RasterOptions {
   /** Distance between neighbouring positions, pixels. */
   step: number;
@@ -46,6 +48,7 @@ export function rasterScan(objectShape: readonly number[], n: number, options: R
   return { x: Float64Array.from(x), y: Float64Array.from(y) };
 }
 
+/** A Fermat spiral scan's count and step. */
 export interface SpiralOptions {
   /** Number of positions. */
   count: number;

@@ -8,6 +8,7 @@ import type { ScanPositions } from './scan.js';
 import { extractPatches } from './stitching.js';
 import { ArgumentError } from './errors.js';
 
+/** How `simulate` draws diffraction: photons per pattern and the noise seed. */
 export interface SimulateOptions extends NativeOptions {
   /** Mean photon count per pattern after scaling (the dose). */
   photons: number;
@@ -18,6 +19,7 @@ export interface SimulateOptions extends NativeOptions {
   chunk?: number;
 }
 
+/** A simulated dataset and the photon scale applied to its clean patterns. */
 export interface Simulation {
   dataset: Dataset;
   /** The factor that brought the mean clean pattern total to `photons`. */
@@ -80,6 +82,7 @@ export async function simulate(object: ComplexArray, probe: ComplexArray, positi
   };
 }
 
+/** The spokes and size of a simulated Siemens star. */
 export interface SiemensStarOptions {
   /** Spoke pairs around the circle (default 18). */
   spokes?: number;

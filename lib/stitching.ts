@@ -8,6 +8,7 @@ import { runNative } from './jobs.js';
 import { resolveThreads } from './threads.js';
 import { ArgumentError } from './errors.js';
 
+/** A stitched complex object and where its pixel [0, 0] lies in object coordinates. */
 export interface StitchedObject {
   /** Complex object (H, W). */
   object: ComplexArray;
@@ -15,6 +16,7 @@ export interface StitchedObject {
   origin: [number, number];
 }
 
+/** How patches are weighted and averaged into the object. */
 export interface StitchOptions extends NativeOptions {
   /** Per-pixel weights (N, N) of every patch; default: 1 in the central N/2 x N/2, else 0. */
   weights?: Float32Array;

@@ -16,6 +16,7 @@ const TIMEOUT_MS = 30_000;
 
 interface RunInfo { run_id: string; experiment_id: string; artifact_uri?: string }
 
+/** How a run is logged to an MLflow tracking server: the environment that names the experiment and the credentials. */
 export interface ServerRunOptions {
   /** MLFLOW_EXPERIMENT_ID, else MLFLOW_EXPERIMENT_NAME (created when missing), else Default. */
   env?: NodeJS.ProcessEnv;

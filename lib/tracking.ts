@@ -9,19 +9,26 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeAtomically } from './atomic.js';
 import { PtychoPinnError } from './errors.js';
 
+/** How an MLflow run ended. */
 export type RunStatus = 'FINISHED' | 'FAILED' | 'KILLED';
 // MLflow's RunStatus enum values, as meta.yaml stores them
 const STATUS = { RUNNING: 1, FINISHED: 3, FAILED: 4, KILLED: 5 } as const;
 
+/** Where a training run logs its parameters, metrics and artifacts: an MLflow file store or server, or a CSV log. */
 export interface Tracker {
+  /** Logs parameters (snake_case names, as the reference). */
   logParams(params: Record<string, string | number | boolean | undefined>): Promise<void>;
+  /** Logs one value of a metric at a step (the epoch). */
   logMetric(key: string, value: number, step: number): Promise<void>;
+  /** Copies or uploads a file to the run's artifacts. */
   logArtifact(path: string): Promise<void>;
+  /** Closes the run with its status. */
   end(status: RunStatus): Promise<void>;
   /** Where the run lives, for the user. */
   readonly location: string;
 }
 
+/** Logging to a tracking store failed: names the store and what happened. */
 export class TrackingError extends PtychoPinnError {
   override name = 'TrackingError';
   constructor(message: string, options?: { cause?: unknown }) {
@@ -66,7 +73,7 @@ export function paramText(value: string | number | boolean): string {
 
 // meta.yaml holds flat scalars only: quote strings as YAML does for MLflow's fields
 const yaml = (fields: Record<string, string | number | null>) =>
-  Object.entries(fields).map(([k, v]) => `${k}: ${v === null ? 'null' : typeof v === 'number' ? v : `'${v.replace(/'/g, "''")}'`}`).join('\n') + '\n';
+  `${Object.entries(fields).map(([k, v]) => `${k}: ${v === null ? 'null' : typeof v === 'number' ? v : `'${v.replace(/'/g, "''")}'`}`).join('\n')}\n`;
 
 async function writeText(path: string, text: string): Promise<void> {
   await writeAtomically(path, (temp) => writeFile(temp, text, { flag: 'wx' }));
@@ -98,7 +105,7 @@ export async function startMlflowRun(root: string, runName: string): Promise<Tra
     source_type: 4, source_version: '', start_time: now, status, user_id: user,
   });
   const writeMeta = (status: number, end: number | null) =>
-    writeText(join(run, 'meta.yaml'), yaml(meta(status, end)) + 'tags: []\n');
+    writeText(join(run, 'meta.yaml'), `${yaml(meta(status, end))}tags: []\n`);
   await writeMeta(STATUS.RUNNING, null);
   const tags: Record<string, string> = {
     'mlflow.runName': runName, 'mlflow.user': user, 'mlflow.source.name': 'ptychopinn', 'mlflow.source.type': 'LOCAL',

@@ -1,6 +1,6 @@
 // Training a PtychoPINN model on a dataset (SPEC sections 3, 4 and 6): grouping, the intensity
 // scale, then the native loop off the main thread with progress and cancellation.
-import type { NativeGrouped, NativeProgress, NativeTrainOutcome } from './binding.js';
+import type { NativeGrouped, NativeTrainOutcome } from './binding.js';
 import {
   ConfigError, type ModelConfig, ModelConfigSchema, type TrainingConfig, TrainingConfigSchema, flagOf,
   resolveModelConfig, resolveTrainingConfig,
@@ -15,13 +15,32 @@ import { intensityScale } from './scaling.js';
 import { resolveThreads } from './threads.js';
 import { AbortedError, ArgumentError, PtychoPinnError } from './errors.js';
 
-export type TrainingProgress = NativeProgress;
+/** One finished batch of training, as `onProgress` receives it. */
+export interface TrainingProgress {
+  /** 1-based epoch and the number of epochs. */
+  epoch: number;
+  epochs: number;
+  /** 1-based batch of this epoch and the batches per epoch. */
+  batch: number;
+  batches: number;
+  /** This batch's loss. */
+  loss: number;
+  /** Groups per second over this epoch so far. */
+  samplesPerSecond: number;
+  learningRate: number;
+  /** The last batch of an epoch: `epochLoss` (and `validationLoss` with validation data) are set. */
+  epochEnd: boolean;
+  epochLoss?: number;
+  validationLoss?: number | null;
+}
 
+/** The model and training configuration of `train`, partial: defaults fill the rest. */
 export interface TrainConfig {
   model?: Partial<Omit<ModelConfig, 'N'>>;
   training?: Partial<TrainingConfig>;
 }
 
+/** How `train` runs: threads, progress, cancellation, checkpoints and validation data. */
 export interface TrainOptions extends NativeOptions {
   /** Called after every batch (epochEnd on the last of an epoch) on the main thread. */
   onProgress?: (progress: TrainingProgress) => void;
@@ -165,7 +184,8 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
         epochs: training.maxEpochs, batchSize: training.batchSize, learningRate: training.learningRate,
         seed: training.seed, loss: training.lossMode, scheduler: training.scheduler,
         earlyStopPatience: training.earlyStopPatience, objectBig: modelConfig.objectBig,
-        probeTrainable: training.probeTrainable, precision: training.precision, threads,
+        probeTrainable: training.probeTrainable, probeRateScale: training.probeLrScale,
+        probeStartEpoch: training.probeStartEpoch, precision: training.precision, threads,
         untilEpoch, resume: state,
       }, progress.report));
       // one report per finished batch

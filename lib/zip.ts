@@ -10,6 +10,7 @@ import yazl from 'yazl';
 import { writeAtomically } from './atomic.js';
 import { PtychoPinnError } from './errors.js';
 
+/** A zip file (NPZ, bundle) that cannot be read: names the file and the entry. */
 export class ZipError extends PtychoPinnError {
   override name = 'ZipError';
   constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {

@@ -26,8 +26,7 @@ Napi::Object TensorToJs(Napi::Env env, const at::Tensor& tensor) {
 }
 
 // Runs `compute` off the main thread and resolves with its tensor as { data, shape }.
-Napi::Promise TensorJob(Napi::Env env, const Napi::Value& threads,
-                        std::function<at::Tensor()> compute) {
+Napi::Promise TensorJob(Napi::Env env, const Napi::Value& threads, std::function<at::Tensor()> compute) {
   auto result = std::make_shared<at::Tensor>();
   return RunTorchJob(
       env, ThreadsArg(threads),
@@ -42,8 +41,7 @@ Napi::Promise TensorJob(Napi::Env env, const Napi::Value& threads,
 std::vector<int64_t> PatchShape(const Napi::Value& value, const char* what, size_t rank) {
   auto shape = ShapeFromJs(value, what);
   if (shape.size() != rank || shape.back() < 1 || shape[rank - 2] != shape.back()) {
-    throw Napi::RangeError::New(value.Env(), std::string(what) + " shape must be " +
-                                                 std::to_string(rank) +
+    throw Napi::RangeError::New(value.Env(), std::string(what) + " shape must be " + std::to_string(rank) +
                                                  " dimensions ending in N, N with N > 0");
   }
   return shape;
@@ -69,8 +67,7 @@ Napi::Value PoissonLossGradient(const Napi::CallbackInfo& info) {
   auto measured = FloatView(info[3], shape, "measured");
   auto result = std::make_shared<physics::LossAndGradient>();
   return RunTorchJob(
-      env, ThreadsArg(info[4]),
-      [=] { *result = physics::PoissonLossAndGradient(patch, probe, measured); },
+      env, ThreadsArg(info[4]), [=] { *result = physics::PoissonLossAndGradient(patch, probe, measured); },
       [=](Napi::Env env) {
         auto out = Napi::Object::New(env);
         out.Set("loss", Napi::Number::New(env, result->loss.item<double>()));
@@ -92,8 +89,7 @@ Napi::Value ExtractPatches(const Napi::CallbackInfo& info) {
   if (length % 2 != 0) throw Napi::RangeError::New(info.Env(), "positions must hold (x, y) pairs");
   auto positions = Float64View(info[2], {length / 2, 2}, "positions");
   RequireFinite(info.Env(), positions, "positions");
-  return TensorJob(info.Env(), info[4],
-                   [=] { return stitching::ExtractPatches(object, positions, n); });
+  return TensorJob(info.Env(), info[4], [=] { return stitching::ExtractPatches(object, positions, n); });
 }
 
 // stitch(patches: complex Float32Array, [K, N, N], positions: Float64Array (K, 2),
@@ -116,7 +112,8 @@ Napi::Value Stitch(const Napi::CallbackInfo& info) {
   const auto a = ObjectArg(info[7], "align");
   const at::Tensor groups = IndexTensor(a.Get("groups"), {shape[0]}, "align.groups");
   if (shape[0] > 0 && groups.min().item<int64_t>() < 0) throw Napi::RangeError::New(env, "align.groups must be >= 0");
-  if (shape[0] > 0 && groups.max().item<int64_t>() >= shape[0]) throw Napi::RangeError::New(env, "align.groups must be below the patch count");
+  if (shape[0] > 0 && groups.max().item<int64_t>() >= shape[0])
+    throw Napi::RangeError::New(env, "align.groups must be below the patch count");
   const int64_t passes = IntegerArg(a.Get("passes"), "align.passes", 0, 100);
   return TensorJob(env, info[6], [=] {
     return stitching::StitchAligned(patches, positions, weights, canvas, floor, groups, passes);
@@ -157,8 +154,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", ModelWrap::Define(env));
   RegisterMetrics(env, exports);
   RegisterIterative(env, exports);
-  exports.Set("poissonLossGradient",
-              Napi::Function::New(env, Entry<PoissonLossGradient>, "poissonLossGradient"));
+  exports.Set("poissonLossGradient", Napi::Function::New(env, Entry<PoissonLossGradient>, "poissonLossGradient"));
   return exports;
 }
 

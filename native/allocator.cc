@@ -23,7 +23,9 @@ std::string ConfigureAllocator() {
   // Setting any of these also turns off glibc's dynamic threshold, which would otherwise move
   // them back as sizes change. Some glibc builds cap the mmap threshold at 32 MiB (HEAP_MAX/2):
   // then tensors above that are still mapped, the rest are kept.
-  const int mmapMiB = mallopt(M_MMAP_THRESHOLD, 256 << 20) == 1 ? 256 : mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 ? 32 : 0;
+  const int mmapMiB = mallopt(M_MMAP_THRESHOLD, 256 << 20) == 1  ? 256
+                      : mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 ? 32
+                                                                 : 0;
   const bool trim = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
   mallopt(M_TOP_PAD, 64 << 20);
   if (mmapMiB == 0 || !trim) return "glibc defaults (mallopt refused the settings)";

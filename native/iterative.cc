@@ -43,11 +43,13 @@ Result Reconstruct(const at::Tensor& amplitudes, const at::Tensor& positions, co
   at::Tensor pos = positions.to(at::kDouble).contiguous().clone();
   double* xy = pos.data_ptr<double>();
   // the patch and the one-pixel rim the position gradient reads must stay on the canvas
-  auto inside = [&](const Placement& at) { return at.row >= 1 && at.col >= 1 && at.row + n + 1 <= h && at.col + n + 1 <= w; };
+  auto inside = [&](const Placement& at) {
+    return at.row >= 1 && at.col >= 1 && at.row + n + 1 <= h && at.col + n + 1 <= w;
+  };
   for (int64_t k = 0; k < count; ++k) {
     if (!inside(Place(xy[2 * k], xy[2 * k + 1], n, canvas))) {
-      throw std::invalid_argument("position " + std::to_string(k) + " puts its patch outside the " +
-                                  std::to_string(h) + " x " + std::to_string(w) + " canvas");
+      throw std::invalid_argument("position " + std::to_string(k) + " puts its patch outside the " + std::to_string(h) +
+                                  " x " + std::to_string(w) + " canvas");
     }
   }
 
@@ -91,8 +93,7 @@ Result Reconstruct(const at::Tensor& amplitudes, const at::Tensor& positions, co
       const bool subpixel = at.fy != 0 || at.fx != 0;
       const at::Tensor shift = subpixel ? ramp(at.fy, at.fx) : at::Tensor();
       // the probe as it sits on this pattern's integer patch: moved by the sub-pixel rest
-      const at::Tensor probeHere =
-          subpixel ? Ifft((probeNow ? Fft(p) : fixedSpectrum) * shift) : p;
+      const at::Tensor probeHere = subpixel ? Ifft((probeNow ? Fft(p) : fixedSpectrum) * shift) : p;
       at::Tensor view = object.narrow(0, at.row, n).narrow(1, at.col, n);
       const at::Tensor patch = view.clone();
       const at::Tensor exit = patch * probeHere;
@@ -107,13 +108,15 @@ Result Reconstruct(const at::Tensor& amplitudes, const at::Tensor& positions, co
         // the least-squares shift (dy, dx) that explains the change by moving the object:
         // change ~ probe (dy d/dy + dx d/dx) object
         const at::Tensor rim = object.narrow(0, at.row - 1, n + 2).narrow(1, at.col - 1, n + 2);
-        const at::Tensor a = probeHere * (rim.narrow(0, 2, n).narrow(1, 1, n) - rim.narrow(0, 0, n).narrow(1, 1, n)) / 2;
-        const at::Tensor b = probeHere * (rim.narrow(0, 1, n).narrow(1, 2, n) - rim.narrow(0, 1, n).narrow(1, 0, n)) / 2;
+        const at::Tensor a =
+            probeHere * (rim.narrow(0, 2, n).narrow(1, 1, n) - rim.narrow(0, 0, n).narrow(1, 1, n)) / 2;
+        const at::Tensor b =
+            probeHere * (rim.narrow(0, 1, n).narrow(1, 2, n) - rim.narrow(0, 1, n).narrow(1, 0, n)) / 2;
         auto dot = [](const at::Tensor& u, const at::Tensor& v) { return at::real(u.conj() * v).sum().item<double>(); };
         const double aa = dot(a, a), bb = dot(b, b), ab = dot(a, b), ra = dot(a, change), rb = dot(b, change);
         const double det = aa * bb - ab * ab;
         if (det > 1e-12 * (aa * bb + 1e-30)) {
-          moves[2 * k] = (aa * rb - ab * ra) / det;  // x
+          moves[2 * k] = (aa * rb - ab * ra) / det;      // x
           moves[2 * k + 1] = (bb * ra - ab * rb) / det;  // y
         }
       }

@@ -18,11 +18,11 @@ enum class Method { kEpie, kRpie };
 struct Options {
   Method method = Method::kEpie;
   int64_t iterations = 100;
-  int64_t probeStart = 5;       // first iteration (0-based) that updates the probe; >= iterations: never
-  double alpha = 1.0;           // object step (rPIE: its regularisation weight)
-  double beta = 1.0;            // probe step
-  int64_t positionStart = -1;   // first iteration that corrects positions; < 0: never
-  uint64_t seed = 42;           // the order patterns are visited in, per iteration
+  int64_t probeStart = 5;      // first iteration (0-based) that updates the probe; >= iterations: never
+  double alpha = 1.0;          // object step (rPIE: its regularisation weight)
+  double beta = 1.0;           // probe step
+  int64_t positionStart = -1;  // first iteration that corrects positions; < 0: never
+  uint64_t seed = 42;          // the order patterns are visited in, per iteration
 };
 
 struct Progress {

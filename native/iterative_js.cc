@@ -42,7 +42,8 @@ Napi::Value Iterate(const Napi::CallbackInfo& info) {
                                  NumberArg(c.Get("originCol"), "canvas.originCol", -kFar, kFar),
                                  IntegerArg(c.Get("height"), "canvas.height", n + 2, 1 << 16),
                                  IntegerArg(c.Get("width"), "canvas.width", n + 2, 1 << 16)};
-  if (canvas.height * canvas.width > (int64_t{1} << 28)) throw Napi::RangeError::New(env, "canvas larger than 2^28 pixels");
+  if (canvas.height * canvas.width > (int64_t{1} << 28))
+    throw Napi::RangeError::New(env, "canvas larger than 2^28 pixels");
   at::Tensor initial;
   if (!o.Get("initial").IsUndefined()) {
     initial = ComplexView(o.Get("initial"), {canvas.height, canvas.width}, "initial");
@@ -73,14 +74,15 @@ Napi::Value Iterate(const Napi::CallbackInfo& info) {
         });
         auto report = [progress](const iterative::Progress& p) mutable {
           if (!progress) return;
-          progress.NonBlockingCall(new iterative::Progress(p), [](Napi::Env env, Napi::Function fn, iterative::Progress* data) {
-            std::unique_ptr<iterative::Progress> owned(data);
-            auto o = Napi::Object::New(env);
-            o.Set("iteration", static_cast<double>(owned->iteration));
-            o.Set("iterations", static_cast<double>(owned->iterations));
-            o.Set("error", owned->error);
-            fn.Call({o});
-          });
+          progress.NonBlockingCall(new iterative::Progress(p),
+                                   [](Napi::Env env, Napi::Function fn, iterative::Progress* data) {
+                                     std::unique_ptr<iterative::Progress> owned(data);
+                                     auto o = Napi::Object::New(env);
+                                     o.Set("iteration", static_cast<double>(owned->iteration));
+                                     o.Set("iterations", static_cast<double>(owned->iterations));
+                                     o.Set("error", owned->error);
+                                     fn.Call({o});
+                                   });
         };
         c10::InferenceMode guard;
         *result = iterative::Reconstruct(amplitudes, positions, probe, canvas, initial, options, report, *cancel);
@@ -101,10 +103,13 @@ Napi::Value Iterate(const Napi::CallbackInfo& info) {
       });
   auto handle = Napi::Object::New(env);
   handle.Set("promise", promise);
-  handle.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& info) {
-    cancel->store(true);
-    return info.Env().Undefined();
-  }, "cancel"));
+  handle.Set("cancel", Napi::Function::New(
+                           env,
+                           [cancel](const Napi::CallbackInfo& info) {
+                             cancel->store(true);
+                             return info.Env().Undefined();
+                           },
+                           "cancel"));
   return handle;
 }
 

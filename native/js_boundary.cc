@@ -33,10 +33,8 @@ int64_t IntegerArg(const Napi::Value& value, const std::string& what, int64_t mi
     throw Napi::TypeError::New(value.Env(), what + " must be an integer, got " + Describe(value));
   }
   const double d = value.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) ||
-      d > static_cast<double>(max)) {
-    throw Napi::RangeError::New(value.Env(), what + " must be an integer from " +
-                                                 std::to_string(min) + " to " +
+  if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max)) {
+    throw Napi::RangeError::New(value.Env(), what + " must be an integer from " + std::to_string(min) + " to " +
                                                  std::to_string(max) + ", got " + Describe(value));
   }
   return static_cast<int64_t>(d);
@@ -48,10 +46,9 @@ double NumberArg(const Napi::Value& value, const std::string& what, double min, 
   }
   const double d = value.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d < min || d > max) {
-    throw Napi::RangeError::New(value.Env(), what + " must be a finite number from " +
-                                                 Describe(Napi::Number::New(value.Env(), min)) + " to " +
-                                                 Describe(Napi::Number::New(value.Env(), max)) +
-                                                 ", got " + Describe(value));
+    throw Napi::RangeError::New(
+        value.Env(), what + " must be a finite number from " + Describe(Napi::Number::New(value.Env(), min)) + " to " +
+                         Describe(Napi::Number::New(value.Env(), max)) + ", got " + Describe(value));
   }
   return d;
 }
@@ -70,8 +67,7 @@ Napi::Object ObjectArg(const Napi::Value& value, const std::string& what) {
   return value.As<Napi::Object>();
 }
 
-int ChoiceArg(const Napi::Value& value, const std::string& what,
-              std::initializer_list<const char*> choices) {
+int ChoiceArg(const Napi::Value& value, const std::string& what, std::initializer_list<const char*> choices) {
   std::string list;
   int index = 0;
   const std::string given = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
@@ -79,8 +75,7 @@ int ChoiceArg(const Napi::Value& value, const std::string& what,
     if (value.IsString() && given == choice) return index;
     list += (index++ ? ", " : "") + std::string(choice);
   }
-  throw Napi::RangeError::New(value.Env(),
-                              what + " must be one of " + list + ", got " + Describe(value));
+  throw Napi::RangeError::New(value.Env(), what + " must be one of " + list + ", got " + Describe(value));
 }
 
 int ThreadsArg(const Napi::Value& value) {

@@ -45,8 +45,7 @@ double NumberArg(const Napi::Value& value, const std::string& what, double min, 
 bool BoolArg(const Napi::Value& value, const std::string& what);
 Napi::Object ObjectArg(const Napi::Value& value, const std::string& what);
 // The index of the string among `choices`; anything else is an error listing them.
-int ChoiceArg(const Napi::Value& value, const std::string& what,
-              std::initializer_list<const char*> choices);
+int ChoiceArg(const Napi::Value& value, const std::string& what, std::initializer_list<const char*> choices);
 // threads: undefined (LibTorch's default) or 1 to 1024.
 int ThreadsArg(const Napi::Value& value);
 

@@ -48,7 +48,8 @@ at::Tensor Crop(const at::Tensor& t, int64_t row0, int64_t col0, int64_t h, int6
   const int64_t r0 = std::max<int64_t>(row0, 0), r1 = std::min(row0 + h, t.size(0));
   const int64_t c0 = std::max<int64_t>(col0, 0), c1 = std::min(col0 + w, t.size(1));
   if (r1 > r0 && c1 > c0) {
-    out.narrow(0, r0 - row0, r1 - r0).narrow(1, c0 - col0, c1 - c0)
+    out.narrow(0, r0 - row0, r1 - r0)
+        .narrow(1, c0 - col0, c1 - c0)
         .copy_(t.narrow(0, r0, r1 - r0).narrow(1, c0, c1 - c0));
   }
   return out;
@@ -69,8 +70,7 @@ at::Tensor Tapered(const at::Tensor& image, int64_t width) {
   return mean + (image - mean) * taper;
 }
 
-double Crossing(const std::vector<double>& f, const std::vector<double>& frc,
-                const std::vector<double>& threshold) {
+double Crossing(const std::vector<double>& f, const std::vector<double>& frc, const std::vector<double>& threshold) {
   for (size_t r = 1; r < frc.size(); ++r) {
     const double d = frc[r] - threshold[r];
     if (d >= 0) continue;
@@ -92,8 +92,7 @@ Scores Score(const at::Tensor& x, const at::Tensor& y, const at::Tensor& covered
   s.rmse = std::sqrt(mse);
   const at::Tensor inside = y.masked_select(covered > 0.5);
   s.dataRange = (inside.max() - inside.min()).item<double>();
-  s.psnr = mse > 0 ? 10 * std::log10(s.dataRange * s.dataRange / mse)
-                   : std::numeric_limits<double>::infinity();
+  s.psnr = mse > 0 ? 10 * std::log10(s.dataRange * s.dataRange / mse) : std::numeric_limits<double>::infinity();
   s.ssim = Ssim(x, y, s.dataRange > 0 ? s.dataRange : 1.0);
   const at::Tensor xi = x.masked_select(covered > 0.5), yi = inside;
   const at::Tensor xc = xi - xi.mean(), yc = yi - yi.mean();
@@ -105,8 +104,8 @@ Scores Score(const at::Tensor& x, const at::Tensor& y, const at::Tensor& covered
 
 }  // namespace
 
-std::pair<double, double> RegisterShift(const at::Tensor& reference, const at::Tensor& moving,
-                                        double maxShift, int64_t upsample, const at::Tensor& support) {
+std::pair<double, double> RegisterShift(const at::Tensor& reference, const at::Tensor& moving, double maxShift,
+                                        int64_t upsample, const at::Tensor& support) {
   const int64_t h = reference.size(0), w = reference.size(1);
   const at::Tensor movingSpectrum = at::fft_fft2(moving.to(at::kComplexDouble)).conj();
   const at::Tensor product = at::fft_fft2(reference.to(at::kComplexDouble)) * movingSpectrum;
@@ -178,8 +177,8 @@ double Ssim(const at::Tensor& x, const at::Tensor& y, double range) {
 
 FrcCurve Frc(const at::Tensor& x, const at::Tensor& y) {
   const int64_t h = x.size(0), w = x.size(1), l = std::min(h, w);
-  const at::Tensor window = at::hann_window(h, /*periodic*/ false, kDouble).unsqueeze(1) *
-                            at::hann_window(w, false, kDouble).unsqueeze(0);
+  const at::Tensor window =
+      at::hann_window(h, /*periodic*/ false, kDouble).unsqueeze(1) * at::hann_window(w, false, kDouble).unsqueeze(0);
   auto spectrum = [&](const at::Tensor& t) {
     const at::Tensor d = t.to(at::kDouble);
     return at::fft_fft2((d - d.mean()) * window);
@@ -191,9 +190,7 @@ FrcCurve Frc(const at::Tensor& x, const at::Tensor& y) {
   at::Tensor ring = at::round(q * l).to(at::kLong).reshape({-1});
   const at::Tensor keep = ring < rings;
   ring = ring.masked_select(keep);
-  auto sum = [&](const at::Tensor& v) {
-    return at::bincount(ring, v.reshape({-1}).masked_select(keep), rings);
-  };
+  auto sum = [&](const at::Tensor& v) { return at::bincount(ring, v.reshape({-1}).masked_select(keep), rings); };
   const at::Tensor cross = sum(at::real(fx * fy.conj()));
   const at::Tensor px = sum(fx.abs().square()), py = sum(fy.abs().square());
   const at::Tensor count = at::bincount(ring, {}, rings);
@@ -244,10 +241,12 @@ Comparison Compare(const at::Tensor& a, const at::Tensor& b, const CompareOption
   double c = 0, gy = 0, gx = 0;
   at::Tensor aligned, covered;
   for (int round = 0; round < (o.registration ? 4 : 1); ++round) {
-    const at::Tensor flat = Tapered(big * at::polar(at::ones_like(yyBig * xxBig), -(gy * yyBig + gx * xxBig)), m > 0 ? kTaper : 0);
+    const at::Tensor flat =
+        Tapered(big * at::polar(at::ones_like(yyBig * xxBig), -(gy * yyBig + gx * xxBig)), m > 0 ? kTaper : 0);
     if (o.registration) {
       const auto [dy, dx] = RegisterShift(framedB, flat, o.maxShift, o.upsample, support);
-      const bool settled = round > 0 && std::abs(dy - out.shiftRow) < 0.5 / o.upsample && std::abs(dx - out.shiftCol) < 0.5 / o.upsample;
+      const bool settled =
+          round > 0 && std::abs(dy - out.shiftRow) < 0.5 / o.upsample && std::abs(dx - out.shiftCol) < 0.5 / o.upsample;
       out.shiftRow = dy;
       out.shiftCol = dx;
       if (settled && aligned.defined()) break;

@@ -16,9 +16,8 @@ namespace ptpinn::metrics {
 // (Guizar-Sicairos, Thurman and Fienup 2008). Both (H, W), real or complex, same shape. With a
 // `support` (where the reference holds data, 1 or 0), each shift's correlation is normalised by
 // the moving image's energy over the pixels it pairs with the support.
-std::pair<double, double> RegisterShift(const at::Tensor& reference, const at::Tensor& moving,
-                                        double maxShift, int64_t upsample,
-                                        const at::Tensor& support = at::Tensor());
+std::pair<double, double> RegisterShift(const at::Tensor& reference, const at::Tensor& moving, double maxShift,
+                                        int64_t upsample, const at::Tensor& support = at::Tensor());
 
 // The image (H, W) with its content moved by (dy, dx) pixels through the Fourier shift theorem
 // (periodic; callers pad). Complex double out.
@@ -33,10 +32,10 @@ double Ssim(const at::Tensor& x, const at::Tensor& y, double range);
 struct FrcCurve {
   std::vector<double> frequency;  // ring centres, cycles per pixel
   std::vector<double> frc;
-  std::vector<double> halfBit;    // van Heel and Schatz 2005
-  std::vector<int64_t> pixels;    // Fourier pixels in each ring
-  double halfBitCrossing;         // cycles per pixel; NaN when the curve never falls below it
-  double seventhCrossing;         // the same for the 1/7 threshold
+  std::vector<double> halfBit;  // van Heel and Schatz 2005
+  std::vector<int64_t> pixels;  // Fourier pixels in each ring
+  double halfBitCrossing;       // cycles per pixel; NaN when the curve never falls below it
+  double seventhCrossing;       // the same for the 1/7 threshold
 };
 
 // Fourier ring correlation of two real images (H, W): each mean-subtracted and Hann-windowed,

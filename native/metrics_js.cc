@@ -16,9 +16,7 @@ namespace {
 constexpr int64_t kMaxSide = int64_t{1} << 16;
 
 // JSON has no infinities: a PSNR of identical images and a crossing that never happens are null
-Napi::Value NumberOrNull(Napi::Env env, double v) {
-  return std::isfinite(v) ? Napi::Number::New(env, v) : env.Null();
-}
+Napi::Value NumberOrNull(Napi::Env env, double v) { return std::isfinite(v) ? Napi::Number::New(env, v) : env.Null(); }
 
 template <typename T>
 Napi::Array ListToJs(Napi::Env env, const std::vector<T>& values) {
@@ -56,8 +54,8 @@ Napi::Object ScoresToJs(Napi::Env env, const metrics::Scores& s) {
 std::vector<int64_t> ImageShape(const Napi::Value& value, const char* what, int64_t min) {
   auto shape = ShapeFromJs(value, what);
   if (shape.size() != 2 || shape[0] < min || shape[1] < min || shape[0] > kMaxSide || shape[1] > kMaxSide) {
-    throw Napi::RangeError::New(value.Env(), std::string(what) + " shape must be [H, W] with " +
-                                                 std::to_string(min) + " to " + std::to_string(kMaxSide) + " a side");
+    throw Napi::RangeError::New(value.Env(), std::string(what) + " shape must be [H, W] with " + std::to_string(min) +
+                                                 " to " + std::to_string(kMaxSide) + " a side");
   }
   return shape;
 }

@@ -30,15 +30,14 @@ Precision PrecisionArg(const Napi::Value& value) {
 // A grouped dataset from { diffraction, nPatterns, groups, nGroups, offsets }, every group index
 // checked against the pattern count. Only the patterns the groups use are copied (inference of a
 // few patterns of a large file copies those few); the groups then index that copy.
-GroupedData GroupedFromJs(const Napi::Value& value, const std::string& what, int64_t n, int64_t c,
-                          bool withOffsets) {
+GroupedData GroupedFromJs(const Napi::Value& value, const std::string& what, int64_t n, int64_t c, bool withOffsets) {
   const auto o = ObjectArg(value, what);
   const int64_t patterns = IntegerArg(o.Get("nPatterns"), what + ".nPatterns", 1, kMaxCount);
   const int64_t groups = IntegerArg(o.Get("nGroups"), what + ".nGroups", 1, kMaxCount);
   const at::Tensor index = IndexTensor(o.Get("groups"), {groups, c}, (what + ".groups").c_str());
   if (index.min().item<int64_t>() < 0 || index.max().item<int64_t>() >= patterns) {
-    throw Napi::RangeError::New(o.Env(), what + ".groups must hold pattern indices from 0 to " +
-                                             std::to_string(patterns - 1));
+    throw Napi::RangeError::New(o.Env(),
+                                what + ".groups must hold pattern indices from 0 to " + std::to_string(patterns - 1));
   }
   const auto [used, remapped] = at::_unique(index.reshape({-1}), /*sorted*/ true, /*inverse*/ true);
   GroupedData data{RowsOf(o.Get("diffraction"), {patterns, n, n}, used, (what + ".diffraction").c_str()),
@@ -57,15 +56,12 @@ GroupedData GroupedFromJs(const Napi::Value& value, const std::string& what, int
 Napi::Array NumbersToJs(Napi::Env env, const std::vector<double>& values) {
   auto array = Napi::Array::New(env, values.size());
   for (size_t i = 0; i < values.size(); ++i) {
-    array.Set(static_cast<uint32_t>(i), std::isnan(values[i]) ? env.Null()
-                                                              : Napi::Number::New(env, values[i]));
+    array.Set(static_cast<uint32_t>(i), std::isnan(values[i]) ? env.Null() : Napi::Number::New(env, values[i]));
   }
   return array;
 }
 
-Napi::Value FiniteOrNull(Napi::Env env, double v) {
-  return std::isfinite(v) ? Napi::Number::New(env, v) : env.Null();
-}
+Napi::Value FiniteOrNull(Napi::Env env, double v) { return std::isfinite(v) ? Napi::Number::New(env, v) : env.Null(); }
 double NumberOrInfinity(const Napi::Value& v, const std::string& what) {
   return v.IsNull() ? std::numeric_limits<double>::infinity() : NumberArg(v, what, -1e300, 1e300);
 }
@@ -106,7 +102,8 @@ TrainState StateFromJs(const Napi::Value& value, PtychoPinn& net) {
     if (!m.Get("name").IsString()) throw Napi::TypeError::New(o.Env(), what + ".name must be a string");
     const std::string name = m.Get("name").As<Napi::String>().Utf8Value();
     const torch::Tensor* p = named.find(name);
-    if (!p && name != "probe") throw Napi::RangeError::New(o.Env(), what + ": the network has no parameter '" + name + "'");
+    if (!p && name != "probe")
+      throw Napi::RangeError::New(o.Env(), what + ": the network has no parameter '" + name + "'");
     // a trainable probe's moments are over its real and imaginary parts
     const int64_t n = net->config.n;
     const auto shape = p ? p->sizes().vec() : std::vector<int64_t>{n, n, 2};
@@ -153,8 +150,7 @@ Napi::Object ProgressToJs(Napi::Env env, const Progress& p) {
   o.Set("epochEnd", p.epochEnd);
   if (p.epochEnd) {
     o.Set("epochLoss", p.epochLoss);
-    o.Set("validationLoss", std::isnan(p.validationLoss) ? env.Null()
-                                                          : Napi::Number::New(env, p.validationLoss));
+    o.Set("validationLoss", std::isnan(p.validationLoss) ? env.Null() : Napi::Number::New(env, p.validationLoss));
   }
   return o;
 }
@@ -165,8 +161,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
   return DefineClass(env, "Model",
                      {InstanceMethod<&ModelWrap::Guard<&ModelWrap::Train>>("train"),
                       InstanceMethod<&ModelWrap::Guard<&ModelWrap::Predict>>("predict"),
-                      InstanceMethod<&ModelWrap::Cancel>("cancel"),
-                      InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                      InstanceMethod<&ModelWrap::Cancel>("cancel"), InstanceMethod<&ModelWrap::Dispose>("dispose"),
                       InstanceMethod<&ModelWrap::Guard<&ModelWrap::GetParameters>>("getParameters"),
                       InstanceMethod<&ModelWrap::Guard<&ModelWrap::SetParameters>>("setParameters"),
                       InstanceAccessor<&ModelWrap::ParameterCount>("parameterCount")});
@@ -205,8 +200,8 @@ std::shared_ptr<void> ModelWrap::Claim(Napi::Env env, Access access, const char*
   auto users = users_;
   if (users->writer || (access == Access::kWrite && users->readers > 0)) {
     throw Napi::Error::New(env, std::string("the model is busy ") +
-                                    (users->writer ? "training or loading weights" : "predicting") +
-                                    "; " + what + " must wait for it to finish");
+                                    (users->writer ? "training or loading weights" : "predicting") + "; " + what +
+                                    " must wait for it to finish");
   }
   if (access == Access::kWrite) {
     users->writer = true;
@@ -217,7 +212,8 @@ std::shared_ptr<void> ModelWrap::Claim(Napi::Env env, Access access, const char*
 }
 
 // train({ train: grouped, validation?: grouped, probe, scale, epochs, batchSize, learningRate,
-//         seed, loss, scheduler, earlyStopPatience, objectBig, probeTrainable?, threads }, onProgress?)
+//         seed, loss, scheduler, earlyStopPatience, objectBig, probeTrainable?,
+//         probeRateScale?, probeStartEpoch?, threads }, onProgress?)
 Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireLive(env, "train");
@@ -226,6 +222,12 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   TrainOptions options;
   options.objectBig = BoolArg(o.Get("objectBig"), "objectBig");
   options.probeTrainable = !o.Get("probeTrainable").IsUndefined() && BoolArg(o.Get("probeTrainable"), "probeTrainable");
+  if (!o.Get("probeRateScale").IsUndefined()) {
+    options.probeRateScale = NumberArg(o.Get("probeRateScale"), "probeRateScale", 0, 1e6);
+  }
+  if (!o.Get("probeStartEpoch").IsUndefined()) {
+    options.probeStartEpoch = IntegerArg(o.Get("probeStartEpoch"), "probeStartEpoch", 0, kMaxCount);
+  }
   options.precision = PrecisionArg(o.Get("precision"));
   const bool merge = c > 1 && options.objectBig;
   GroupedData train = GroupedFromJs(o.Get("train"), "train", n, c, merge);
@@ -238,13 +240,14 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   options.learningRate = NumberArg(o.Get("learningRate"), "learningRate", 1e-300, 1e300);
   options.seed = static_cast<uint64_t>(IntegerArg(o.Get("seed"), "seed", 0, (int64_t{1} << 32) - 1));
   options.loss = static_cast<LossMode>(ChoiceArg(o.Get("loss"), "loss", {"poisson", "mae"}));
-  options.scheduler = static_cast<Scheduler>(
-      ChoiceArg(o.Get("scheduler"), "scheduler", {"none", "exponential", "plateau", "cosine"}));
+  options.scheduler =
+      static_cast<Scheduler>(ChoiceArg(o.Get("scheduler"), "scheduler", {"none", "exponential", "plateau", "cosine"}));
   options.earlyStopPatience = IntegerArg(o.Get("earlyStopPatience"), "earlyStopPatience", 1, kMaxCount);
   const at::Tensor probe = ComplexView(o.Get("probe"), {n, n}, "probe");
   RequireFinite(env, probe, "probe");
   const double scale = NumberArg(o.Get("scale"), "scale", 1e-30, 1e30);
-  options.untilEpoch = o.Get("untilEpoch").IsUndefined() ? 0 : IntegerArg(o.Get("untilEpoch"), "untilEpoch", 1, kMaxCount);
+  options.untilEpoch =
+      o.Get("untilEpoch").IsUndefined() ? 0 : IntegerArg(o.Get("untilEpoch"), "untilEpoch", 1, kMaxCount);
   const TrainState start = o.Get("resume").IsUndefined() ? TrainState{} : StateFromJs(o.Get("resume"), net_);
   const int threads = ThreadsArg(o.Get("threads"));
   if (!info[1].IsUndefined() && !info[1].IsFunction()) {
@@ -421,9 +424,8 @@ Napi::Value ModelWrap::SetParameters(const Napi::CallbackInfo& info) {
     if (!seen.insert(name).second) throw Napi::Error::New(env, "parameter '" + name + "' given twice");
     const auto shape = ShapeFromJs(entry.Get("shape"), name.c_str());
     if (target->sizes().vec() != shape) {
-      throw Napi::Error::New(env, "parameter '" + name + "' has shape " +
-                                      c10::str(c10::IntArrayRef(shape)) + ", the network needs " +
-                                      c10::str(target->sizes()));
+      throw Napi::Error::New(env, "parameter '" + name + "' has shape " + c10::str(c10::IntArrayRef(shape)) +
+                                      ", the network needs " + c10::str(target->sizes()));
     }
     copies.emplace_back(*target, FloatView(entry.Get("data"), shape, name.c_str()));
   }

@@ -19,10 +19,14 @@ torch::nn::Conv2d Conv3x3(int64_t in, int64_t out) {
 
 torch::Tensor Activate(const torch::Tensor& x, Activation a) {
   switch (a) {
-    case Activation::kSilu: return torch::silu(x);
-    case Activation::kSigmoid: return torch::sigmoid(x);
-    case Activation::kSoftplus: return F::softplus(x);
-    case Activation::kRelu: return torch::relu(x);
+    case Activation::kSilu:
+      return torch::silu(x);
+    case Activation::kSigmoid:
+      return torch::sigmoid(x);
+    case Activation::kSoftplus:
+      return F::softplus(x);
+    case Activation::kRelu:
+      return torch::relu(x);
   }
   return x;
 }
@@ -30,17 +34,19 @@ torch::Tensor Activate(const torch::Tensor& x, Activation a) {
 // The pre-activation at which the amplitude activation gives 1 (sigmoid, bounded by 1: 0.9).
 double AmplitudeBias(Activation a) {
   switch (a) {
-    case Activation::kSilu: return 1.2785;      // silu(1.2785) = 1.000
-    case Activation::kSoftplus: return 0.5413;  // log(e - 1)
-    case Activation::kRelu: return 1.0;
-    case Activation::kSigmoid: return 2.1972;   // logit(0.9)
+    case Activation::kSilu:
+      return 1.2785;  // silu(1.2785) = 1.000
+    case Activation::kSoftplus:
+      return 0.5413;  // log(e - 1)
+    case Activation::kRelu:
+      return 1.0;
+    case Activation::kSigmoid:
+      return 2.1972;  // logit(0.9)
   }
   return 0.0;
 }
 
-torch::Tensor Upsample2(const torch::Tensor& x) {
-  return torch::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
-}
+torch::Tensor Upsample2(const torch::Tensor& x) { return torch::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2}); }
 
 // Number of encoder blocks: N / 2^blocks = 8.
 int64_t EncoderDepth(int64_t n) {
@@ -53,12 +59,9 @@ int64_t EncoderDepth(int64_t n) {
 }  // namespace
 
 ConvBlockImpl::ConvBlockImpl(int64_t in, int64_t out)
-    : conv1(register_module("conv1", Conv3x3(in, out))),
-      conv2(register_module("conv2", Conv3x3(out, out))) {}
+    : conv1(register_module("conv1", Conv3x3(in, out))), conv2(register_module("conv2", Conv3x3(out, out))) {}
 
-torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) {
-  return torch::relu(conv2(torch::relu(conv1(x))));
-}
+torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) { return torch::relu(conv2(torch::relu(conv1(x)))); }
 
 EncoderImpl::EncoderImpl(const NetworkConfig& c) {
   const int64_t depth = EncoderDepth(c.n);

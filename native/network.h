@@ -33,13 +33,12 @@ class PrecisionScope {
 };
 
 struct NetworkConfig {
-  int64_t n = 64;            // pattern size N: 64, 128 or 256
-  int64_t channels = 1;      // C = gridsize^2
-  int64_t filterScale = 2;   // n_filters_scale f
+  int64_t n = 64;           // pattern size N: 64, 128 or 256
+  int64_t channels = 1;     // C = gridsize^2
+  int64_t filterScale = 2;  // n_filters_scale f
   Activation ampActivation = Activation::kSilu;
   bool probeBig = true;
 };
-
 
 // conv -> ReLU -> conv -> ReLU (3x3, padding 1, biases).
 struct ConvBlockImpl : torch::nn::Module {

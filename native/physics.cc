@@ -7,16 +7,13 @@
 namespace ptpinn::physics {
 
 at::Tensor Intensity(const at::Tensor& patch, const at::Tensor& probe) {
-  const at::Tensor field =
-      at::fft_fft2(patch * probe, at::OptionalIntArrayRef(), {-2, -1}, "ortho");
+  const at::Tensor field = at::fft_fft2(patch * probe, at::OptionalIntArrayRef(), {-2, -1}, "ortho");
   const at::Tensor shifted = at::fft_fftshift(field, at::IntArrayRef{-2, -1});
   const at::Tensor parts = at::view_as_real(shifted);
   return parts.select(-1, 0).square() + parts.select(-1, 1).square();
 }
 
-at::Tensor Diffract(const at::Tensor& patch, const at::Tensor& probe) {
-  return Intensity(patch, probe).sqrt();
-}
+at::Tensor Diffract(const at::Tensor& patch, const at::Tensor& probe) { return Intensity(patch, probe).sqrt(); }
 
 at::Tensor PoissonNll(const at::Tensor& intensity, const at::Tensor& measured) {
   const at::Tensor perPixel = intensity - at::xlogy(measured.square(), intensity);
@@ -28,8 +25,7 @@ at::Tensor AmplitudeMae(const at::Tensor& intensity, const at::Tensor& measured)
   return (intensity.clamp_min(1e-12).sqrt() - measured).abs().mean();
 }
 
-LossAndGradient PoissonLossAndGradient(const at::Tensor& patch, const at::Tensor& probe,
-                                       const at::Tensor& measured) {
+LossAndGradient PoissonLossAndGradient(const at::Tensor& patch, const at::Tensor& probe, const at::Tensor& measured) {
   // Differentiate with respect to the real view so the result is plainly (dL/dRe, dL/dIm),
   // independent of LibTorch's conjugate-Wirtinger convention for complex leaves.
   at::Tensor parts = at::view_as_real(patch).detach().clone().set_requires_grad(true);
@@ -38,8 +34,7 @@ LossAndGradient PoissonLossAndGradient(const at::Tensor& patch, const at::Tensor
   return {loss.detach(), parts.grad()};
 }
 
-at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t outH,
-                     int64_t outW) {
+at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t outH, int64_t outW) {
   const int64_t h = images.size(2), w = images.size(3);
   const auto opts = images.options();
   // source pixel of each output pixel, normalised for grid_sample with align_corners = true
@@ -50,8 +45,7 @@ at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t
   const at::Tensor gx = (cols.view({1, 1, outW}) - dx) * (2.0 / std::max<int64_t>(w - 1, 1)) - 1;
   const at::Tensor gy = (rows.view({1, outH, 1}) - dy) * (2.0 / std::max<int64_t>(h - 1, 1)) - 1;
   const int64_t m = images.size(0);
-  const at::Tensor grid =
-      at::stack({gx.expand({m, outH, outW}), gy.expand({m, outH, outW})}, -1);
+  const at::Tensor grid = at::stack({gx.expand({m, outH, outW}), gy.expand({m, outH, outW})}, -1);
   return at::grid_sampler(images, grid, /*bilinear*/ 0, /*zeros*/ 0, /*align_corners*/ true);
 }
 
@@ -99,8 +93,8 @@ void CheckOffsets(const at::Tensor& offsets, int64_t n) {
   const double reach = offsets.abs().max().item<double>();
   if (reach > 2.0 * static_cast<double>(n)) {
     throw std::invalid_argument("a group member lies " + std::to_string(reach) +
-                                " px from its group's centroid, more than 2N = " +
-                                std::to_string(2 * n) + ": such patches do not overlap");
+                                " px from its group's centroid, more than 2N = " + std::to_string(2 * n) +
+                                ": such patches do not overlap");
   }
 }
 

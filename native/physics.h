@@ -28,14 +28,12 @@ struct LossAndGradient {
 
 // The loss of `patch` against `measured`, and its gradient with respect to the patch's real and
 // imaginary parts, through autograd.
-LossAndGradient PoissonLossAndGradient(const at::Tensor& patch, const at::Tensor& probe,
-                                       const at::Tensor& measured);
+LossAndGradient PoissonLossAndGradient(const at::Tensor& patch, const at::Tensor& probe, const at::Tensor& measured);
 
 // Bilinear translation: images (M, K, H, W) real, shifts (M, 2) as (dx, dy) pixels. The result
 // (M, K, outH, outW) holds at (a, b) the input at (a - cy - dy, b - cx - dx), where
 // (cy, cx) = ((outH - H) / 2, (outW - W) / 2) centres the input; outside the input it is 0.
-at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t outH,
-                     int64_t outW);
+at::Tensor Translate(const at::Tensor& images, const at::Tensor& shifts, int64_t outH, int64_t outW);
 
 // object_big: the group's C patches (B, C, N, N) complex, placed at their offsets (B, C, 2) =
 // member position - centroid on a canvas that holds every offset, each counting only in its

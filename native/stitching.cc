@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
-#include <vector>
 #include <string>
+#include <vector>
 
 namespace ptpinn::stitching {
 
@@ -38,17 +38,16 @@ void CanvasSum::Add(const at::Tensor& patches, const at::Tensor& positions) {
   const at::Tensor top = pos.select(1, 1) - n / 2 - canvas_.originRow;
   const at::Tensor left = pos.select(1, 0) - n / 2 - canvas_.originCol;
   const at::Tensor row0 = top.floor(), col0 = left.floor();
-  if (row0.min().item<double>() < 0 || col0.min().item<double>() < 0 ||
-      row0.max().item<double>() + n + 1 > h || col0.max().item<double>() + n + 1 > w) {
-    throw std::out_of_range("a patch falls outside the " + std::to_string(h) + " x " +
-                            std::to_string(w) + " canvas");
+  if (row0.min().item<double>() < 0 || col0.min().item<double>() < 0 || row0.max().item<double>() + n + 1 > h ||
+      col0.max().item<double>() + n + 1 > w) {
+    throw std::out_of_range("a patch falls outside the " + std::to_string(h) + " x " + std::to_string(w) + " canvas");
   }
   const at::Tensor fy = (top - row0).to(at::kFloat).view({k, 1, 1, 1});
   const at::Tensor fx = (left - col0).to(at::kFloat).view({k, 1, 1, 1});
 
   // (K, N, N, 3): weighted real, weighted imaginary, weight
-  const at::Tensor values = at::cat({at::view_as_real(patches.to(at::kComplexFloat)) * weights_,
-                                     weights_.expand({k, n, n, 1})}, -1);
+  const at::Tensor values =
+      at::cat({at::view_as_real(patches.to(at::kComplexFloat)) * weights_, weights_.expand({k, n, n, 1})}, -1);
   // bilinear splat onto (N + 1) x (N + 1): the four whole-pixel neighbours of each sample
   auto shifted = [&](int64_t down, int64_t right) {
     return at::constant_pad_nd(values, {0, 0, right, 1 - right, down, 1 - down}, 0);
@@ -66,8 +65,7 @@ at::Tensor CanvasSum::Finish(double floor) const {
   const double threshold = floor * std::max(weight.max().item<double>(), 0.0);
   const at::Tensor covered = weight > threshold;
   const at::Tensor safe = at::where(covered, weight, at::ones_like(weight)).unsqueeze(1);
-  const at::Tensor object = at::where(covered.unsqueeze(1), sums_.narrow(1, 0, 2) / safe,
-                                      at::zeros_like(safe));
+  const at::Tensor object = at::where(covered.unsqueeze(1), sums_.narrow(1, 0, 2) / safe, at::zeros_like(safe));
   return at::view_as_complex(object.contiguous()).view({canvas_.height, canvas_.width});
 }
 
@@ -118,14 +116,16 @@ at::Tensor StitchAligned(const at::Tensor& patches, const at::Tensor& positions,
     // the patch's whole-pixel footprint (the bilinear spill is ignored: a phase needs no more)
     const int64_t row = static_cast<int64_t>(std::floor(xy[i][1] - n / 2 - canvas.originRow));
     const int64_t col = static_cast<int64_t>(std::floor(xy[i][0] - n / 2 - canvas.originCol));
-    return sum.narrow(0, std::clamp<int64_t>(row, 0, canvas.height - n), n).narrow(1, std::clamp<int64_t>(col, 0, canvas.width - n), n);
+    return sum.narrow(0, std::clamp<int64_t>(row, 0, canvas.height - n), n)
+        .narrow(1, std::clamp<int64_t>(col, 0, canvas.width - n), n);
   };
   for (const int64_t j : order) {
     c10::complex<double> overlap(0, 0);
-    for (const int64_t i : members[j]) overlap += (window(i) * aligned[i].conj() * w).sum().item<c10::complex<double>>();
+    for (const int64_t i : members[j])
+      overlap += (window(i) * aligned[i].conj() * w).sum().item<c10::complex<double>>();
     const double size = std::abs(overlap);
-    const c10::complex<float> turn = size > 0 ? c10::complex<float>(overlap.real() / size, overlap.imag() / size)
-                                              : c10::complex<float>(1, 0);
+    const c10::complex<float> turn =
+        size > 0 ? c10::complex<float>(overlap.real() / size, overlap.imag() / size) : c10::complex<float>(1, 0);
     for (const int64_t i : members[j]) {
       aligned[i].mul_(turn);
       window(i).add_(aligned[i] * w);

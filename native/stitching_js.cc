@@ -14,8 +14,7 @@ stitching::Canvas CanvasArg(const Napi::Value& value, const std::string& what) {
   // the canvas is (H * W, 3) floats
   if (canvas.height * canvas.width > (int64_t{1} << 28)) {
     throw Napi::RangeError::New(value.Env(), what + " of " + std::to_string(canvas.height) + " x " +
-                                                 std::to_string(canvas.width) +
-                                                 " pixels is larger than 2^28 pixels");
+                                                 std::to_string(canvas.width) + " pixels is larger than 2^28 pixels");
   }
   return canvas;
 }

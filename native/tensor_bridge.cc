@@ -18,9 +18,8 @@ int64_t Numel(const std::vector<int64_t>& shape) {
 // `lanes`). A copy, not a view: a caller may transfer or detach the buffer while a worker reads it
 // (a view then reads freed memory), and a Napi::Reference does not prevent that.
 template <typename T>
-at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char* what,
-                napi_typedarray_type type, const char* typeName, at::ScalarType dtype,
-                int64_t lanes = 1, bool copy = true) {
+at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char* what, napi_typedarray_type type,
+                const char* typeName, at::ScalarType dtype, int64_t lanes = 1, bool copy = true) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
     throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a " + typeName);
   }
@@ -32,10 +31,8 @@ at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char
   }
   const int64_t expected = lanes * Numel(shape);
   if (static_cast<int64_t>(array.ElementLength()) != expected) {
-    throw Napi::RangeError::New(value.Env(), std::string(what) + " has " +
-                                                 std::to_string(array.ElementLength()) +
-                                                 " elements, its shape needs " +
-                                                 std::to_string(expected));
+    throw Napi::RangeError::New(value.Env(), std::string(what) + " has " + std::to_string(array.ElementLength()) +
+                                                 " elements, its shape needs " + std::to_string(expected));
   }
   if (lanes > 1) shape.push_back(lanes);
   const at::Tensor view = at::from_blob(array.Data(), shape, at::TensorOptions().dtype(dtype));
@@ -55,8 +52,8 @@ std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what) {
   std::vector<int64_t> shape;
   double numel = 1;
   for (uint32_t i = 0; i < array.Length(); ++i) {
-    shape.push_back(IntegerArg(array.Get(i), std::string(what) + " shape[" + std::to_string(i) + "]",
-                               0, int64_t{1} << 31));
+    shape.push_back(
+        IntegerArg(array.Get(i), std::string(what) + " shape[" + std::to_string(i) + "]", 0, int64_t{1} << 31));
     numel *= static_cast<double>(shape.back());
   }
   // a typed array holds at most 2^32 elements here: a larger shape cannot match any array
@@ -66,8 +63,7 @@ std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what) {
   return shape;
 }
 
-at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape,
-                     const char* what) {
+at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
   return View<float>(value, shape, what, napi_float32_array, "Float32Array", at::kFloat);
 }
 
@@ -77,19 +73,15 @@ at::Tensor RowsOf(const Napi::Value& value, const std::vector<int64_t>& shape, c
       .index_select(0, rows);
 }
 
-at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape,
-                       const char* what) {
+at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
   return View<double>(value, shape, what, napi_float64_array, "Float64Array", at::kDouble);
 }
 
-at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& shape,
-                       const char* what) {
-  return at::view_as_complex(
-      View<float>(value, shape, what, napi_float32_array, "Float32Array", at::kFloat, 2));
+at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
+  return at::view_as_complex(View<float>(value, shape, what, napi_float32_array, "Float32Array", at::kFloat, 2));
 }
 
-at::Tensor IndexTensor(const Napi::Value& value, const std::vector<int64_t>& shape,
-                       const char* what) {
+at::Tensor IndexTensor(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
   // .to(kLong) is the copy
   return View<int32_t>(value, shape, what, napi_int32_array, "Int32Array", at::kInt, 1, false).to(at::kLong);
 }
@@ -100,8 +92,8 @@ Napi::Float32Array Float32ArrayFromTensor(Napi::Env env, const at::Tensor& tenso
   auto* owner = new at::Tensor(flat);
   const size_t count = static_cast<size_t>(flat.numel());
   auto buffer = Napi::ArrayBuffer::New(
-      env, owner->data_ptr<float>(), count * sizeof(float),
-      [](Napi::Env, void*, at::Tensor* held) { delete held; }, owner);
+      env, owner->data_ptr<float>(), count * sizeof(float), [](Napi::Env, void*, at::Tensor* held) { delete held; },
+      owner);
   return Napi::Float32Array::New(env, count, buffer, 0);
 }
 

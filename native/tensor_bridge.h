@@ -20,12 +20,10 @@ at::Tensor RowsOf(const Napi::Value& value, const std::vector<int64_t>& shape, c
                   const char* what);
 
 // The same for a Float64Array (scan positions keep their float64 precision).
-at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape,
-                       const char* what);
+at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what);
 
 // A view of an interleaved (re, im) Float32Array as a complex64 tensor of `shape` (no copy).
-at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& shape,
-                       const char* what);
+at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what);
 
 // A Float32Array over the tensor's memory (complex tensors as interleaved re, im). The tensor,
 // made contiguous, is owned by the ArrayBuffer's finalizer: no copy when already contiguous.
@@ -42,7 +40,6 @@ void RequireFinite(Napi::Env env, const at::Tensor& t, const char* what);
 namespace ptpinn {
 
 // An Int32Array of indices as an int64 tensor of `shape` (copied: LibTorch indexes with int64).
-at::Tensor IndexTensor(const Napi::Value& value, const std::vector<int64_t>& shape,
-                       const char* what);
+at::Tensor IndexTensor(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what);
 
 }  // namespace ptpinn

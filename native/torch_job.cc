@@ -53,12 +53,9 @@ void TorchJob::OnOK() {
   }
 }
 
-void TorchJob::OnError(const Napi::Error& error) {
-  deferred_.Reject(Rejection(error.Message()).Value());
-}
+void TorchJob::OnError(const Napi::Error& error) { deferred_.Reject(Rejection(error.Message()).Value()); }
 
-Napi::Promise RunTorchJob(Napi::Env env, int threads, TorchJob::Compute compute,
-                          TorchJob::Resolve resolve) {
+Napi::Promise RunTorchJob(Napi::Env env, int threads, TorchJob::Compute compute, TorchJob::Resolve resolve) {
   auto* job = new TorchJob(env, threads, std::move(compute), std::move(resolve));
   Napi::Promise promise = job->Promise();
   job->Queue();  // AsyncWorker deletes itself after OnOK/OnError.

@@ -37,7 +37,6 @@ class TorchJob : public Napi::AsyncWorker {
 };
 
 // Queues the job and returns its promise.
-Napi::Promise RunTorchJob(Napi::Env env, int threads, TorchJob::Compute compute,
-                          TorchJob::Resolve resolve);
+Napi::Promise RunTorchJob(Napi::Env env, int threads, TorchJob::Compute compute, TorchJob::Resolve resolve);
 
 }  // namespace ptpinn

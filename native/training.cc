@@ -18,8 +18,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The loss of one batch of groups: network on X / s, merge (g > 1), physics, likelihood.
 // `probe` is complex (N, N).
-torch::Tensor BatchLoss(PtychoPinn& net, const GroupedData& data, const torch::Tensor& rows,
-                        const torch::Tensor& probe, double scale, const TrainOptions& options) {
+torch::Tensor BatchLoss(PtychoPinn& net, const GroupedData& data, const torch::Tensor& rows, const torch::Tensor& probe,
+                        double scale, const TrainOptions& options) {
   const torch::Tensor groups = data.groups.index_select(0, rows);
   const int64_t b = groups.size(0), c = groups.size(1), n = data.diffraction.size(-1);
   const torch::Tensor x = data.diffraction.index_select(0, groups.reshape({-1})).view({b, c, n, n}) / scale;
@@ -33,12 +33,11 @@ torch::Tensor BatchLoss(PtychoPinn& net, const GroupedData& data, const torch::T
     patches = physics::MergeGroup(patches, data.offsets.index_select(0, rows));
   }
   const torch::Tensor intensity = physics::Intensity(patches, probe);
-  return options.loss == LossMode::kPoisson ? physics::PoissonNll(intensity, x)
-                                            : physics::AmplitudeMae(intensity, x);
+  return options.loss == LossMode::kPoisson ? physics::PoissonNll(intensity, x) : physics::AmplitudeMae(intensity, x);
 }
 
-double EvaluationLoss(PtychoPinn& net, const GroupedData& data, const torch::Tensor& probe,
-                      double scale, const TrainOptions& options) {
+double EvaluationLoss(PtychoPinn& net, const GroupedData& data, const torch::Tensor& probe, double scale,
+                      const TrainOptions& options) {
   torch::NoGradGuard noGrad;
   const int64_t count = data.groups.size(0);
   double total = 0;
@@ -62,14 +61,18 @@ bool AllFinite(const std::vector<torch::Tensor>& tensors) {
 double CosineRate(double base, int64_t step, int64_t total, int64_t perEpoch) {
   const int64_t warmup = std::max<int64_t>(1, std::min(perEpoch, total / 10));
   if (step < warmup) return base * static_cast<double>(step + 1) / static_cast<double>(warmup);
-  const double progress = static_cast<double>(step - warmup) / static_cast<double>(std::max<int64_t>(1, total - 1 - warmup));
+  const double progress =
+      static_cast<double>(step - warmup) / static_cast<double>(std::max<int64_t>(1, total - 1 - warmup));
   constexpr double floor = 0.05;
   return base * (floor + (1 - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
 }
 
-void SetLearningRate(torch::optim::Adam& adam, double lr) {
-  for (auto& group : adam.param_groups()) {
-    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+// The network's group gets `lr`; the probe's group (the second, when the probe is trainable)
+// `probeLr`.
+void SetLearningRate(torch::optim::Adam& adam, double lr, double probeLr) {
+  auto& groups = adam.param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    static_cast<torch::optim::AdamOptions&>(groups[i].options()).lr(i == 0 ? lr : probeLr);
   }
 }
 
@@ -112,7 +115,7 @@ void RestoreAdam(torch::optim::Adam& adam, const torch::OrderedDict<std::string,
 }
 
 std::vector<TrainState::Moments> SaveAdam(torch::optim::Adam& adam,
-                                         const torch::OrderedDict<std::string, torch::Tensor>& named) {
+                                          const torch::OrderedDict<std::string, torch::Tensor>& named) {
   std::vector<TrainState::Moments> out;
   auto& state = adam.state();
   for (const auto& item : named) {
@@ -126,10 +129,9 @@ std::vector<TrainState::Moments> SaveAdam(torch::optim::Adam& adam,
 
 }  // namespace
 
-TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* validation,
-                   const torch::Tensor& probe, double scale, const TrainOptions& options,
-                   const TrainState& start, const std::function<void(const Progress&)>& report,
-                   const std::atomic<bool>& cancel) {
+TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* validation, const torch::Tensor& probe,
+                   double scale, const TrainOptions& options, const TrainState& start,
+                   const std::function<void(const Progress&)>& report, const std::atomic<bool>& cancel) {
   net->train();
   // a trainable probe: a leaf of real and imaginary parts, held at its starting power
   torch::Tensor probeParts;
@@ -143,9 +145,8 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
   }
   const torch::Tensor physicsProbe = probeParts.defined() ? torch::view_as_complex(probeParts) : probe;
   const auto trainables = Trainables(net, probeParts);
-  // one rate for both: on the fixture (gridsize 2, 5 epochs) the probe at 10 times the network's
-  // rate lost the object (phase correlation 0.20, against 0.78 at the same rate)
-  torch::optim::Adam adam(trainables.values(), torch::optim::AdamOptions(options.learningRate));
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(options.learningRate));
+  if (probeParts.defined()) adam.add_param_group(torch::optim::OptimizerParamGroup({probeParts}));
   RestoreAdam(adam, trainables, start);
   std::mt19937_64 rng(options.seed);
   const int64_t count = train.groups.size(0);
@@ -156,7 +157,12 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
   st = start;
   st.adam.clear();
   if (st.learningRate <= 0) st.learningRate = options.learningRate;
-  SetLearningRate(adam, st.learningRate);
+  // the probe's rate follows the network's, scaled, and is zero before probeStartEpoch: while the
+  // object is still far off, the probe would absorb its errors
+  auto setRates = [&](int64_t epoch) {
+    const double probe = epoch >= options.probeStartEpoch ? st.learningRate * options.probeRateScale : 0.0;
+    SetLearningRate(adam, st.learningRate, probe);
+  };
   // plateau: halve the rate after `plateauPatience` epochs without improvement
   constexpr int64_t plateauPatience = 10;
   const int64_t until = options.untilEpoch > 0 ? std::min(options.untilEpoch, options.epochs) : options.epochs;
@@ -177,6 +183,7 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
     }
     if (epoch < st.epoch) continue;
     if (epoch >= until) return finish("checkpoint");
+    setRates(epoch);
     const torch::Tensor shuffled = torch::tensor(order, torch::kLong);
     const auto epochStarted = std::chrono::steady_clock::now();
     int64_t done = 0;
@@ -187,22 +194,22 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
       const torch::Tensor rows = shuffled.narrow(0, begin, size);
       if (options.scheduler == Scheduler::kCosine) {
         st.learningRate = CosineRate(options.learningRate, epoch * batches + batch, options.epochs * batches, batches);
-        SetLearningRate(adam, st.learningRate);
+        setRates(epoch);
       }
       adam.zero_grad();
       torch::Tensor loss = BatchLoss(net, train, rows, physicsProbe, scale, options);
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {
-        out.message = "the loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") +
-                      " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch + 1);
+        out.message = "the loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at epoch " +
+                      std::to_string(epoch + 1) + ", batch " + std::to_string(batch + 1);
         return finish("non_finite");
       }
       loss.backward();
       std::vector<torch::Tensor> grads;
       for (const auto& p : trainables.values()) grads.push_back(p.grad());
       if (!AllFinite(grads)) {
-        out.message = "a gradient became NaN or infinite at epoch " + std::to_string(epoch + 1) +
-                      ", batch " + std::to_string(batch + 1);
+        out.message = "a gradient became NaN or infinite at epoch " + std::to_string(epoch + 1) + ", batch " +
+                      std::to_string(batch + 1);
         return finish("non_finite");
       }
       adam.step();
@@ -214,11 +221,10 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
       st.batch = batch + 1;
       done += size;
       out.batchLoss.push_back(value);
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - epochStarted).count();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epochStarted).count();
       const bool last = batch == batches - 1;
-      Progress p{epoch + 1, options.epochs, batch + 1, batches, value, done / seconds,
-                 st.learningRate, false, kNaN, kNaN};
+      Progress p{epoch + 1,      options.epochs,  batch + 1, batches, value,
+                 done / seconds, st.learningRate, false,     kNaN,    kNaN};
       if (last) {
         p.epochEnd = true;
         p.epochLoss = st.epochSum / count;
@@ -257,7 +263,6 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
             st.plateauWait = 0;
           }
         }
-        SetLearningRate(adam, st.learningRate);
         if (stopEarly) return finish("early_stop");
       }
     }

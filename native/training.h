@@ -6,9 +6,9 @@
 
 #include <atomic>
 #include <functional>
-#include <stdexcept>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -39,9 +39,12 @@ struct TrainOptions {
   Scheduler scheduler = Scheduler::kNone;
   int64_t earlyStopPatience = 100;
   bool objectBig = true;
-  // The probe is a parameter of the physics, refined with the network at the same learning rate
-  // and held at the normalised power sum |P|^2 = (N/2)^2 (the object's amplitude keeps its scale).
+  // The probe is a parameter of the physics, refined with the network from epoch probeStartEpoch
+  // (0-based) at probeRateScale times its learning rate, and held at the normalised power sum
+  // |P|^2 = (N/2)^2 (the object's amplitude keeps its scale).
   bool probeTrainable = false;
+  double probeRateScale = 1;
+  int64_t probeStartEpoch = 0;
   Precision precision = Precision::kFloat32;
   // Return with stop "checkpoint" once this many epochs are complete (0: run to `epochs`), so the
   // caller can save the state and call again: checkpoints and resumption share one path.
@@ -51,9 +54,9 @@ struct TrainOptions {
 // Everything the loop carries from one batch to the next besides the weights: what a resumed run
 // needs to continue exactly where the interrupted one stopped.
 struct TrainState {
-  int64_t epoch = 0;     // epochs complete
-  int64_t batch = 0;     // batches of the next epoch complete (an interruption mid-epoch)
-  double epochSum = 0;   // sum of size x loss over those batches
+  int64_t epoch = 0;    // epochs complete
+  int64_t batch = 0;    // batches of the next epoch complete (an interruption mid-epoch)
+  double epochSum = 0;  // sum of size x loss over those batches
   double learningRate = 0;
   double best = std::numeric_limits<double>::infinity();  // best monitored loss so far
   int64_t bestEpoch = 0;
@@ -74,13 +77,13 @@ struct Progress {
   double loss;              // this batch's loss
   double samplesPerSecond;  // groups per second over the epoch so far
   double learningRate;
-  bool epochEnd;            // on the epoch's last report: epochLoss and validationLoss are set
+  bool epochEnd;                     // on the epoch's last report: epochLoss and validationLoss are set
   double epochLoss, validationLoss;  // NaN when not known (yet, or no validation set)
 };
 
 struct TrainOutcome {
   std::vector<double> batchLoss, epochLoss, validationLoss, learningRate;
-  std::string stop;  // "completed", "cancelled", "early_stop", "non_finite" or "checkpoint"
+  std::string stop;     // "completed", "cancelled", "early_stop", "non_finite" or "checkpoint"
   std::string message;  // for "non_finite": where the loss stopped being finite
   TrainState state;     // where the loop stopped (for "non_finite": before the bad batch)
   // copies of the weights at the best monitored loss, when this call improved on it (with a
@@ -92,16 +95,15 @@ struct TrainOutcome {
 
 // Trains from `start` (a fresh run: a default TrainState with learningRate 0) to the end or to
 // options.untilEpoch. `probe` is where a trainable probe starts.
-TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* validation,
-                   const torch::Tensor& probe, double scale, const TrainOptions& options,
-                   const TrainState& start, const std::function<void(const Progress&)>& report,
-                   const std::atomic<bool>& cancel);
+TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* validation, const torch::Tensor& probe,
+                   double scale, const TrainOptions& options, const TrainState& start,
+                   const std::function<void(const Progress&)>& report, const std::atomic<bool>& cancel);
 
 struct PredictOptions {
-  double scale = 1;             // the intensity scale: the network sees diffraction / scale
-  int64_t batchSize = 16;       // patterns per forward pass (whole groups, at least one)
+  double scale = 1;        // the intensity scale: the network sees diffraction / scale
+  int64_t batchSize = 16;  // patterns per forward pass (whole groups, at least one)
   Precision precision = Precision::kFloat32;
-  bool keepPatches = true;      // return every group's patches (G, C, N, N)
+  bool keepPatches = true;  // return every group's patches (G, C, N, N)
   // stitch batch by batch onto this canvas (positions (G * C, 2) in group order, weights (N, N))
   std::optional<stitching::Canvas> canvas;
   torch::Tensor positions, weights;

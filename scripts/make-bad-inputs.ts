@@ -286,7 +286,7 @@ function withHeader(npy: Uint8Array, edit: (dict: string) => string): Buffer {
   const dict = b.subarray(10, 10 + length).toString('latin1').trimEnd();
   const next = edit(dict);
   if (next.length + 1 > length) throw new Error(`header ${next} does not fit in ${length} bytes`);
-  b.write(next.padEnd(length - 1, ' ') + '\n', 10, 'latin1');
+  b.write(`${next.padEnd(length - 1, ' ')}\n`, 10, 'latin1');
   return b;
 }
 
@@ -635,6 +635,7 @@ export async function makeBadInputs(dir: string): Promise<BadCase[]> {
   // ---- bundles ----
   const members = await readMembers(model);
   const manifestText = Buffer.from(members.get('manifest.json')!).toString('utf8');
+  // biome-ignore lint/suspicious/noExplicitAny: manifests are edited into every malformed shape here
   const manifest = (): Record<string, any> => JSON.parse(manifestText);
   const weights = members.get('weights.safetensors')!;
   const probe = members.get('probe.npy')!;
@@ -648,6 +649,7 @@ export async function makeBadInputs(dir: string): Promise<BadCase[]> {
     m.entries['probe.npy'] = { sha256: sha256(p), size: p.length };
     await bundle(name, [['manifest.json', json(m)], ['weights.safetensors', w], ['probe.npy', p]]);
   };
+  // biome-ignore lint/suspicious/noExplicitAny: as above
   const edited = async (name: string, edit: (m: Record<string, any>) => void) => {
     const m = manifest();
     edit(m);
@@ -706,7 +708,7 @@ export async function makeBadInputs(dir: string): Promise<BadCase[]> {
   {
     const ts = tensors();
     const t = ts.find((x) => x.name === 'encoder.blocks.0.conv1.weight');
-    if (!t || t.shape.length !== 4 || t.shape[0] === t.shape[1]) throw new Error(`encoder.blocks.0.conv1.weight has shape ${t?.shape}`);
+    if (t?.shape.length !== 4 || t.shape[0] === t.shape[1]) throw new Error(`encoder.blocks.0.conv1.weight has shape ${t?.shape}`);
     [t.shape[0], t.shape[1]] = [t.shape[1], t.shape[0]];
     await consistent('weights-wrong-shape', encode(ts));
   }
@@ -735,7 +737,7 @@ export async function makeBadInputs(dir: string): Promise<BadCase[]> {
   chmodSync(unwritable, 0o500);
 
   const cases = badCases(dir, facts);
-  writeFileSync(join(dir, 'cases.json'), JSON.stringify(cases, null, 2) + '\n');
+  writeFileSync(join(dir, 'cases.json'), `${JSON.stringify(cases, null, 2)}\n`);
   return cases;
 }
 

@@ -4,7 +4,7 @@ import { NpyError, decodeNpy } from '../lib/npy.js';
 import { SafetensorsError, decodeSafetensors } from '../lib/safetensors.js';
 
 function npyWithHeader(header: string): Uint8Array {
-  const text = header.padEnd(118, ' ') + '\n';
+  const text = `${header.padEnd(118, ' ')}\n`;
   const out = new Uint8Array(10 + text.length);
   out.set([0x93, ...Buffer.from('NUMPY'), 1, 0], 0);
   new DataView(out.buffer).setUint16(8, text.length, true);

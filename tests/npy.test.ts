@@ -21,7 +21,7 @@ const SHAPES = [[], [17], [0], [3, 0, 2], [2, 3, 4]];
 /** A .npy file built by hand from a header dict text and data bytes, independent of the writer. */
 function npyBytes(dict: string, data: Uint8Array, version: 1 | 2 | 3 = 1): Uint8Array {
   const prefix = version === 1 ? 10 : 12;
-  const text = Buffer.from(dict + '\n', version === 3 ? 'utf8' : 'latin1');
+  const text = Buffer.from(`${dict}\n`, version === 3 ? 'utf8' : 'latin1');
   const out = new Uint8Array(prefix + text.length + data.length);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
   const view = new DataView(out.buffer);
@@ -74,30 +74,30 @@ test('float16 is written as <f2 bits, rounding to nearest even like NumPy', (t) 
 });
 
 test('hand-built big-endian files decode to the right values', (t) => {
-  const f8 = decodeNpy(npyBytes("{'descr': '>f8', 'fortran_order': False, 'shape': (2, 3), }", bytesOf(48, (v) => [1.5, -2, NaN, -Infinity, -0, 1e-300].forEach((x, i) => v.setFloat64(8 * i, x, false)))));
+  const f8 = decodeNpy(npyBytes("{'descr': '>f8', 'fortran_order': False, 'shape': (2, 3), }", bytesOf(48, (v) => [1.5, -2, NaN, -Infinity, -0, 1e-300].forEach((x, i) => { v.setFloat64(8 * i, x, false); }))));
   t.is(difference(f8, { dtype: 'float64', shape: [2, 3], data: Float64Array.from([1.5, -2, NaN, -Infinity, -0, 1e-300]) }), null);
 
-  const i8 = decodeNpy(npyBytes("{'descr': '>i8', 'fortran_order': False, 'shape': (3,), }", bytesOf(24, (v) => [-(2n ** 63n), 2n ** 63n - 1n, -2n].forEach((x, i) => v.setBigInt64(8 * i, x, false)))));
+  const i8 = decodeNpy(npyBytes("{'descr': '>i8', 'fortran_order': False, 'shape': (3,), }", bytesOf(24, (v) => [-(2n ** 63n), 2n ** 63n - 1n, -2n].forEach((x, i) => { v.setBigInt64(8 * i, x, false); }))));
   t.is(difference(i8, { dtype: 'int64', shape: [3], data: BigInt64Array.from([-(2n ** 63n), 2n ** 63n - 1n, -2n]) }), null);
 
   const u8 = decodeNpy(npyBytes("{'descr': '>u8', 'fortran_order': False, 'shape': (1,), }", bytesOf(8, (v) => v.setBigUint64(0, 2n ** 64n - 1n, false))));
   t.is(difference(u8, { dtype: 'uint64', shape: [1], data: BigUint64Array.from([2n ** 64n - 1n]) }), null);
 
-  const u2 = decodeNpy(npyBytes("{'descr': '>u2', 'fortran_order': False, 'shape': (2,), }", bytesOf(4, (v) => (v.setUint16(0, 0x1234, false), v.setUint16(2, 65535, false)))));
+  const u2 = decodeNpy(npyBytes("{'descr': '>u2', 'fortran_order': False, 'shape': (2,), }", bytesOf(4, (v) => { v.setUint16(0, 0x1234, false); v.setUint16(2, 65535, false); })));
   t.is(difference(u2, { dtype: 'uint16', shape: [2], data: Uint16Array.from([0x1234, 65535]) }), null);
 
-  const i4 = decodeNpy(npyBytes("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }", bytesOf(8, (v) => (v.setInt32(0, -(2 ** 31), false), v.setInt32(4, 123456789, false)))));
+  const i4 = decodeNpy(npyBytes("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }", bytesOf(8, (v) => { v.setInt32(0, -(2 ** 31), false); v.setInt32(4, 123456789, false); })));
   t.is(difference(i4, { dtype: 'int32', shape: [2], data: Int32Array.from([-(2 ** 31), 123456789]) }), null);
 
   // Each half of a complex value is swapped on its own.
-  const c8 = decodeNpy(npyBytes("{'descr': '>c8', 'fortran_order': False, 'shape': (2,), }", bytesOf(16, (v) => [1.25, -3, 0.5, 7].forEach((x, i) => v.setFloat32(4 * i, x, false)))));
+  const c8 = decodeNpy(npyBytes("{'descr': '>c8', 'fortran_order': False, 'shape': (2,), }", bytesOf(16, (v) => [1.25, -3, 0.5, 7].forEach((x, i) => { v.setFloat32(4 * i, x, false); }))));
   t.is(difference(c8, { dtype: 'complex64', shape: [2], data: Float32Array.from([1.25, -3, 0.5, 7]) }), null);
 
-  const c16 = decodeNpy(npyBytes("{'descr': '>c16', 'fortran_order': False, 'shape': (1,), }", bytesOf(16, (v) => (v.setFloat64(0, Math.PI, false), v.setFloat64(8, -Math.E, false)))));
+  const c16 = decodeNpy(npyBytes("{'descr': '>c16', 'fortran_order': False, 'shape': (1,), }", bytesOf(16, (v) => { v.setFloat64(0, Math.PI, false); v.setFloat64(8, -Math.E, false); })));
   t.is(difference(c16, { dtype: 'complex128', shape: [1], data: Float64Array.from([Math.PI, -Math.E]) }), null);
 
   const halfBits = [0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x7c00, 0x7e00];
-  const f2 = decodeNpy(npyBytes("{'descr': '>f2', 'fortran_order': False, 'shape': (7,), }", bytesOf(14, (v) => halfBits.forEach((h, i) => v.setUint16(2 * i, h, false)))));
+  const f2 = decodeNpy(npyBytes("{'descr': '>f2', 'fortran_order': False, 'shape': (7,), }", bytesOf(14, (v) => halfBits.forEach((h, i) => { v.setUint16(2 * i, h, false); }))));
   t.is(difference(f2, { dtype: 'float16', shape: [7], data: Float32Array.from([1, -2, 65504, 2 ** -24, -0, Infinity, NaN]) }), null);
 });
 
@@ -113,10 +113,10 @@ test('hand-built Fortran-order files are transposed into C order', (t) => {
   t.is(difference(a, { dtype: 'int32', shape, data: expected }), null);
 
   // Big-endian complex in Fortran order: [[1+2j, 3+4j], [5+6j, 7+8j]] stored column by column.
-  const c = decodeNpy(npyBytes("{'descr': '>c16', 'fortran_order': True, 'shape': (2, 2), }", bytesOf(64, (v) => [1, 2, 5, 6, 3, 4, 7, 8].forEach((x, i) => v.setFloat64(8 * i, x, false)))));
+  const c = decodeNpy(npyBytes("{'descr': '>c16', 'fortran_order': True, 'shape': (2, 2), }", bytesOf(64, (v) => [1, 2, 5, 6, 3, 4, 7, 8].forEach((x, i) => { v.setFloat64(8 * i, x, false); }))));
   t.is(difference(c, { dtype: 'complex128', shape: [2, 2], data: Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }), null);
 
-  const f2 = decodeNpy(npyBytes("{'descr': '<f2', 'fortran_order': True, 'shape': (2, 3), }", bytesOf(12, (v) => [0x3c00, 0x4400, 0x4000, 0x4500, 0x4200, 0x4600].forEach((h, i) => v.setUint16(2 * i, h, true)))));
+  const f2 = decodeNpy(npyBytes("{'descr': '<f2', 'fortran_order': True, 'shape': (2, 3), }", bytesOf(12, (v) => [0x3c00, 0x4400, 0x4000, 0x4500, 0x4200, 0x4600].forEach((h, i) => { v.setUint16(2 * i, h, true); }))));
   t.is(difference(f2, { dtype: 'float16', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }), null);
 
   const b = decodeNpy(npyBytes("{'descr': '|b1', 'fortran_order': True, 'shape': (2, 2), }", Uint8Array.from([1, 0, 0, 1])));
@@ -126,7 +126,7 @@ test('hand-built Fortran-order files are transposed into C order', (t) => {
 });
 
 test('version 2.0 and 3.0 headers, = and | byte orders and older header spellings are read', (t) => {
-  const data = bytesOf(16, (v) => (v.setFloat64(0, 1.5, true), v.setFloat64(8, -2.5, true)));
+  const data = bytesOf(16, (v) => { v.setFloat64(0, 1.5, true); v.setFloat64(8, -2.5, true); });
   const expected = { dtype: 'float64' as const, shape: [2], data: Float64Array.from([1.5, -2.5]) };
   t.is(difference(decodeNpy(npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", data, 2)), expected), null);
   t.is(difference(decodeNpy(npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), 'note': 'é'}", data, 3)), expected), null);

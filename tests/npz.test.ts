@@ -24,7 +24,7 @@ const SHAPES = [[], [17], [0], [3, 0, 2], [2, 3, 4]];
 /** Every dtype in every shape, keyed `<dtype>_<shape index>`. */
 function allArrays(seed: number): Record<string, NdArray> {
   const arrays: Record<string, NdArray> = {};
-  for (const dtype of ALL_DTYPES) SHAPES.forEach((shape, s) => (arrays[`${dtype}_${s}`] = sample(dtype, shape, seed + s)));
+  for (const dtype of ALL_DTYPES) for (const [s, shape] of SHAPES.entries()) arrays[`${dtype}_${s}`] = sample(dtype, shape, seed + s);
   return arrays;
 }
 

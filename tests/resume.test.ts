@@ -138,5 +138,5 @@ test.serial('a refined probe and the cosine schedule resume exactly too', async 
   // the rate of each epoch's last batch (4 batches an epoch, 16 in all): warm-up of
   // max(1, min(4, 16 / 10)) = 1 batch, then 0.05 + 0.95 (1 + cos(pi (step - 1) / 14)) / 2 of 3e-3
   const expected = [3, 7, 11, 15].map((step) => 3e-3 * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / 14))));
-  whole.history!.learningRate.forEach((rate, i) => t.true(Math.abs(rate - expected[i]) < 1e-12, `epoch ${i + 1}: ${rate}, expected ${expected[i]}`));
+  for (const [i, rate] of whole.history!.learningRate.entries()) t.true(Math.abs(rate - expected[i]) < 1e-12, `epoch ${i + 1}: ${rate}, expected ${expected[i]}`);
 });

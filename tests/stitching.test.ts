@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { ComplexArray } from '../lib/ndarray.js';
 import { mergeGroup } from '../lib/physics.js';
-import { centerWeights, extractPatches, stitch } from '../lib/stitching.js';
+import { extractPatches, stitch } from '../lib/stitching.js';
 import { seeded } from './helpers/random.js';
 
 function randomObject(h: number, w: number, seed: number): ComplexArray {

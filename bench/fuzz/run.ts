@@ -74,7 +74,7 @@ function slice(from: number, to: number): Promise<void> {
   });
 }
 
-const first = single >= 0 ? single : 0;
+const first = Math.max(single , 0);
 const per = Math.ceil(total / workers);
 await Promise.all(Array.from({ length: workers }, (_, w) => slice(first + w * per, first + Math.min(total, (w + 1) * per))));
 

@@ -1,6 +1,6 @@
 // `ptychopinn demo`: the whole cycle on the bundled data: simulate, train, save, load, infer.
 import type { Command } from 'commander';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadModel, saveModel } from '../bundle.js';
 import { loadDataset, saveDataset } from '../dataset.js';
 import { FIXTURE_RECIPE, fixtureFiles, readRun1084, simulateRun1084 } from '../fixture.js';

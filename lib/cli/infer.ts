@@ -1,6 +1,6 @@
 // `ptychopinn infer`: reconstruct a dataset's object with a trained model (SPEC sections 7 and 9).
 import { type Command, Option } from 'commander';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { AmpActivation, InferencePrecision } from '../config.js';
 import { loadDataset } from '../dataset.js';
 import { addon } from '../binding.js';

@@ -48,6 +48,8 @@ interface TrainFlags {
   oversample?: boolean;
   probe_mask?: boolean;
   probe_trainable?: boolean;
+  probe_lr_scale?: number;
+  probe_start_epoch?: number;
   n_filters_scale?: number;
   amp_activation?: AmpActivation;
   probe_big: boolean;
@@ -91,6 +93,8 @@ export function registerTrain(program: Command): void {
     .option('--oversample', 'allow more groups than scan positions')
     .option('--probe_mask', 'soft circular mask on the probe')
     .option('--probe_trainable', 'refine the probe with the network (held at its power); the bundle keeps the refined probe')
+    .option('--probe_lr_scale <f>', `with --probe_trainable: the probe's learning rate over the network's (default ${d.probeLrScale})`, schemaValue(T.probeLrScale, 'probe_lr_scale'))
+    .option('--probe_start_epoch <k>', `with --probe_trainable: epochs before the probe starts to change (default ${d.probeStartEpoch})`, schemaValue(T.probeStartEpoch, 'probe_start_epoch'))
     .option('--n_filters_scale <f>', `network width factor (default ${dm.nFiltersScale})`, schemaValue(M.nFiltersScale, 'n_filters_scale'))
     .addOption(new Option('--amp_activation <name>', `amplitude activation (default ${dm.ampActivation})`).choices(AMP_ACTIVATIONS))
     .option('--no-probe_big', 'decoders fill only the centre N/2 x N/2 of a patch')
@@ -150,7 +154,8 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const training = { maxEpochs: flags.max_epochs, batchSize: flags.batch_size, learningRate: flags.learning_rate,
     nGroups: flags.n_images, neighborCount: flags.neighbor_count, oversample: flags.oversample,
     seed: flags.seed, lossMode: flags.loss_mode, scheduler: flags.scheduler, earlyStopPatience: flags.early_stop_patience,
-    precision: flags.precision, probeTrainable: flags.probe_trainable };
+    precision: flags.precision, probeTrainable: flags.probe_trainable, probeLrScale: flags.probe_lr_scale,
+    probeStartEpoch: flags.probe_start_epoch };
 
   let tracker: Tracker | undefined;
   const runName = `train ${new Date().toISOString()}`;

@@ -40,6 +40,7 @@ export interface OnnxMetadata {
   probe?: string;
 }
 
+/** What an ONNX graph is built from: the configuration, the weights by name and the metadata. */
 export interface OnnxExportInput {
   config: ModelConfig;
   training?: TrainingConfig;
@@ -115,7 +116,7 @@ class Graph {
 
   int64s(name: string, values: number[]): string {
     const raw = Buffer.alloc(8 * values.length);
-    values.forEach((v, i) => raw.writeBigInt64LE(BigInt(v), 8 * i));
+    for (const [i, v] of values.entries()) raw.writeBigInt64LE(BigInt(v), 8 * i);
     this.initializers.push({ name, dims: [values.length], dataType: INT64, rawData: raw });
     return name;
   }

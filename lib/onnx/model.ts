@@ -21,6 +21,7 @@ import { decodeNpy } from '../npy.js';
 import { ONNX_FORMAT, ONNX_INPUT, ONNX_METADATA_KEY, ONNX_OUTPUTS, type OnnxMetadata, onnxFromBundle, onnxSchema } from './export.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './worker.js';
 
+/** A .onnx file or bundle ONNX Runtime cannot load or run: names the file. */
 export class OnnxModelError extends PtychoPinnError {
   override name = 'OnnxModelError';
   constructor(readonly file: string, message: string, options?: { cause?: unknown }) {
@@ -28,8 +29,10 @@ export class OnnxModelError extends PtychoPinnError {
   }
 }
 
+/** ONNX Runtime's graph optimisation level. */
 export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
 
+/** How `OnnxModel.load` opens a model. */
 export interface OnnxLoadOptions {
   /** Model fields the caller set explicitly: each must equal the model's (as for loadModel). */
   expected?: Partial<ModelConfig>;
@@ -53,6 +56,7 @@ const MetadataSchema = z.object({
   probe: z.string().optional(),
 });
 
+/** A PtychoPINN network run by ONNX Runtime (on a worker thread), from a bundle or a .onnx file: needs no LibTorch. */
 export class OnnxModel {
   /** The worker that holds ONNX Runtime's session, and the thread count it was made with. */
   private worker?: { thread: Worker; threads: number; failed?: Error };

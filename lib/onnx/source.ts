@@ -4,6 +4,7 @@
 /** The bundle's stored model.onnx, a graph built from its weights on loading, or a .onnx file. */
 export type OnnxSource = 'bundle' | 'built from weights' | 'onnx file';
 
+/** One line that says where an ONNX graph came from, for logs. */
 export function describeSource(source: OnnxSource): string {
   switch (source) {
     case 'bundle': return 'the bundle\'s model.onnx';
