@@ -63,7 +63,8 @@ class PtychoPinnNodeError(RuntimeError):
 
 
 def dataset_arrays(parameters: Any) -> dict[str, numpy.ndarray]:
-    """ptychodus' ReconstructInput as the NPZ arrays ptychopinn reads (counts, with --intensities)."""
+    """ptychodus' ReconstructInput as the NPZ arrays ptychopinn reads: amplitudes (the square root of
+    the counts) and the bad-pixel mask, the same file Reconstructor.exportTrainingData writes in Node."""
     product = parameters.product
     obj = product.object_
     geometry = obj.get_geometry()
@@ -72,8 +73,8 @@ def dataset_arrays(parameters: Any) -> dict[str, numpy.ndarray]:
     x_px = [m.coordinate_x_px for m in mapped]
     y_px = [m.coordinate_y_px for m in mapped]
     return {
-        # counts; a background subtraction may have left negatives
-        'diffraction': numpy.clip(numpy.asarray(parameters.diffraction_patterns, dtype=numpy.float32), 0, None),
+        # amplitudes from counts; a background subtraction may have left negatives
+        'diffraction': numpy.sqrt(numpy.clip(numpy.asarray(parameters.diffraction_patterns, dtype=numpy.float32), 0, None)),
         'bad_pixels': numpy.asarray(parameters.bad_pixels, dtype=bool),
         'probeGuess': numpy.asarray(product.probes.get_probe_no_opr().get_incoherent_mode(0), dtype=numpy.complex64),
         # the starting object: an initial guess, never written as ground truth
@@ -125,7 +126,7 @@ class PtychoPinnNodeReconstructor(TrainableReconstructor):  # type: ignore[misc,
     def train(self, data_path: Path) -> TrainOutput:
         data_path = Path(data_path)
         out = self._work / 'train'
-        flags = ['--train_data_file', str(data_path / TRAIN_FILE), '--output_dir', str(out), '--intensities', '--logger', 'none']
+        flags = ['--train_data_file', str(data_path / TRAIN_FILE), '--output_dir', str(out), '--logger', 'none']
         if (data_path / TEST_FILE).exists():
             flags += ['--test_data_file', str(data_path / TEST_FILE)]
         result = None
@@ -146,7 +147,7 @@ class PtychoPinnNodeReconstructor(TrainableReconstructor):  # type: ignore[misc,
         out = self._work / 'infer'
         result = None
         for event in self._run(['infer', '--model_path', str(self._model), '--test_data', str(data), '--output_dir', str(out),
-                                '--intensities', *self._infer_flags]):
+                                *self._infer_flags]):
             if event['event'] == 'progress' and event['stage'] == 'infer':
                 self._goal = event['total']
                 yield ReconstructOutput(parameters.product, progress=event['done'], result=0)

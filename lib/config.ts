@@ -26,6 +26,7 @@ export const SCHEDULERS = ['none', 'exponential', 'plateau', 'cosine'] as const;
 export const STITCH_WEIGHTS = ['center', 'probe'] as const;
 export const PATTERN_SIZES = [64, 128, 256] as const;
 export const PRECISIONS = ['fp32', 'bf16'] as const;
+export const PROBE_INITS = ['file', 'epie'] as const;
 /** Inference may also leave the choice to the CPU (`auto`: bf16 where it has bf16 dot products). */
 export const INFERENCE_PRECISIONS = ['auto', 'fp32', 'bf16'] as const;
 
@@ -62,6 +63,14 @@ export const TrainingConfigSchema = z.strictObject({
    * and held at its power. The bundle keeps the refined probe.
    */
   probeTrainable: flag(boolean().default(false), 'probe_trainable'),
+  /**
+   * Where the training probe starts: the file's, or the probe that `probeInitIterations` of ePIE
+   * retrieve from the training patterns' overlaps (which the network's loss hardly constrains: it
+   * absorbs a probe's error into each patch's object).
+   */
+  probeInit: flag(oneOf(PROBE_INITS).default('file'), 'probe_init'),
+  /** ePIE iterations of probeInit 'epie' (the probe is refined from the third). */
+  probeInitIterations: flag(integer(1, 10000).default(10), 'probe_init_iterations'),
   /** With probeTrainable: the probe's learning rate as a multiple of the network's. */
   probeLrScale: flag(nonNegative().default(1), 'probe_lr_scale'),
   /** With probeTrainable: the first epoch (0-based) in which the probe changes. */

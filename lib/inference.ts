@@ -21,6 +21,15 @@ export interface InferenceModel {
   seed: number;
 }
 
+/**
+ * The probe training found, when it found one (refined in training, or retrieved by ePIE before
+ * it): it knows the beam better than the file does. Normalised, like every training probe.
+ */
+export function learnedProbe(model: Pick<InferenceModel, 'training' | 'probe'>): ComplexArray | undefined {
+  const learned = model.training?.probeTrainable || model.training?.probeInit === 'epie';
+  return learned ? model.probe : undefined;
+}
+
 export interface InferencePlan {
   config: InferenceConfig;
   /** Pattern size N and patterns per group C. */
@@ -67,9 +76,8 @@ export function planInference(model: InferenceModel, dataset: Dataset, options: 
   const scale = config.rescaleInference ? intensityScale(dataset.diffraction.data, n, groups) : model.intensityScale;
   const xcoords = Float64Array.from(groups, (i) => dataset.xcoords[i]);
   const ycoords = Float64Array.from(groups, (i) => dataset.ycoords[i]);
-  // a probe refined in training knows the beam better than the file does
   const weights = config.stitchWeights === 'probe'
-    ? probeWeights(model.training?.probeTrainable && model.probe ? model.probe : dataset.probe)
+    ? probeWeights(learnedProbe(model) ?? dataset.probe)
     : centerWeights(n);
   let canvas: NativeCanvas;
   try {

@@ -11,6 +11,7 @@ import { type Groups, groupPositions } from './grouping.js';
 import { PtychoPinnModel, type TrainingHistory } from './model.js';
 import type { NativeOptions } from './physics.js';
 import { maskProbe, normalizeProbe } from './probe.js';
+import { reconstructIterative } from './iterative.js';
 import { intensityScale } from './scaling.js';
 import { resolveThreads } from './threads.js';
 import { AbortedError, ArgumentError, PtychoPinnError } from './errors.js';
@@ -143,7 +144,16 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
     // the chosen patterns hold no light: the file's problem, named as such
     throw new DatasetError(dataset.source, 'diffraction', (error as Error).message, { cause: error });
   }
-  const probe = normalizeProbe(modelConfig.probeMask ? maskProbe(dataset.probe) : dataset.probe).probe;
+  let start = dataset.probe;
+  if (!resumed && training.probeInit === 'epie') {
+    const retrieved = await reconstructIterative(dataset, {
+      method: 'epie', iterations: training.probeInitIterations, probeStart: Math.min(2, training.probeInitIterations - 1),
+      threads, signal: options.signal,
+    });
+    if (retrieved.stop === 'cancelled') throw new AbortedError('training was aborted while ePIE retrieved the probe: nothing was trained');
+    start = retrieved.probe;
+  }
+  const probe = normalizeProbe(modelConfig.probeMask ? maskProbe(start) : start).probe;
   if (resumed && resumed.intensityScale !== scale) {
     throw new ArgumentError(`${dataset.source}: this is not the data the resumed run was trained on (its intensity scale is ${scale}, the run's ${resumed.intensityScale})`);
   }

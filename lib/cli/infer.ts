@@ -6,6 +6,7 @@ import { loadDataset } from '../dataset.js';
 import { addon } from '../binding.js';
 import { BundleError, loadModel } from '../bundle.js';
 import { describeSource } from '../onnx/source.js';
+import { learnedProbe } from '../inference.js';
 import { isZipFile } from '../zip.js';
 import { type ReconstructionLike, writeReconstruction } from '../outputs.js';
 import { type IterativeMethod, refineReconstruction } from '../iterative.js';
@@ -115,9 +116,10 @@ async function runInfer(flags: InferFlags): Promise<void> {
   let result: ReconstructionLike = recon;
   let refineSeconds = 0;
   if (flags.refine) {
-    // a probe refined in training starts the iterations, at the file's power (the network's
+    // a probe found in training starts the iterations, at the file's power (the network's
     // object is in the units of the file's probe)
-    const start = model.training?.probeTrainable && model.probe ? { ...data, probe: scaleProbe(model.probe, 1 / normalizeProbe(data.probe).factor) } : data;
+    const learned = learnedProbe(model);
+    const start = learned ? { ...data, probe: scaleProbe(learned, 1 / normalizeProbe(data.probe).factor) } : data;
     const refined = await refineReconstruction(start, recon, {
       method: flags.refine_method, iterations: flags.refine, threads: flags.threads, onProgress: (p) => report.iteration(p),
     });

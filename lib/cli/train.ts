@@ -8,6 +8,7 @@ import { loadModel, readManifest, saveModel } from '../bundle.js';
 import {
   AMP_ACTIVATIONS, type AmpActivation, LOSS_MODES, type LossMode, ModelConfigSchema, PRECISIONS, type Precision, SCHEDULERS, type Scheduler,
   ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig, flagOf,
+  PROBE_INITS,
 } from '../config.js';
 import { loadDataset } from '../dataset.js';
 import { AbortedError, InterruptedError } from '../errors.js';
@@ -49,6 +50,8 @@ interface TrainFlags {
   probe_mask?: boolean;
   probe_trainable?: boolean;
   probe_lr_scale?: number;
+  probe_init?: 'file' | 'epie';
+  probe_init_iterations?: number;
   probe_start_epoch?: number;
   n_filters_scale?: number;
   amp_activation?: AmpActivation;
@@ -93,6 +96,8 @@ export function registerTrain(program: Command): void {
     .option('--oversample', 'allow more groups than scan positions')
     .option('--probe_mask', 'soft circular mask on the probe')
     .option('--probe_trainable', 'refine the probe with the network (held at its power); the bundle keeps the refined probe')
+    .addOption(new Option('--probe_init <source>', `where the training probe starts: the file's, or retrieved by ePIE from the training patterns (default ${d.probeInit})`).choices(PROBE_INITS))
+    .option('--probe_init_iterations <k>', `ePIE iterations of --probe_init epie (default ${d.probeInitIterations})`, schemaValue(T.probeInitIterations, 'probe_init_iterations'))
     .option('--probe_lr_scale <f>', `with --probe_trainable: the probe's learning rate over the network's (default ${d.probeLrScale})`, schemaValue(T.probeLrScale, 'probe_lr_scale'))
     .option('--probe_start_epoch <k>', `with --probe_trainable: epochs before the probe starts to change (default ${d.probeStartEpoch})`, schemaValue(T.probeStartEpoch, 'probe_start_epoch'))
     .option('--n_filters_scale <f>', `network width factor (default ${dm.nFiltersScale})`, schemaValue(M.nFiltersScale, 'n_filters_scale'))
@@ -155,7 +160,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     nGroups: flags.n_images, neighborCount: flags.neighbor_count, oversample: flags.oversample,
     seed: flags.seed, lossMode: flags.loss_mode, scheduler: flags.scheduler, earlyStopPatience: flags.early_stop_patience,
     precision: flags.precision, probeTrainable: flags.probe_trainable, probeLrScale: flags.probe_lr_scale,
-    probeStartEpoch: flags.probe_start_epoch };
+    probeStartEpoch: flags.probe_start_epoch, probeInit: flags.probe_init, probeInitIterations: flags.probe_init_iterations };
 
   let tracker: Tracker | undefined;
   const runName = `train ${new Date().toISOString()}`;
