@@ -269,13 +269,15 @@ export class AddonLoadError extends PtychoPinnError {
 }
 
 /** The addon file to load under `root` and why, or the error that says what is missing. */
-export function findAddon(root: string = packageRoot(), env: Record<string, string | undefined> = process.env): { file: string; origin: string } {
+export function findAddon(root: string = packageRoot()): { file: string; origin: string } {
   const local = join(root, 'build', 'Release', 'ptychopinn.node');
   if (existsSync(local)) return { file: local, origin: 'a local build' };
   // this package's own copy (scripts/ ships with it), which the install used too
   const prebuilds = require(join(packageRoot(), 'scripts', 'prebuilds.cjs')) as Prebuilds;
   const available = prebuilds.listPrebuilds(root);
-  const { chosen, reason } = prebuilds.choosePrebuild(available, prebuilds.systemLibtorch(), env);
+  // not the environment: LIBTORCH chooses what the install builds against, while a prebuild's
+  // RPATH (a system folder) decides what it loads
+  const { chosen, reason } = prebuilds.choosePrebuild(available, prebuilds.systemLibtorch(), {});
   if (chosen) return { file: chosen.file, origin: reason };
   throw new AddonLoadError(
     `ptychopinn: this command needs the native addon (LibTorch), and this install has none it can use. ` +

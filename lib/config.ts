@@ -65,11 +65,11 @@ export const TrainingConfigSchema = z.strictObject({
   probeTrainable: flag(boolean().default(false), 'probe_trainable'),
   /**
    * Where the training probe starts: the file's, or the probe that `probeInitIterations` of ePIE
-   * retrieve from the training patterns' overlaps (which the network's loss hardly constrains: it
+   * retrieve from the overlaps of the patterns the network trains on (which the network's loss hardly constrains: it
    * absorbs a probe's error into each patch's object).
    */
   probeInit: flag(oneOf(PROBE_INITS).default('file'), 'probe_init'),
-  /** ePIE iterations of probeInit 'epie' (the probe is refined from the third). */
+  /** ePIE iterations of probeInit 'epie' (the probe is refined from the third, or from the last when there are fewer). */
   probeInitIterations: flag(integer(1, 10000).default(10), 'probe_init_iterations'),
   /** With probeTrainable: the probe's learning rate as a multiple of the network's. */
   probeLrScale: flag(nonNegative().default(1), 'probe_lr_scale'),

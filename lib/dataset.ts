@@ -28,7 +28,7 @@ export interface Dataset {
   scanIndex?: Int32Array;
 }
 
-/** What a dataset's `objectGuess` is: only a ground truth is scored against. */
+/** What a dataset's `objectGuess` is: a ground truth or an unknown object is scored against, an initial guess is not. */
 export type ObjectKind = 'ground truth' | 'initial guess' | 'unknown';
 
 /** 'initial guess' when every pixel of the object holds the same value, else `otherwise`. */

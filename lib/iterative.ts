@@ -13,7 +13,7 @@ import { resolveThreads } from './threads.js';
 /** ePIE, or rPIE (regularised ePIE). */
 export type IterativeMethod = 'epie' | 'rpie';
 
-/** One iteration done: its number and the mean Fourier-magnitude error. */
+/** One iteration done: its number and its error, sum (|Psi| - X)^2 / sum X^2. */
 export interface IterativeProgress {
   iteration: number;
   iterations: number;
@@ -176,17 +176,22 @@ function onCanvas(object: ComplexArray, origin: [number, number], canvas: { orig
 export async function refineReconstruction(dataset: Dataset,
   recon: { object: ComplexArray; origin: [number, number]; patterns: Int32Array },
   options: Omit<IterativeOptions, 'initial' | 'nImages'> = {}): Promise<IterativeReconstruction> {
-  const total = patternCount(dataset);
   // the PINN's patterns, each once (groups may repeat them), in file order
-  const used = Int32Array.from(new Set(recon.patterns)).sort();
-  const subset: Dataset = used.length === total && used.every((p, i) => p === i) ? dataset : {
+  const { subset, used } = patternSubset(dataset, recon.patterns);
+  const refined = await reconstructIterative(subset, { probeStart: 0, ...options, initial: { object: recon.object, origin: recon.origin } });
+  return { ...refined, patterns: used };
+}
+
+/** The dataset restricted to `patterns` (file indices, repeats allowed), each once, in file order. */
+export function patternSubset(dataset: Dataset, patterns: Int32Array): { subset: Dataset; used: Int32Array } {
+  const used = Int32Array.from(new Set(patterns)).sort();
+  const subset: Dataset = used.length === patternCount(dataset) && used.every((p, i) => p === i) ? dataset : {
     ...dataset,
     diffraction: { ...dataset.diffraction, shape: [used.length, ...dataset.diffraction.shape.slice(1)], data: gather(dataset.diffraction.data, used, patternSize(dataset) ** 2) },
     xcoords: Float64Array.from(used, (p) => dataset.xcoords[p]),
     ycoords: Float64Array.from(used, (p) => dataset.ycoords[p]),
   };
-  const refined = await reconstructIterative(subset, { probeStart: 0, ...options, initial: { object: recon.object, origin: recon.origin } });
-  return { ...refined, patterns: used };
+  return { subset, used };
 }
 
 function gather(data: Float32Array, rows: Int32Array, size: number): Float32Array {

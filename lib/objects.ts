@@ -40,7 +40,7 @@ function toComplex(a: NdArray, where: string): ComplexArray {
   return { dtype: 'complex64', shape: [...a.shape], data };
 }
 
-/** Reads a complex object from an NPY or NPZ file (objectGuess, or the only 2-D complex array). */
+/** Reads a complex object from an NPY file, or from an NPZ file's `object` or `objectGuess`. */
 export async function readObject(path: string): Promise<ObjectFile> {
   if (extname(path).toLowerCase() === '.npy') {
     return { path, key: '.npy', object: toComplex(await readNpy(path), path), origin: [0, 0], kind: 'unknown' };

@@ -131,7 +131,7 @@ export async function writeLossPlot(path: string, history: { epochLoss: number[]
   await writePlot(path, { title: 'training loss', xLabel: 'epoch', yLabel: 'loss', series, logY: values.every((v) => v > 0) });
 }
 
-/** Writes what `infer` writes: amplitude and phase PNGs, the object as NPZ, and with a ground truth the comparison and FRC plot. */
+/** Writes what `infer` writes: amplitude and phase PNGs, the object as NPZ, and, unless the dataset's objectGuess is an initial guess, the comparison and FRC plot. */
 export async function writeReconstruction(dir: string, r: ReconstructionLike, dataset: Dataset,
   options: WriteOptions = {}): Promise<WrittenOutputs> {
   const npz = join(dir, 'reconstruction.npz');

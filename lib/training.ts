@@ -11,7 +11,7 @@ import { type Groups, groupPositions } from './grouping.js';
 import { PtychoPinnModel, type TrainingHistory } from './model.js';
 import type { NativeOptions } from './physics.js';
 import { maskProbe, normalizeProbe } from './probe.js';
-import { reconstructIterative } from './iterative.js';
+import { patternSubset, reconstructIterative } from './iterative.js';
 import { intensityScale } from './scaling.js';
 import { resolveThreads } from './threads.js';
 import { AbortedError, ArgumentError, PtychoPinnError } from './errors.js';
@@ -146,7 +146,8 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
   }
   let start = dataset.probe;
   if (!resumed && training.probeInit === 'epie') {
-    const retrieved = await reconstructIterative(dataset, {
+    // over the patterns the network trains on
+    const retrieved = await reconstructIterative(patternSubset(dataset, groups.indices).subset, {
       method: 'epie', iterations: training.probeInitIterations, probeStart: Math.min(2, training.probeInitIterations - 1),
       threads, signal: options.signal,
     });

@@ -212,6 +212,9 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
                       std::to_string(batch + 1);
         return finish("non_finite");
       }
+      // before probeStartEpoch the probe has no gradient, so Adam neither steps it nor starts its
+      // moments: it starts fresh, not with the early epochs' large gradients in its averages
+      if (probeParts.defined() && epoch < options.probeStartEpoch) probeParts.mutable_grad().reset();
       adam.step();
       if (probeParts.defined()) {
         torch::NoGradGuard noGrad;

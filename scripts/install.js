@@ -8,7 +8,7 @@
 // what needs it says what is missing. `--dry-run` prints the plan and changes nothing;
 // `--no-build` carries out the plan (the apt install) but builds nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -60,13 +60,23 @@ if (plan.commands) {
 if (noBuild) process.exit(0);
 
 const prebuilds = /** @type {import('./prebuilds.cjs')} */ (createRequire(import.meta.url)('./prebuilds.cjs'));
-const fromSource = /^(1|true)$/.test(process.env.npm_config_build_from_source ?? '');
+// a git checkout is where native/ gets edited: it always builds (a prebuild would hide the edit)
+const checkout = existsSync(join(root, '.git'));
+const fromSource = checkout || process.argv.includes('--build-from-source') ||
+  /^(1|true)$/.test(process.env.npm_config_build_from_source ?? '');
+let noPrebuild = 'no prebuilt addon fits';
+if (plan.source !== 'system') noPrebuild = `prebuilt addons serve only the system's LibTorch, and this install uses ${plan.source === 'python' ? 'a Python torch' : plan.source}`;
+else if (checkout) noPrebuild = 'a git checkout always builds from source';
+else if (fromSource) noPrebuild = 'the build from source was asked for';
 if (plan.source === 'system' && !fromSource) {
   const { chosen, reason } = prebuilds.choosePrebuild(prebuilds.listPrebuilds(root), prebuilds.systemLibtorch(), process.env);
   if (chosen) {
     // loaded in a child process: a prebuild that does not load here is no better than none
     const check = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).torchVersion', chosen.file], { encoding: 'utf8' });
     if (check.status === 0) {
+      // a build left from before (another LibTorch, perhaps) would be loaded before the prebuild
+      rmSync(join(root, 'build', 'Release', 'ptychopinn.node'), { force: true });
+      rmSync(join(root, 'build', 'libtorch-choice.json'), { force: true });
       log(`using ${chosen.file}: ${reason}; nothing to compile`);
       process.exit(0);
     }
@@ -75,11 +85,11 @@ if (plan.source === 'system' && !fromSource) {
     log(`${reason}: building from source`);
   }
 }
-const missingTools = ['cmake', 'c++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
+const missingTools = ['cmake', process.env.CXX || 'c++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
 if (missingTools.length > 0) {
   // like a machine without LibTorch: usable without the addon, unless the addon was required
   console.error(`ptychopinn: installed WITHOUT the native addon: ${missingTools.join(' and ')} not found on PATH, and ` +
-    `${fromSource ? 'the build from source was asked for' : 'no prebuilt addon fits'}. ` +
+    `${noPrebuild}. ` +
     'Install cmake (>= 3.18) and g++ (C++20), e.g. `sudo apt-get install cmake g++`, then `npm rebuild ptychopinn`.');
   process.exit(process.env.PTYCHOPINN_LIBTORCH === 'require' ? 1 : 0);
 }
