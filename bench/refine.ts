@@ -8,6 +8,7 @@
 //   [--dose 1e6] [--refine 0,5,10,20,50] [--epie 10,30,100,300] [--threads T]
 import { parseArgs } from 'node:util';
 import { loadModel, saveModel } from '../lib/bundle.js';
+import type { PtychoPinnModel } from '../lib/model.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative, refineReconstruction } from '../lib/iterative.js';
 import { type Comparison, compareObjects } from '../lib/metrics.js';
@@ -47,7 +48,7 @@ async function score(object: ComplexArray, origin: [number, number], x: Float64A
   return { phase: part(c.phase), amplitude: part(c.amplitude) };
 }
 
-let model;
+let model: PtychoPinnModel;
 let trainSeconds: number | null = null;
 if (values.model) {
   model = await loadModel(values.model);
