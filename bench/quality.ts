@@ -5,7 +5,8 @@
 //   [--scans run1084,spiral] [--methods pinn1,pinn2,epie,rpie] [--iterations 100] [--threads T]
 //   [--save DIR]   (each reconstruction's files, as `infer` writes them, in DIR/METHOD-SCAN-DOSE/)
 //   methods pinn1w / pinn2w: trained on a wrong probe (defocusProbe(probe, 5), 20 % too
-//   bright) kept fixed; pinn1r / pinn2r: the same wrong probe refined in training (probeTrainable)
+//   bright) kept fixed; pinn1r / pinn2r: the same wrong probe refined in training (probeTrainable);
+//   pinn1e / pinn2e: the probe retrieved from the wrong one by ePIE before training (probeInit epie)
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,6 +53,21 @@ function scores(c: Comparison) {
   return { phase: part(c.phase), amplitude: part(c.amplitude), complex_correlation: +c.complexCorrelation.toFixed(4), shift_px: c.shift };
 }
 
+/** |<a, b>| / (|a| |b|): 1 for the same probe up to a global phase and scale. */
+function probeOverlap(a: Dataset['probe'], b: Dataset['probe']): number {
+  let re = 0;
+  let im = 0;
+  let pa = 0;
+  let pb = 0;
+  for (let k = 0; k < a.data.length; k += 2) {
+    re += a.data[k] * b.data[k] + a.data[k + 1] * b.data[k + 1];
+    im += a.data[k + 1] * b.data[k] - a.data[k] * b.data[k + 1];
+    pa += a.data[k] ** 2 + a.data[k + 1] ** 2;
+    pb += b.data[k] ** 2 + b.data[k + 1] ** 2;
+  }
+  return Math.hypot(re, im) / Math.sqrt(pa * pb);
+}
+
 async function save(name: string, r: ReconstructionLike, data: Dataset) {
   if (!values.save) return;
   await mkdir(join(values.save, name), { recursive: true });
@@ -77,11 +93,12 @@ for (const scan of values.scans.split(',')) {
         await save(`${method}-${scan}-${dose}`, r, dataset);
       } else {
         const gridsize = Number(method.replace(/^pinn(\d).*$/, '$1'));
-        const wrongProbe = /[wr]$/.test(method);
+        const wrongProbe = /[wre]$/.test(method);
         const probeTrainable = method.endsWith('r');
+        const probeInit = method.endsWith('e') ? 'epie' as const : 'file' as const;
         const given = wrongProbe ? { ...dataset, probe: scaleProbe(await defocusProbe(dataset.probe, 5, { threads }), 1.2) } : dataset;
         const started = performance.now();
-        const model = await train(given, { model: { gridsize }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable } }, { threads });
+        const model = await train(given, { model: { gridsize }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable, probeInit } }, { threads });
         const trained = performance.now();
         const r = await model.reconstruct(given, { threads });
         const seconds = (performance.now() - trained) / 1000;
@@ -92,7 +109,8 @@ for (const scan of values.scans.split(',')) {
           fp32 = (await score(q.object, q.origin, dataset, q.xcoords, q.ycoords)).phase;
         }
         console.log(JSON.stringify({
-          ...base, method: 'pinn', gridsize, epochs, precision: r.precision, probe: wrongProbe ? (probeTrainable ? 'wrong, refined' : 'wrong, fixed') : 'true', ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
+          ...base, method: 'pinn', gridsize, epochs, precision: r.precision, probe: wrongProbe ? (probeTrainable ? 'wrong, refined' : probeInit === 'epie' ? 'wrong, retrieved by ePIE' : 'wrong, fixed') : 'true',
+          ...(wrongProbe ? { probe_overlap: +probeOverlap(model.probe, dataset.probe).toFixed(4) } : {}), ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
           ...(fp32 ? { fp32_phase: fp32 } : {}),
           train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +seconds.toFixed(2), ms_per_pattern: +(1000 * seconds / count).toFixed(3),
         }));
