@@ -17,7 +17,7 @@ import { type Comparison, compareObjects } from '../lib/metrics.js';
 import { type ReconstructionLike, scannedRegion, writeReconstruction } from '../lib/outputs.js';
 import { spiralScan } from '../lib/scan.js';
 import { simulate } from '../lib/simulation.js';
-import { defocusProbe, scaleProbe } from '../lib/probe.js';
+import { defocusProbe, probeOverlap, scaleProbe } from '../lib/probe.js';
 import { train } from '../lib/training.js';
 import { machine } from './machine.js';
 
@@ -51,21 +51,6 @@ function scores(c: Comparison) {
     frc_half_period_px: s.frc.resolution === null ? '<=1' : +s.frc.resolution.toFixed(2),
   });
   return { phase: part(c.phase), amplitude: part(c.amplitude), complex_correlation: +c.complexCorrelation.toFixed(4), shift_px: c.shift };
-}
-
-/** |<a, b>| / (|a| |b|): 1 for the same probe up to a global phase and scale. */
-function probeOverlap(a: Dataset['probe'], b: Dataset['probe']): number {
-  let re = 0;
-  let im = 0;
-  let pa = 0;
-  let pb = 0;
-  for (let k = 0; k < a.data.length; k += 2) {
-    re += a.data[k] * b.data[k] + a.data[k + 1] * b.data[k + 1];
-    im += a.data[k + 1] * b.data[k] - a.data[k] * b.data[k + 1];
-    pa += a.data[k] ** 2 + a.data[k + 1] ** 2;
-    pb += b.data[k] ** 2 + b.data[k + 1] ** 2;
-  }
-  return Math.hypot(re, im) / Math.sqrt(pa * pb);
 }
 
 async function save(name: string, r: ReconstructionLike, data: Dataset) {

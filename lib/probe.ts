@@ -75,3 +75,19 @@ export function normalizeProbe(probe: ComplexArray): { probe: ComplexArray; fact
   const factor = (n / 2) / Math.sqrt(power);
   return { probe: scaleProbe(probe, factor), factor };
 }
+
+/** |<a, b>| / (|a| |b|): 1 for the same probe up to a global phase and scale. */
+export function probeOverlap(a: ComplexArray, b: ComplexArray): number {
+  if (a.data.length !== b.data.length) throw new ArgumentError(`probes of shapes ${a.shape} and ${b.shape} cannot be compared`);
+  let re = 0;
+  let im = 0;
+  let pa = 0;
+  let pb = 0;
+  for (let k = 0; k < a.data.length; k += 2) {
+    re += a.data[k] * b.data[k] + a.data[k + 1] * b.data[k + 1];
+    im += a.data[k + 1] * b.data[k] - a.data[k] * b.data[k + 1];
+    pa += a.data[k] ** 2 + a.data[k + 1] ** 2;
+    pb += b.data[k] ** 2 + b.data[k + 1] ** 2;
+  }
+  return Math.hypot(re, im) / Math.sqrt(pa * pb);
+}
