@@ -64,8 +64,12 @@ try {
     // onnxruntime-node's own install script downloads GPU libraries; this machine has no internet
     ONNXRUNTIME_NODE_INSTALL: 'skip',
   };
+  // the system LibTorch is the one prebuilds serve: no other may be chosen before it
   delete env.LIBTORCH;
   delete env.Torch_DIR;
+  delete env.PTYCHOPINN_LIBTORCH;
+  delete env.npm_config_build_from_source;
+  env.PYTHON = '/nonexistent/python';
   const installed = run('npm install of the tarball, compiler hidden', 'npm',
     ['install', '--no-audit', '--no-fund', '--foreground-scripts', tarball], { cwd: project, env });
   expect(/ptychopinn: using .*ptychopinn\.torch-[\d.]+\.napi\.node: prebuilt for the system's LibTorch/.test(installed),
