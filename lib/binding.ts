@@ -15,8 +15,7 @@ interface Prebuilds {
   listPrebuilds(root: string): Prebuilt[];
   prebuildDir(root: string): string;
   systemLibtorch(): { version: string; libdir: string } | null;
-  choosePrebuild(available: Prebuilt[], system: { version: string; libdir: string } | null,
-    env: Record<string, string | undefined>): { chosen?: Prebuilt; reason: string };
+  choosePrebuild(available: Prebuilt[], system: { version: string; libdir: string } | null): { chosen?: Prebuilt; reason: string };
 }
 
 export interface NativeTensor {
@@ -277,7 +276,7 @@ export function findAddon(root: string = packageRoot()): { file: string; origin:
   const available = prebuilds.listPrebuilds(root);
   // not the environment: LIBTORCH chooses what the install builds against, while a prebuild's
   // RPATH (a system folder) decides what it loads
-  const { chosen, reason } = prebuilds.choosePrebuild(available, prebuilds.systemLibtorch(), {});
+  const { chosen, reason } = prebuilds.choosePrebuild(available, prebuilds.systemLibtorch());
   if (chosen) return { file: chosen.file, origin: reason };
   throw new AddonLoadError(
     `ptychopinn: this command needs the native addon (LibTorch), and this install has none it can use. ` +

@@ -7,7 +7,7 @@
 // Without any LibTorch the install still succeeds, addon-less: what needs no LibTorch works, and
 // what needs it says what is missing. `--dry-run` prints the plan and changes nothing;
 // `--no-build` carries out the plan (the apt install) but builds nothing.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
@@ -69,19 +69,20 @@ if (plan.source !== 'system') noPrebuild = `prebuilt addons serve only the syste
 else if (checkout) noPrebuild = 'a git checkout always builds from source';
 else if (fromSource) noPrebuild = 'the build from source was asked for';
 if (plan.source === 'system' && !fromSource) {
-  const { chosen, reason } = prebuilds.choosePrebuild(prebuilds.listPrebuilds(root), prebuilds.systemLibtorch(), process.env);
+  const available = prebuilds.listPrebuilds(root);
+  const { chosen, reason } = prebuilds.choosePrebuild(available, prebuilds.systemLibtorch());
   if (chosen) {
-    // loaded in a child process: a prebuild that does not load here is no better than none
-    const check = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).torchVersion', chosen.file], { encoding: 'utf8' });
-    if (check.status === 0) {
+    // a prebuild that does not load here is no better than none
+    const check = prebuilds.addonTorchVersion(chosen.file);
+    if ('version' in check) {
       // a build left from before (another LibTorch, perhaps) would be loaded before the prebuild
       rmSync(join(root, 'build', 'Release', 'ptychopinn.node'), { force: true });
       rmSync(join(root, 'build', 'libtorch-choice.json'), { force: true });
       log(`using ${chosen.file}: ${reason}; nothing to compile`);
       process.exit(0);
     }
-    log(`${chosen.file} does not load here (${check.stderr.trim().split('\n')[0]}): building from source`);
-  } else if (prebuilds.listPrebuilds(root).length > 0) {
+    log(`${chosen.file} does not load here (${check.error}): building from source`);
+  } else if (available.length > 0) {
     log(`${reason}: building from source`);
   }
 }
@@ -112,7 +113,9 @@ if (build.status !== 0) {
 }
 mkdirSync(buildDir, { recursive: true });
 writeFileSync(stamp, choice);
-const torch = execFileSync(process.execPath, ['-e',
-  'console.log(require(process.argv[1]).torchVersion)', join(buildDir, 'Release', 'ptychopinn.node')],
-{ encoding: 'utf8' }).trim();
-log(`built build/Release/ptychopinn.node against LibTorch ${torch}`);
+const built = prebuilds.addonTorchVersion(join(buildDir, 'Release', 'ptychopinn.node'));
+if ('error' in built) {
+  log(`the built addon does not load: ${built.error}`);
+  process.exit(1);
+}
+log(`built build/Release/ptychopinn.node against LibTorch ${built.version}`);

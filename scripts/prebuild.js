@@ -5,7 +5,6 @@
 // ROOT), which `npm pack` ships and the loader and the install pick on machines whose system
 // LibTorch has that version. `--move` removes the build, so that this checkout loads the prebuild
 // from then on (CI tests the prebuild that way).
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -32,9 +31,9 @@ if (source !== 'system' && source !== 'apt') {
   fail(`the build links ${source ? `a LibTorch from ${source}` : 'an unknown LibTorch (no build/libtorch-choice.json)'}, ` +
     'whose path other machines do not have: a prebuild is made against the system LibTorch (libtorch-dev)');
 }
-// in a child process: this one may load another addon later
-const version = execFileSync(process.execPath, ['-e', 'console.log(require(process.argv[1]).torchVersion)', built],
-  { encoding: 'utf8' }).trim();
+const probed = prebuilds.addonTorchVersion(built);
+if ('error' in probed) fail(`${built} does not load: ${probed.error}`);
+const version = /** @type {{ version: string }} */ (probed).version;
 const system = prebuilds.systemLibtorch();
 if (!system || system.version !== version) {
   fail(`the build is for LibTorch ${version}, the system has ${system ? system.version : 'none'}`);

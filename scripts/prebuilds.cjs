@@ -8,6 +8,7 @@
 // used only where the system's LibTorch has that version: Node-API keeps the addon
 // independent of the Node version, but not of the C++ ABI of LibTorch.
 'use strict';
+const { spawnSync } = require('node:child_process');
 const { existsSync, readdirSync } = require('node:fs');
 const { join } = require('node:path');
 
@@ -71,20 +72,15 @@ function listDir(dir) {
 }
 
 /**
- * Which prebuild fits, and why (or why none does): one sentence for logs and errors.
- * `chosen` is set only when the LibTorch a prebuild links (the system's) is the one in use:
- * LIBTORCH or Torch_DIR name another on purpose.
+ * Which prebuild fits the system's LibTorch, and why (or why none does): one sentence for logs
+ * and errors. (An install that chose another LibTorch never asks: it builds.)
  * @param {{ file: string, version: string }[]} available
  * @param {{ version: string, libdir: string } | null} system
- * @param {Record<string, string | undefined>} env
  * @returns {{ chosen?: { file: string, version: string }, reason: string }}
  */
-function choosePrebuild(available, system, env) {
+function choosePrebuild(available, system) {
   if (available.length === 0) return { reason: 'no prebuilt addon for this platform' };
   const have = available.map((p) => p.version).join(', ');
-  if (env.LIBTORCH || env.Torch_DIR) {
-    return { reason: `prebuilt addons (LibTorch ${have}) link the system's LibTorch, and ${env.LIBTORCH ? 'LIBTORCH' : 'Torch_DIR'} names another` };
-  }
   if (!system) return { reason: `prebuilt addons need the system's LibTorch (${have}); none is installed` };
   const chosen = available.find((p) => p.version === system.version);
   if (!chosen) {
@@ -93,4 +89,16 @@ function choosePrebuild(available, system, env) {
   return { chosen, reason: `prebuilt for the system's LibTorch ${system.version} (${system.libdir})` };
 }
 
-module.exports = { SYSTEM_LIB_DIRS, prebuildName, prebuildDir, listPrebuilds, systemLibtorch, choosePrebuild };
+/**
+ * The LibTorch version an addon file reports, read in a child process (the caller may load
+ * another addon later, and a file that does not load must not take the caller down).
+ * @param {string} file
+ * @returns {{ version: string } | { error: string }}
+ */
+function addonTorchVersion(file) {
+  const run = spawnSync(process.execPath, ['-e', 'console.log(require(process.argv[1]).torchVersion)', file], { encoding: 'utf8' });
+  if (run.status === 0) return { version: run.stdout.trim() };
+  return { error: run.stderr.trim().split('\n')[0] || `exit ${run.status ?? run.signal}` };
+}
+
+module.exports = { SYSTEM_LIB_DIRS, prebuildName, prebuildDir, listPrebuilds, systemLibtorch, choosePrebuild, addonTorchVersion };

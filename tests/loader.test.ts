@@ -14,8 +14,7 @@ const require = createRequire(import.meta.url);
 const prebuilds = require('../scripts/prebuilds.cjs') as {
   prebuildName(version: string): string;
   systemLibtorch(dirs?: string[], list?: (dir: string) => string[]): { version: string; libdir: string } | null;
-  choosePrebuild(available: { file: string; version: string }[], system: { version: string; libdir: string } | null,
-    env: Record<string, string | undefined>): { chosen?: { file: string }; reason: string };
+  choosePrebuild(available: { file: string; version: string }[], system: { version: string; libdir: string } | null): { chosen?: { file: string }; reason: string };
 };
 const platformDir = `${process.platform}-${process.arch}`;
 
@@ -84,10 +83,9 @@ test('the system LibTorch is read from its libraries\' file names; the choice fo
   t.deepEqual(prebuilds.systemLibtorch(['/none', '/a', '/b'], list), { version: '1.13.1', libdir: '/b' });
   t.is(prebuilds.systemLibtorch(['/a'], list), null);
   const available = [{ file: 'x/ptychopinn.torch-1.13.1.napi.node', version: '1.13.1' }, { file: 'y', version: '2.13.0' }];
-  t.is(prebuilds.choosePrebuild(available, { version: '2.13.0', libdir: '/b' }, {}).chosen?.file, 'y');
-  t.is(prebuilds.choosePrebuild(available, { version: '2.1.0', libdir: '/b' }, {}).chosen, undefined);
-  t.is(prebuilds.choosePrebuild(available, { version: '2.13.0', libdir: '/b' }, { Torch_DIR: '/t' }).chosen, undefined);
-  t.is(prebuilds.choosePrebuild([], { version: '2.13.0', libdir: '/b' }, {}).reason, 'no prebuilt addon for this platform');
+  t.is(prebuilds.choosePrebuild(available, { version: '2.13.0', libdir: '/b' }).chosen?.file, 'y');
+  t.is(prebuilds.choosePrebuild(available, { version: '2.1.0', libdir: '/b' }).chosen, undefined);
+  t.is(prebuilds.choosePrebuild([], { version: '2.13.0', libdir: '/b' }).reason, 'no prebuilt addon for this platform');
   t.throws(() => prebuilds.prebuildName('2.13.0+cpu'), { message: /not a LibTorch version/ });
 });
 
@@ -170,6 +168,11 @@ test('the install takes a fitting prebuild and compiles nothing; otherwise it sa
   const required = install(installedWith('install-required', ['0.0.1']), { PTYCHOPINN_LIBTORCH: 'require' });
   t.is(required.status, 1);
   t.regex(required.stderr, /sudo apt-get install cmake g\+\+/);
+
+  // another LibTorch chosen (here Torch_DIR, naming the system's own CMake folder): never a prebuild
+  const torchDir = install(installedWith('install-torch-dir', [system.version]), { Torch_DIR: join(system.libdir, 'cmake', 'Torch') });
+  t.notRegex(torchDir.stdout, /nothing to compile/);
+  t.regex(torchDir.stderr, /prebuilt addons serve only the system's LibTorch, and this install uses Torch_DIR/);
 
   const fromSource = install(installedWith('install-source', [system.version]), { npm_config_build_from_source: 'true' });
   t.notRegex(fromSource.stdout, /nothing to compile/);
