@@ -5,8 +5,9 @@
 // amplitude SSIM, correlation, FRC half-period) and seconds of reconstruction (training excluded,
 // it is paid once per instrument setting; the network's inference included in "pinn+K").
 // Run: npx tsx bench/refine.ts [--model M.ptpinn | --epochs 20 --gridsize 2 [--save-model M]]
-//   [--dose 1e6] [--refine 0,5,10,20,50] [--epie 10,30,100,300] [--threads T]
+//   [--dose 1e6] [--refine 0,5,10,20,50] [--epie 10,30,100,300] [--threads T] [--inference-groups cover,every]
 import { parseArgs } from 'node:util';
+import type { InferenceGrouping } from '../lib/config.js';
 import { loadModel, saveModel } from '../lib/bundle.js';
 import type { PtychoPinnModel } from '../lib/model.js';
 import { readRun1084 } from '../lib/fixture.js';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     refine: { type: 'string', default: '0,5,10,20,50' },
     epie: { type: 'string', default: '10,30,100,300' },
     threads: { type: 'string' },
+    'inference-groups': { type: 'string', default: 'cover' },
   },
 });
 const threads = values.threads ? Number(values.threads) : undefined;
@@ -68,19 +70,22 @@ const emit = (line: Record<string, unknown> & { method: string; seconds: number 
   console.log(JSON.stringify({ ...base, ...line }));
 };
 
-for (const k of list(values.refine)) {
-  const started = performance.now();
-  const recon = await model.reconstruct(dataset, { threads });
-  if (k === 0) {
+for (const grouping of values['inference-groups'].split(',') as InferenceGrouping[]) {
+  for (const k of list(values.refine)) {
+    const started = performance.now();
+    const recon = await model.reconstruct(dataset, { threads, inferenceGroups: grouping });
+    const common = { gridsize: model.config.gridsize, inference_groups: grouping, groups: recon.patterns.length / model.config.gridsize ** 2 };
+    if (k === 0) {
+      const seconds = (performance.now() - started) / 1000;
+      emit({ method: 'pinn', iterations: 0, ...common, train_s: trainSeconds, seconds: +seconds.toFixed(2),
+        ...await score(recon.object, recon.origin, recon.xcoords, recon.ycoords) });
+      continue;
+    }
+    const refined = await refineReconstruction(dataset, recon, { method: 'epie', iterations: k, threads });
     const seconds = (performance.now() - started) / 1000;
-    emit({ method: 'pinn', iterations: 0, gridsize: model.config.gridsize, train_s: trainSeconds, seconds: +seconds.toFixed(2),
-      ...await score(recon.object, recon.origin, recon.xcoords, recon.ycoords) });
-    continue;
+    emit({ method: 'pinn+epie', iterations: k, ...common, seconds: +seconds.toFixed(2),
+      ...await score(refined.object, refined.origin, refined.xcoords, refined.ycoords) });
   }
-  const refined = await refineReconstruction(dataset, recon, { method: 'epie', iterations: k, threads });
-  const seconds = (performance.now() - started) / 1000;
-  emit({ method: 'pinn+epie', iterations: k, gridsize: model.config.gridsize, seconds: +seconds.toFixed(2),
-    ...await score(refined.object, refined.origin, refined.xcoords, refined.ycoords) });
 }
 model.dispose();
 
@@ -93,7 +98,7 @@ for (const k of list(values.epie)) {
 const longest = lines.filter((l) => l.method === 'epie').at(-1);
 if (longest) {
   for (const l of lines.filter((x) => x.method !== 'epie')) {
-    console.log(JSON.stringify({ ...base, summary: `${l.method} ${'iterations' in l ? l.iterations : ''}`.trim(),
+    console.log(JSON.stringify({ ...base, summary: `${l.method} ${'iterations' in l ? l.iterations : ''} ${'inference_groups' in l ? l.inference_groups : ''}`.trim(),
       seconds: l.seconds, epie_seconds: longest.seconds, time_fraction: +(l.seconds / longest.seconds).toFixed(3) }));
   }
 }

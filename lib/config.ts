@@ -29,6 +29,7 @@ export const PRECISIONS = ['fp32', 'bf16'] as const;
 export const PROBE_INITS = ['file', 'epie'] as const;
 /** Inference may also leave the choice to the CPU (`auto`: bf16 where it has bf16 dot products). */
 export const INFERENCE_PRECISIONS = ['auto', 'fp32', 'bf16'] as const;
+export const INFERENCE_GROUPINGS = ['cover', 'every'] as const;
 
 /** What the network is: fixed at training, restored from a bundle. */
 export const ModelConfigSchema = z.strictObject({
@@ -92,6 +93,12 @@ export const InferenceConfigSchema = z.strictObject({
    * less than 0.005), fp32 elsewhere, where bf16 would be emulated and slower.
    */
   precision: flag(oneOf(INFERENCE_PRECISIONS).default('auto'), 'precision'),
+  /**
+   * gridsize > 1 without n_images: which groups are predicted. `every`: one group seeded at each
+   * position, so each pattern is predicted about C times. `cover`: only the groups needed for
+   * every position to be in one (the seeds drawn in the same way): half the time or less.
+   */
+  inferenceGroups: flag(oneOf(INFERENCE_GROUPINGS).default('cover'), 'inference_groups'),
   /** Recompute the intensity scale from the test data instead of the training scale. */
   rescaleInference: flag(boolean().default(false), 'rescale_inference'),
   /** Stitching weights: the central N/2 x N/2 of each patch, or the probe's intensity. */
@@ -112,6 +119,7 @@ export type LossMode = (typeof LOSS_MODES)[number];
 export type Scheduler = (typeof SCHEDULERS)[number];
 export type Precision = (typeof PRECISIONS)[number];
 export type InferencePrecision = (typeof INFERENCE_PRECISIONS)[number];
+export type InferenceGrouping = (typeof INFERENCE_GROUPINGS)[number];
 /** A complete, validated model configuration. */
 export type ModelConfig = z.output<typeof ModelConfigSchema>;
 /** A complete, validated training configuration. */

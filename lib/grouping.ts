@@ -15,6 +15,13 @@ export interface GroupingOptions {
   seed?: number;
   /** At g > 1, allow more groups than positions: seeds repeat, their groups differ. */
   oversample?: boolean;
+  /**
+   * At g > 1, keep only the groups needed so that every position is in one: seeds are drawn as
+   * without it, a seed that an earlier group already holds is skipped, and each group holds its
+   * seed. `nGroups` is then an upper bound. For inference: each pattern is predicted about 1.5
+   * times (Run1084's scan at g = 2) instead of about C times.
+   */
+  cover?: boolean;
 }
 
 /** Groups of C = gridsize^2 scan positions: pattern indices and each member's offset from the group's centre. */
@@ -143,20 +150,32 @@ export function groupPositions(x: Float64Array, y: Float64Array, options: Groupi
     }
   }
 
-  const seeds = c === 1 && count === n ? Int32Array.from({ length: n }, (_, i) => i) // the reference's file order
+  let seeds = c === 1 && count === n ? Int32Array.from({ length: n }, (_, i) => i) // the reference's file order
     : count <= n ? rng.sampleWithoutReplacement(n, count)
     : Int32Array.from({ length: count }, () => rng.int(n)); // oversampling: seeds repeat
 
-  const indices = new Int32Array(count * c);
+  let indices = new Int32Array(count * c);
   if (c === 1) {
     indices.set(seeds);
   } else {
     const tree = new KdTree(x, y);
+    const held = options.cover ? new Uint8Array(n) : undefined;
+    let kept = 0;
     for (let g = 0; g < count; g++) {
+      if (held?.[seeds[g]]) continue;
       const near = tree.nearest(x[seeds[g]], y[seeds[g]], k);
-      const pick = rng.sampleWithoutReplacement(k, c);
-      for (let m = 0; m < c; m++) indices[g * c + m] = near[pick[m]];
+      const members = Array.from(rng.sampleWithoutReplacement(k, c), (p) => near[p]);
+      // a cover needs the seed among the members, which K > C does not ensure
+      if (held && !members.includes(seeds[g])) members[0] = seeds[g];
+      for (let m = 0; m < c; m++) {
+        indices[kept * c + m] = members[m];
+        if (held) held[members[m]] = 1;
+      }
+      seeds[kept++] = seeds[g];
     }
+    count = kept;
+    indices = indices.slice(0, count * c);
+    seeds = seeds.slice(0, count);
   }
 
   const offsets = new Float64Array(count * c * 2);

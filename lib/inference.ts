@@ -71,6 +71,7 @@ export function planInference(model: InferenceModel, dataset: Dataset, options: 
     groups = groupPositions(dataset.xcoords, dataset.ycoords, {
       gridsize: model.config.gridsize, nGroups: config.nImages ?? total, seed: seed ?? model.seed,
       neighborCount: model.training?.neighborCount, // grouped as in training
+      cover: config.nImages === undefined && config.inferenceGroups === 'cover',
     }).indices;
   }
   const scale = config.rescaleInference ? intensityScale(dataset.diffraction.data, n, groups) : model.intensityScale;

@@ -107,6 +107,32 @@ test('gridsize 2 groups are distinct members of their seed\'s K nearest, offsets
   }
 });
 
+test('cover: every position in a group, each group holding its seed among its K nearest, far fewer groups', (t) => {
+  const { x, y } = randomPositions(400, 7);
+  for (const neighborCount of [4, 7]) {
+    const options = { gridsize: 2, nGroups: 400, neighborCount, seed: 3 };
+    const every = groupPositions(x, y, options);
+    const cover = groupPositions(x, y, { ...options, cover: true });
+    const times = new Uint16Array(400);
+    for (const i of cover.indices) times[i]++;
+    t.true(times.every((v) => v >= 1), `K = ${neighborCount}: a position in no group`);
+    t.true(cover.count < every.count / 2, `K = ${neighborCount}: ${cover.count} groups`);
+    t.is(cover.indices.length, 4 * cover.count);
+    t.is(cover.offsets.length, 8 * cover.count);
+    t.is(new Set(cover.seeds).size, cover.count);
+    for (let k = 0; k < cover.count; k++) {
+      const members = Array.from(cover.indices.subarray(4 * k, 4 * k + 4));
+      t.is(new Set(members).size, 4);
+      t.true(members.includes(cover.seeds[k]));
+      const nearest = bruteForce(x, y, x[cover.seeds[k]], y[cover.seeds[k]], neighborCount);
+      t.true(members.every((m) => nearest.includes(m)), `group ${k}: ${members} not all among ${nearest}`);
+      // a seed is skipped only when an earlier group holds it
+      if (k > 0) t.false(cover.indices.subarray(0, 4 * k).includes(cover.seeds[k]));
+    }
+    t.deepEqual(groupPositions(x, y, { ...options, cover: true }).indices, cover.indices);
+  }
+});
+
 test('more groups than positions: capped with a warning naming --oversample; with it, repeated seeds', (t) => {
   const { x, y } = randomPositions(30, 6);
   const capped = groupPositions(x, y, { gridsize: 2, nGroups: 100 });

@@ -87,6 +87,13 @@ serial('gridsize 2 trains with object_big and reconstructs from its groups', asy
   t.is(r.patterns.length, 160);
   t.true(r.object.data.every(Number.isFinite));
   t.true(r.amplitude.data.some((v) => v > 0));
+  // without n_images: by default only the groups that hold every pattern, else one per position
+  const total = data.diffraction.shape[0];
+  const cover = await model.reconstruct(data, { threads: 2 });
+  t.is(new Set(cover.patterns).size, total);
+  t.true(cover.patterns.length / 4 < total / 2, `${cover.patterns.length / 4} groups`);
+  const every = await model.reconstruct(data, { threads: 2, inferenceGroups: 'every' });
+  t.is(every.patterns.length, 4 * total);
 });
 
 serial('aborting returns the weights trained so far', async (t) => {
