@@ -5,9 +5,9 @@
 // amplitude SSIM, correlation, FRC half-period) and seconds of reconstruction (training excluded,
 // it is paid once per instrument setting; the network's inference included in "pinn+K").
 // Run: npx tsx bench/refine.ts [--model M.ptpinn | --epochs 20 --gridsize 2 [--save-model M]]
-//   [--dose 1e6] [--refine 0,5,10,20,50] [--epie 10,30,100,300] [--threads T] [--inference-groups cover,every]
+//   [--dose 1e6] [--refine 0,5,10,20,50] [--epie 10,30,100,300] [--threads T] [--inference-groups cover,every] [--input-norm none|pixel]
 import { parseArgs } from 'node:util';
-import type { InferenceGrouping } from '../lib/config.js';
+import type { InferenceGrouping, InputNormMode } from '../lib/config.js';
 import { loadModel, saveModel } from '../lib/bundle.js';
 import type { PtychoPinnModel } from '../lib/model.js';
 import { readRun1084 } from '../lib/fixture.js';
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     epie: { type: 'string', default: '10,30,100,300' },
     threads: { type: 'string' },
     'inference-groups': { type: 'string', default: 'cover' },
+    'input-norm': { type: 'string', default: 'none' },
   },
 });
 const threads = values.threads ? Number(values.threads) : undefined;
@@ -58,7 +59,7 @@ if (values.model) {
   const started = performance.now();
   model = await train(dataset, {
     model: { gridsize: Number(values.gridsize) },
-    training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: count },
+    training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: count, inputNorm: values['input-norm'] as InputNormMode },
   }, { threads });
   trainSeconds = +((performance.now() - started) / 1000).toFixed(1);
   if (values['save-model']) await saveModel(model, values['save-model']);
@@ -74,7 +75,7 @@ for (const grouping of values['inference-groups'].split(',') as InferenceGroupin
   for (const k of list(values.refine)) {
     const started = performance.now();
     const recon = await model.reconstruct(dataset, { threads, inferenceGroups: grouping });
-    const common = { gridsize: model.config.gridsize, inference_groups: grouping, groups: recon.patterns.length / model.config.gridsize ** 2 };
+    const common = { gridsize: model.config.gridsize, input_norm: model.training?.inputNorm ?? 'none', inference_groups: grouping, groups: recon.patterns.length / model.config.gridsize ** 2 };
     if (k === 0) {
       const seconds = (performance.now() - started) / 1000;
       emit({ method: 'pinn', iterations: 0, ...common, train_s: trainSeconds, seconds: +seconds.toFixed(2),

@@ -153,6 +153,8 @@ export interface NativeTrainArgs {
   probeRateScale?: number;
   /** The first epoch (0-based) in which the probe is updated (default 0). */
   probeStartEpoch?: number;
+  /** Per-pixel standardisation of the network's input (N x N each); the loss keeps the data as given. */
+  inputNorm?: { mean: Float32Array; std: Float32Array };
   precision: 'fp32' | 'bf16';
   threads: number;
   /** Return with stop 'checkpoint' once this many epochs are complete. */
@@ -163,6 +165,8 @@ export interface NativeTrainArgs {
 
 export interface NativePredictArgs extends Omit<NativeGrouped, 'offsets'> {
   scale: number;
+  /** As in training. */
+  inputNorm?: { mean: Float32Array; std: Float32Array };
   /** Patterns per forward pass (whole groups, at least one). */
   batchSize: number;
   precision: 'fp32' | 'bf16';

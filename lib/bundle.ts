@@ -25,6 +25,8 @@ const OPTIMIZER = 'optimizer.safetensors';
 /** The network as ONNX (`withOnnx`): for `infer --backend onnx` and other runtimes. */
 export const ONNX = 'model.onnx';
 const BEST = 'best.safetensors';
+/** `inputNorm: 'pixel'`: float32 (2, N, N), the network input's per-pixel mean and standard deviation. */
+const INPUT_NORM = 'input_norm.npy';
 
 const finite = z.number().refine(Number.isFinite, 'a finite number');
 const count = z.number().int().min(0);
@@ -120,12 +122,21 @@ export async function saveModel(model: PtychoPinnModel, path: string, options: S
     ]), meta) });
     if (r.best) extra.push({ name: BEST, parts: encodeSafetensors(r.best, meta) });
   }
+  if (model.inputNorm) {
+    const { mean, std } = model.inputNorm;
+    const data = new Float32Array(2 * mean.length);
+    data.set(mean);
+    data.set(std, mean.length);
+    const n = model.config.N;
+    extra.push({ name: INPUT_NORM, parts: encodeNpyParts({ dtype: 'float32', shape: [2, n, n], data }, `${path}: input normalisation`) });
+  }
   if (options.withOnnx) {
     // loaded here only: protobufjs and the schema are of no use to a bundle without the graph
     const { encodeOnnxModel } = await import('./onnx/export.js');
     const probe = givenProbe ? { ...model.probe, data: givenProbe.data } : model.probe;
     extra.push({ name: ONNX, parts: [encodeOnnxModel({
-      config: model.config, training: model.training, probe, weights: parameters, intensityScale: model.intensityScale, seed: model.seed,
+      config: model.config, training: model.training, probe, weights: parameters, intensityScale: model.intensityScale,
+      inputNorm: model.inputNorm, seed: model.seed,
     })] });
   }
   const manifest: Manifest = {
@@ -329,8 +340,21 @@ export async function readBundle(path: string, expected: Partial<ModelConfig> = 
       throw new BundleError(path, `${PROBE}: expected complex64 (${config.N}, ${config.N}), found ${probeArray.dtype} (${probeArray.shape.join(', ')})`);
     }
     checkFinite(path, PROBE, probeArray.data as Float32Array);
+    let inputNorm: ModelState['inputNorm'];
+    if (bundle.zip.entries.has(INPUT_NORM)) {
+      const a = decodeNpy(await verifiedEntry(path, bundle, INPUT_NORM), `${path}: ${INPUT_NORM}`);
+      if (a.dtype !== 'float32' || a.shape.join() !== `2,${config.N},${config.N}`) {
+        throw new BundleError(path, `${INPUT_NORM}: expected float32 (2, ${config.N}, ${config.N}), found ${a.dtype} (${a.shape.join(', ')})`);
+      }
+      const data = a.data as Float32Array;
+      checkFinite(path, INPUT_NORM, data);
+      const size = config.N * config.N;
+      const std = data.slice(size);
+      if (!std.every((v) => v > 0)) throw new BundleError(path, `${INPUT_NORM}: the standard deviations (its second half) must be positive`);
+      inputNorm = { mean: data.slice(0, size), std };
+    }
     const state: ModelState = {
-      config, training, probe: probeArray as ComplexArray, intensityScale: manifest.intensityScale,
+      config, training, probe: probeArray as ComplexArray, intensityScale: manifest.intensityScale, inputNorm,
       seed: manifest.seed, history: manifest.history, trainingData: manifest.trainingData,
       resumeState: options.resume !== false && manifest.resume ? await resumeState(path, bundle, manifest.resume) : undefined,
     };

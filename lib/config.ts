@@ -27,6 +27,7 @@ export const STITCH_WEIGHTS = ['center', 'probe'] as const;
 export const PATTERN_SIZES = [64, 128, 256] as const;
 export const PRECISIONS = ['fp32', 'bf16'] as const;
 export const PROBE_INITS = ['file', 'epie'] as const;
+export const INPUT_NORMS = ['none', 'pixel'] as const;
 /** Inference may also leave the choice to the CPU (`auto`: bf16 where it has bf16 dot products). */
 export const INFERENCE_PRECISIONS = ['auto', 'fp32', 'bf16'] as const;
 export const INFERENCE_GROUPINGS = ['cover', 'every'] as const;
@@ -76,6 +77,11 @@ export const TrainingConfigSchema = z.strictObject({
   probeLrScale: flag(nonNegative().default(1), 'probe_lr_scale'),
   /** With probeTrainable: the first epoch (0-based) in which the probe changes. */
   probeStartEpoch: flag(integer(0, 1e6).default(0), 'probe_start_epoch'),
+  /**
+   * The network's input: the scaled patterns as they are, or standardised pixel by pixel with the
+   * training patterns' mean and standard deviation (kept in the bundle, applied at inference).
+   */
+  inputNorm: flag(oneOf(INPUT_NORMS).default('none'), 'input_norm'),
 });
 
 /** The inference configuration (SPEC section 9). */
@@ -120,6 +126,7 @@ export type Scheduler = (typeof SCHEDULERS)[number];
 export type Precision = (typeof PRECISIONS)[number];
 export type InferencePrecision = (typeof INFERENCE_PRECISIONS)[number];
 export type InferenceGrouping = (typeof INFERENCE_GROUPINGS)[number];
+export type InputNormMode = (typeof INPUT_NORMS)[number];
 /** A complete, validated model configuration. */
 export type ModelConfig = z.output<typeof ModelConfigSchema>;
 /** A complete, validated training configuration. */

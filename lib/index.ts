@@ -15,7 +15,7 @@ export { setCoreBudget } from './jobs.js';
 export { ZipError } from './zip.js';
 export { SafetensorsError, type NamedTensor } from './safetensors.js';
 export { type Groups, type GroupingOptions, KdTree, groupPositions } from './grouping.js';
-export { intensityScale } from './scaling.js';
+export { inputNormalization, intensityScale } from './scaling.js';
 export { Rng } from './random.js';
 export { type ScanPositions, type RasterOptions, type SpiralOptions, rasterScan, spiralScan } from './scan.js';
 export { type SimulateOptions, type Simulation, simulate } from './simulation.js';
@@ -26,7 +26,7 @@ export {
   ModelConfigSchema, TrainingConfigSchema, InferenceConfigSchema,
   resolveModelConfig, resolveTrainingConfig, resolveInferenceConfig,
 } from './config.js';
-export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type ReconstructOptions, type ResumeState, type TrainingHistory, type ModelState } from './model.js';
+export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type ReconstructOptions, type ResumeState, type TrainingHistory, type ModelState, type InputNorm } from './model.js';
 export { train, TrainingError, type TrainConfig, type TrainOptions, type TrainingProgress } from './training.js';
 export {
   saveModel, loadModel, readBundle, readManifest, verifyBundle, BundleError, ManifestSchema, type BundleContents, type Manifest, type SaveModelOptions,

@@ -63,6 +63,15 @@ export type ReconstructOptions = Partial<InferenceConfig> & NativeOptions & {
   signal?: AbortSignal;
 };
 
+/**
+ * Per-pixel mean and standard deviation (N x N each, row-major) of the training patterns divided
+ * by the intensity scale: the network sees (x - mean) / std, the physics x itself.
+ */
+export interface InputNorm {
+  mean: Float32Array;
+  std: Float32Array;
+}
+
 /** Everything a model is besides its weights: what a bundle's manifest and probe.npy hold. */
 export interface ModelState {
   /** What the network is. */
@@ -71,6 +80,8 @@ export interface ModelState {
   probe: ComplexArray;
   /** s of SPEC section 4, reused at inference. */
   intensityScale: number;
+  /** The network input's per-pixel standardisation (`inputNorm: 'pixel'`), reused at inference. */
+  inputNorm?: InputNorm;
   /** Weight initialisation seed, and the default grouping seed. */
   seed: number;
   training?: TrainingConfig;
@@ -94,6 +105,8 @@ export class PtychoPinnModel {
   /** The training probe (N, N), normalised; refined by training with `probeTrainable`. */
   probe: ComplexArray;
   readonly intensityScale: number;
+  /** The input standardisation the network was trained with, if any. */
+  readonly inputNorm?: InputNorm;
   readonly seed: number;
   training?: TrainingConfig;
   history?: TrainingHistory;
@@ -108,6 +121,7 @@ export class PtychoPinnModel {
     this.config = config;
     this.probe = state.probe;
     this.intensityScale = state.intensityScale;
+    this.inputNorm = state.inputNorm;
     this.seed = state.seed;
     this.training = state.training;
     this.history = state.history;
@@ -151,7 +165,8 @@ export class PtychoPinnModel {
     // loaded on first use: protobufjs and the ONNX schema are of no use to most commands
     const { encodeOnnxModel } = await import('./onnx/export.js');
     return encodeOnnxModel({
-      config: this.config, training: this.training, probe: this.probe, weights: this.parameters(), intensityScale: this.intensityScale, seed: this.seed,
+      config: this.config, training: this.training, probe: this.probe, weights: this.parameters(), intensityScale: this.intensityScale,
+      inputNorm: this.inputNorm, seed: this.seed,
     });
   }
 
@@ -188,7 +203,7 @@ export class PtychoPinnModel {
     let predicted: Awaited<ReturnType<NativeModel['predict']>>;
     try {
       predicted = await runNative('predict', nativeThreads, () => this.native.predict({
-        diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale,
+        diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale, inputNorm: this.inputNorm,
         batchSize: config.inferenceBatchSize, precision, threads: nativeThreads, keepPatches,
         stitch: stream ? { positions: interleave(xcoords, ycoords), weights, canvas, floor: 1e-3 } : undefined, cancel,
       }, progress.report));

@@ -34,3 +34,40 @@ export function intensityScale(diffraction: Float32Array | Float64Array, pattern
   }
   return scale;
 }
+
+/**
+ * Per-pixel mean and standard deviation of the chosen patterns divided by `scale` (each pattern
+ * once, however often groups repeat it), the standard deviation plus `floor` so that a pixel no
+ * pattern lights gives 0, not 0 / 0. The network then sees how a pattern differs from the others
+ * at every pixel on one footing: with a compact far field (a pinhole probe) the differences that
+ * tell patches apart are a small part of a few bright pixels' values.
+ */
+export function inputNormalization(diffraction: Float32Array | Float64Array, patternSize: number, scale: number,
+  indices: ArrayLike<number>, floor = 1e-3): { mean: Float32Array; std: Float32Array } {
+  const size = patternSize * patternSize;
+  if (!Number.isInteger(patternSize) || patternSize < 1 || diffraction.length % size !== 0) {
+    throw new ArgumentError(`input normalisation: ${diffraction.length} values are not a whole number of ${patternSize} x ${patternSize} patterns`);
+  }
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new ArgumentError(`input normalisation: the scale must be positive and finite, got ${scale}`);
+  const n = diffraction.length / size;
+  const chosen = [...new Set(Array.from(indices))];
+  if (chosen.length === 0) throw new ArgumentError('input normalisation: no diffraction patterns were chosen');
+  const sum = new Float64Array(size);
+  const squares = new Float64Array(size);
+  for (const p of chosen) {
+    if (!Number.isInteger(p) || p < 0 || p >= n) throw new ArgumentError(`input normalisation: pattern index ${p} is outside [0, ${n})`);
+    for (let i = 0; i < size; i++) {
+      const v = diffraction[p * size + i] / scale;
+      sum[i] += v;
+      squares[i] += v * v;
+    }
+  }
+  const mean = new Float32Array(size);
+  const std = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    const m = sum[i] / chosen.length;
+    mean[i] = m;
+    std[i] = Math.sqrt(Math.max(0, squares[i] / chosen.length - m * m)) + floor;
+  }
+  return { mean, std };
+}

@@ -12,7 +12,7 @@ import { PtychoPinnModel, type TrainingHistory } from './model.js';
 import type { NativeOptions } from './physics.js';
 import { maskProbe, normalizeProbe } from './probe.js';
 import { patternSubset, reconstructIterative } from './iterative.js';
-import { intensityScale } from './scaling.js';
+import { inputNormalization, intensityScale } from './scaling.js';
 import { resolveThreads } from './threads.js';
 import { AbortedError, ArgumentError, PtychoPinnError } from './errors.js';
 
@@ -161,6 +161,7 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
   // the bundle's probe is the one the physics used
   const model = resumed ?? new PtychoPinnModel({
     config: modelConfig, probe, intensityScale: scale, seed: training.seed, training,
+    inputNorm: training.inputNorm === 'pixel' ? inputNormalization(dataset.diffraction.data, N, scale, groups.indices) : undefined,
   });
   model.training = training;
   const validation = options.validation
@@ -196,7 +197,7 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
         seed: training.seed, loss: training.lossMode, scheduler: training.scheduler,
         earlyStopPatience: training.earlyStopPatience, objectBig: modelConfig.objectBig,
         probeTrainable: training.probeTrainable, probeRateScale: training.probeLrScale,
-        probeStartEpoch: training.probeStartEpoch, precision: training.precision, threads,
+        probeStartEpoch: training.probeStartEpoch, inputNorm: model.inputNorm, precision: training.precision, threads,
         untilEpoch, resume: state,
       }, progress.report));
       // one report per finished batch

@@ -27,6 +27,21 @@ Precision PrecisionArg(const Napi::Value& value) {
   return static_cast<Precision>(ChoiceArg(value, "precision", {"fp32", "bf16"}));
 }
 
+// inputNorm: undefined, or { mean, std }, Float32Array (N, N) each, std > 0 everywhere. Copied:
+// the job outlives the call.
+InputNorm InputNormArg(Napi::Env env, const Napi::Value& value, int64_t n) {
+  InputNorm norm;
+  if (value.IsUndefined()) return norm;
+  const auto o = ObjectArg(value, "inputNorm");
+  norm.mean = FloatView(o.Get("mean"), {n, n}, "inputNorm.mean").clone();
+  norm.std = FloatView(o.Get("std"), {n, n}, "inputNorm.std").clone();
+  RequireFinite(env, norm.mean, "inputNorm.mean");
+  RequireFinite(env, norm.std, "inputNorm.std");
+  if (!(norm.std.min().item<float>() > 0))
+    throw Napi::RangeError::New(env, "inputNorm.std must be positive everywhere");
+  return norm;
+}
+
 // A grouped dataset from { diffraction, nPatterns, groups, nGroups, offsets }, every group index
 // checked against the pattern count. Only the patterns the groups use are copied (inference of a
 // few patterns of a large file copies those few); the groups then index that copy.
@@ -213,7 +228,7 @@ std::shared_ptr<void> ModelWrap::Claim(Napi::Env env, Access access, const char*
 
 // train({ train: grouped, validation?: grouped, probe, scale, epochs, batchSize, learningRate,
 //         seed, loss, scheduler, earlyStopPatience, objectBig, probeTrainable?,
-//         probeRateScale?, probeStartEpoch?, threads }, onProgress?)
+//         probeRateScale?, probeStartEpoch?, inputNorm?, threads }, onProgress?)
 Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireLive(env, "train");
@@ -229,6 +244,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
     options.probeStartEpoch = IntegerArg(o.Get("probeStartEpoch"), "probeStartEpoch", 0, kMaxCount);
   }
   options.precision = PrecisionArg(o.Get("precision"));
+  options.inputNorm = InputNormArg(env, o.Get("inputNorm"), n);
   const bool merge = c > 1 && options.objectBig;
   GroupedData train = GroupedFromJs(o.Get("train"), "train", n, c, merge);
   std::shared_ptr<GroupedData> validation;
@@ -296,7 +312,7 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
       });
 }
 
-// predict({ diffraction, nPatterns, groups, nGroups, scale, batchSize, threads, precision?,
+// predict({ diffraction, nPatterns, groups, nGroups, scale, inputNorm?, batchSize, threads, precision?,
 //           keepPatches, stitch?: { positions: Float64Array (G * C, 2), weights: Float32Array
 //           (N, N), canvas, floor } }, onProgress?({ done, total }))
 //   -> Promise<{ patches?: { data: complex (G, C, N, N), shape }, object?: { data: complex (H, W), shape } }>
@@ -311,6 +327,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   options.scale = NumberArg(o.Get("scale"), "scale", 1e-30, 1e30);
   options.batchSize = IntegerArg(o.Get("batchSize"), "batchSize", 1, kMaxCount);
   options.precision = PrecisionArg(o.Get("precision"));
+  options.inputNorm = InputNormArg(env, o.Get("inputNorm"), n);
   options.keepPatches = BoolArg(o.Get("keepPatches"), "keepPatches");
   if (!o.Get("stitch").IsUndefined()) {
     const auto st = ObjectArg(o.Get("stitch"), "stitch");

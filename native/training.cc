@@ -27,7 +27,7 @@ torch::Tensor BatchLoss(PtychoPinn& net, const GroupedData& data, const torch::T
   {
     // the network alone in the chosen precision: merge, physics and likelihood stay fp32
     const PrecisionScope precision(options.precision);
-    patches = net->forward(x);
+    patches = net->forward(options.inputNorm.Apply(x));
   }
   if (c > 1 && options.objectBig) {
     patches = physics::MergeGroup(patches, data.offsets.index_select(0, rows));
@@ -292,7 +292,7 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
     if (options.cancelled && options.cancelled()) throw Cancelled();
     const int64_t size = std::min(perBatch, count - start);
     const torch::Tensor idx = groups.narrow(0, start, size).reshape({-1});
-    torch::Tensor x = diffraction.index_select(0, idx).view({size, c, n, n}) / options.scale;
+    torch::Tensor x = options.inputNorm.Apply(diffraction.index_select(0, idx).view({size, c, n, n}) / options.scale);
     x = x.contiguous(at::MemoryFormat::ChannelsLast);
     const torch::Tensor patches = net->forward(x);
     if (options.keepPatches) out.patches.narrow(0, start, size).copy_(patches);

@@ -30,6 +30,13 @@ enum class LossMode { kPoisson, kMae };
 // decay to a twentieth of the rate at the last batch, set before every batch.
 enum class Scheduler { kNone, kExponential, kPlateau, kCosine };
 
+// Per-pixel standardisation of the network's input, (x - mean) / std with x = diffraction /
+// scale; both (N, N), undefined for none. The physics and the loss keep x itself.
+struct InputNorm {
+  torch::Tensor mean, std;
+  torch::Tensor Apply(const torch::Tensor& x) const { return mean.defined() ? (x - mean) / std : x; }
+};
+
 struct TrainOptions {
   int64_t epochs = 100;
   int64_t batchSize = 16;
@@ -46,6 +53,7 @@ struct TrainOptions {
   double probeRateScale = 1;
   int64_t probeStartEpoch = 0;
   Precision precision = Precision::kFloat32;
+  InputNorm inputNorm;
   // Return with stop "checkpoint" once this many epochs are complete (0: run to `epochs`), so the
   // caller can save the state and call again: checkpoints and resumption share one path.
   int64_t untilEpoch = 0;
@@ -101,6 +109,7 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
 
 struct PredictOptions {
   double scale = 1;        // the intensity scale: the network sees diffraction / scale
+  InputNorm inputNorm;     // as in training
   int64_t batchSize = 16;  // patterns per forward pass (whole groups, at least one)
   Precision precision = Precision::kFloat32;
   bool keepPatches = true;  // return every group's patches (G, C, N, N)

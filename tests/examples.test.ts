@@ -6,13 +6,19 @@ import { resolve } from 'node:path';
 import { runNode } from './helpers/cli.js';
 import { findPythonWithNumpy } from './helpers/python.js';
 import { execFileSync } from 'node:child_process';
+import { loadDataset } from '../lib/dataset.js';
+import { groupPositions } from '../lib/grouping.js';
 
 test('examples/train-and-reconstruct.mjs trains, saves, loads and reconstructs through the package API', async (t) => {
   t.timeout(600_000);
   const r = await runNode([resolve('examples/train-and-reconstruct.mjs'), '1'], { env: { PTYCHOPINN_CORES: '2' } });
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /^epoch 1\/1: loss \d/m);
-  t.regex(r.stdout, /reconstructed 512 groups/);
+  // every pattern in a group, the groups drawn with the training seed (the default 42)
+  const data = await loadDataset('fixtures/run1084_sim.npz');
+  const cover = groupPositions(data.xcoords, data.ycoords, { gridsize: 2, nGroups: data.diffraction.shape[0], seed: 42, cover: true });
+  t.true(cover.count < data.diffraction.shape[0] / 2);
+  t.regex(r.stdout, new RegExp(`reconstructed ${cover.count} groups`));
   const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   t.is(summary.epochs, 1);
   t.true(Number.isFinite(summary.phaseCorrelation));

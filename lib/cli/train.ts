@@ -8,6 +8,7 @@ import { loadModel, readManifest, saveModel } from '../bundle.js';
 import {
   AMP_ACTIVATIONS, type AmpActivation, LOSS_MODES, type LossMode, ModelConfigSchema, PRECISIONS, type Precision, SCHEDULERS, type Scheduler,
   ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig, flagOf,
+  INPUT_NORMS,
   PROBE_INITS,
 } from '../config.js';
 import { loadDataset } from '../dataset.js';
@@ -51,6 +52,7 @@ interface TrainFlags {
   probe_trainable?: boolean;
   probe_lr_scale?: number;
   probe_init?: 'file' | 'epie';
+  input_norm?: 'none' | 'pixel';
   probe_init_iterations?: number;
   probe_start_epoch?: number;
   n_filters_scale?: number;
@@ -97,6 +99,7 @@ export function registerTrain(program: Command): void {
     .option('--probe_mask', 'soft circular mask on the probe')
     .option('--probe_trainable', 'refine the probe with the network (held at its power); the bundle keeps the refined probe')
     .addOption(new Option('--probe_init <source>', `where the training probe starts: the file's, or retrieved by ePIE from the training patterns (default ${d.probeInit})`).choices(PROBE_INITS))
+    .addOption(new Option('--input_norm <mode>', `the network's input: the scaled patterns as they are, or standardised pixel by pixel with the training patterns' mean and standard deviation, kept in the bundle (default ${d.inputNorm})`).choices(INPUT_NORMS))
     .option('--probe_init_iterations <k>', `ePIE iterations of --probe_init epie (default ${d.probeInitIterations})`, schemaValue(T.probeInitIterations, 'probe_init_iterations'))
     .option('--probe_lr_scale <f>', `with --probe_trainable: the probe's learning rate over the network's (default ${d.probeLrScale})`, schemaValue(T.probeLrScale, 'probe_lr_scale'))
     .option('--probe_start_epoch <k>', `with --probe_trainable: epochs before the probe starts to change (default ${d.probeStartEpoch})`, schemaValue(T.probeStartEpoch, 'probe_start_epoch'))
@@ -160,7 +163,8 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     nGroups: flags.n_images, neighborCount: flags.neighbor_count, oversample: flags.oversample,
     seed: flags.seed, lossMode: flags.loss_mode, scheduler: flags.scheduler, earlyStopPatience: flags.early_stop_patience,
     precision: flags.precision, probeTrainable: flags.probe_trainable, probeLrScale: flags.probe_lr_scale,
-    probeStartEpoch: flags.probe_start_epoch, probeInit: flags.probe_init, probeInitIterations: flags.probe_init_iterations };
+    probeStartEpoch: flags.probe_start_epoch, probeInit: flags.probe_init, probeInitIterations: flags.probe_init_iterations,
+    inputNorm: flags.input_norm };
 
   let tracker: Tracker | undefined;
   const runName = `train ${new Date().toISOString()}`;

@@ -11,6 +11,7 @@ import { packageRoot } from '../binding.js';
 import { BundleError, type BundleContents } from '../bundle.js';
 import type { ModelConfig, TrainingConfig } from '../config.js';
 import type { ComplexArray } from '../ndarray.js';
+import type { InputNorm } from '../model.js';
 import { encodeNpyParts } from '../npy.js';
 import { ArgumentError } from '../errors.js';
 import type { NamedTensor } from '../safetensors.js';
@@ -48,6 +49,8 @@ export interface OnnxExportInput {
   /** The network's weights by parameter name (a bundle's weights.safetensors). */
   weights: NamedTensor[];
   intensityScale: number;
+  /** The input standardisation the network was trained with, applied inside the graph. */
+  inputNorm?: InputNorm;
   seed: number;
 }
 
@@ -211,7 +214,12 @@ export function encodeOnnxModel(input: OnnxExportInput): Uint8Array {
   }
   const g = new Graph(new Map(input.weights.map((t) => [t.name, t])));
   const scale = g.floats('intensity_scale', [], Float32Array.of(input.intensityScale));
-  buildGraph(g, config, g.op('Div', [ONNX_INPUT, scale]));
+  let x = g.op('Div', [ONNX_INPUT, scale]);
+  if (input.inputNorm) {
+    const shape = [config.N, config.N];
+    x = g.op('Div', [g.op('Sub', [x, g.floats('input_mean', shape, input.inputNorm.mean)]), g.floats('input_std', shape, input.inputNorm.std)]);
+  }
+  buildGraph(g, config, x);
   const extra = g.unused();
   if (extra.length > 0) throw new ArgumentError(`the weights hold ${extra.join(', ')}, which the network of this configuration does not have`);
   const c = config.gridsize ** 2;
@@ -250,7 +258,8 @@ export function encodeOnnxModel(input: OnnxExportInput): Uint8Array {
 export function onnxFromBundle(path: string, { state, weights }: Pick<BundleContents, 'state' | 'weights'>): Uint8Array {
   try {
     return encodeOnnxModel({
-      config: state.config, training: state.training, probe: state.probe, weights, intensityScale: state.intensityScale, seed: state.seed,
+      config: state.config, training: state.training, probe: state.probe, weights, intensityScale: state.intensityScale,
+      inputNorm: state.inputNorm, seed: state.seed,
     });
   } catch (error) {
     if (!(error instanceof ArgumentError)) throw error;
