@@ -11,6 +11,7 @@ import { PtychoPinnModel } from '../lib/model.js';
 import { OnnxModel } from '../lib/onnx/model.js';
 import { inputNormalization } from '../lib/scaling.js';
 import { train } from '../lib/training.js';
+import { relativeError } from './helpers/arrays.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ptpinn-input-norm-'));
 test.after.always(() => rmSync(work, { recursive: true, force: true }));
@@ -24,16 +25,6 @@ test.before(async () => {
   bundle = join(work, 'pixel.ptpinn');
   await saveModel(model, bundle);
 });
-
-function maxRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 test('the statistics: per pixel over the chosen patterns, each once, the floor added to the deviation', (t) => {
   // three 2 x 2 patterns; pixel 3 is dark in all of them
@@ -69,10 +60,10 @@ test('training keeps the statistics of its patterns; the addon applies (x - mean
   const withNorm = await predict(model, data.diffraction.data as Float32Array);
   const byHand = await predict(plain, transformed as Float32Array);
   const untransformed = await predict(plain, data.diffraction.data as Float32Array);
-  const error = maxRelative(withNorm, byHand);
+  const error = relativeError(withNorm, byHand);
   t.log(`relative difference to the hand-made input: ${error.toExponential(2)}`);
   t.true(error < 1e-4);
-  t.true(maxRelative(untransformed, withNorm) > 1e-2);
+  t.true(relativeError(untransformed, withNorm) > 1e-2);
   // reconstruct passes the model's statistics
   const viaReconstruct = await model.reconstruct(data, { nImages: 48, threads: 2, precision: 'fp32', keepPatches: true });
   t.deepEqual(viaReconstruct.patches!.data, withNorm);
@@ -92,7 +83,7 @@ test('the bundle keeps the statistics; the loaded model and ONNX Runtime reconst
   const again = await loaded.reconstruct(data, options);
   t.deepEqual(again.object.data, original.object.data);
   const onnx = await (await OnnxModel.load(bundle)).reconstruct(data, { threads: 2, keepPatches: true });
-  const error = maxRelative(onnx.patches!.data, original.patches!.data);
+  const error = relativeError(onnx.patches!.data, original.patches!.data);
   t.log(`ONNX Runtime against LibTorch: ${error.toExponential(2)}`);
   t.true(error <= 1e-4);
   loaded.dispose();

@@ -16,6 +16,7 @@ import { ONNX_OPSET, encodeOnnxModel, onnxSchema } from '../lib/onnx/export.js';
 import { OnnxModel, OnnxModelError } from '../lib/onnx/model.js';
 import { CanvasSum, canvasFor, probeWeights, stitch } from '../lib/stitching.js';
 import { train } from '../lib/training.js';
+import { relativeError } from './helpers/arrays.js';
 import { runCli } from './helpers/cli.js';
 import { findPython, runPython } from './helpers/python.js';
 import { seeded } from './helpers/random.js';
@@ -33,17 +34,6 @@ test.before(async () => {
   bundle = join(work, 'g2.ptpinn');
   await saveModel(trained, bundle, { withOnnx: true });
 });
-
-/** max |a - b| over max |b|: the relative error of one array against another. */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 /**
  * A network whose weights are drawn wide (uniform, +-2/sqrt(fan-in)) so that every path, both
