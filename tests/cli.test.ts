@@ -43,6 +43,8 @@ test('usage errors exit 2 and name the flag', async (t) => {
     [['train', '--train_data_file', FIXTURE, '--output_dir', '/proc/ptychopinn-out'], /lies on a kernel pseudo file system/],
     [['train', '--train_data_file', FIXTURE, '--output_dir', FIXTURE], /--output_dir .*run1084_sim\.npz is a file, expected a folder/],
     [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--loss_mode', 'l2'], /'--loss_mode <mode>' argument 'l2' is invalid\. Allowed choices are poisson, mae/],
+    [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--input_norm', 'global'], /'--input_norm <mode>' argument 'global' is invalid\. Allowed choices are none, pixel/],
+    [['infer', '--model_path', bundle, '--test_data', FIXTURE, '--output_dir', dir, '--inference_groups', 'all'], /'--inference_groups <groups>' argument 'all' is invalid\. Allowed choices are cover, every/],
     [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--resume', bundle], /holds no training state to resume from/],
     [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--device', 'cuda'], /--device cuda: the LibTorch this addon was built against .* has no CUDA/],
     [['infer', '--model_path', bundle, '--test_data', FIXTURE, '--output_dir', dir, '--backend', 'onnx', '--align_phases', '2'], /--align_phases needs --backend torch/],
