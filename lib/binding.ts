@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PtychoPinnError } from './errors.js';
 import type { TrainingProgress } from './training.js';
+import type { InputNorm } from './model.js';
 
 const require = createRequire(import.meta.url);
 
@@ -154,7 +155,7 @@ export interface NativeTrainArgs {
   /** The first epoch (0-based) in which the probe is updated (default 0). */
   probeStartEpoch?: number;
   /** Per-pixel standardisation of the network's input (N x N each); the loss keeps the data as given. */
-  inputNorm?: { mean: Float32Array; std: Float32Array };
+  inputNorm?: InputNorm;
   precision: 'fp32' | 'bf16';
   threads: number;
   /** Return with stop 'checkpoint' once this many epochs are complete. */
@@ -166,7 +167,7 @@ export interface NativeTrainArgs {
 export interface NativePredictArgs extends Omit<NativeGrouped, 'offsets'> {
   scale: number;
   /** As in training. */
-  inputNorm?: { mean: Float32Array; std: Float32Array };
+  inputNorm?: InputNorm;
   /** Patterns per forward pass (whole groups, at least one). */
   batchSize: number;
   precision: 'fp32' | 'bf16';

@@ -173,9 +173,11 @@ export function groupPositions(x: Float64Array, y: Float64Array, options: Groupi
       }
       seeds[kept++] = seeds[g];
     }
-    count = kept;
-    indices = indices.slice(0, count * c);
-    seeds = seeds.slice(0, count);
+    if (held) {
+      count = kept;
+      indices = indices.slice(0, count * c);
+      seeds = seeds.slice(0, count);
+    }
   }
 
   const offsets = new Float64Array(count * c * 2);

@@ -8,17 +8,14 @@ import { ArgumentError } from './errors.js';
  * occur (default: every pattern once). Sums are float64 whatever the input precision.
  */
 export function intensityScale(diffraction: Float32Array | Float64Array, patternSize: number, indices?: ArrayLike<number>): number {
-  const size = patternSize * patternSize;
-  if (!Number.isInteger(patternSize) || patternSize < 1 || diffraction.length % size !== 0) {
-    throw new ArgumentError(`intensity scale: ${diffraction.length} values are not a whole number of ${patternSize} x ${patternSize} patterns`);
-  }
-  const n = diffraction.length / size;
+  const what = 'intensity scale';
+  const { size, n } = patternsOf(diffraction, patternSize, what);
   const count = indices ? indices.length : n;
-  if (count === 0) throw new ArgumentError('intensity scale: no diffraction patterns were chosen');
+  if (count === 0) throw new ArgumentError(`${what}: no diffraction patterns were chosen`);
   // a pattern's total is computed once however often groups repeat it
   const totals = new Float64Array(n).fill(NaN);
   const total = (p: number) => {
-    if (!Number.isInteger(p) || p < 0 || p >= n) throw new ArgumentError(`intensity scale: pattern index ${p} is outside [0, ${n})`);
+    checkIndex(p, n, what);
     if (Number.isNaN(totals[p])) {
       let t = 0;
       for (let i = p * size; i < (p + 1) * size; i++) t += diffraction[i] * diffraction[i];
@@ -44,18 +41,15 @@ export function intensityScale(diffraction: Float32Array | Float64Array, pattern
  */
 export function inputNormalization(diffraction: Float32Array | Float64Array, patternSize: number, scale: number,
   indices: ArrayLike<number>, floor = 1e-3): { mean: Float32Array; std: Float32Array } {
-  const size = patternSize * patternSize;
-  if (!Number.isInteger(patternSize) || patternSize < 1 || diffraction.length % size !== 0) {
-    throw new ArgumentError(`input normalisation: ${diffraction.length} values are not a whole number of ${patternSize} x ${patternSize} patterns`);
-  }
-  if (!(scale > 0) || !Number.isFinite(scale)) throw new ArgumentError(`input normalisation: the scale must be positive and finite, got ${scale}`);
-  const n = diffraction.length / size;
+  const what = 'input normalisation';
+  const { size, n } = patternsOf(diffraction, patternSize, what);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new ArgumentError(`${what}: the scale must be positive and finite, got ${scale}`);
   const chosen = [...new Set(Array.from(indices))];
-  if (chosen.length === 0) throw new ArgumentError('input normalisation: no diffraction patterns were chosen');
+  if (chosen.length === 0) throw new ArgumentError(`${what}: no diffraction patterns were chosen`);
   const sum = new Float64Array(size);
   const squares = new Float64Array(size);
   for (const p of chosen) {
-    if (!Number.isInteger(p) || p < 0 || p >= n) throw new ArgumentError(`input normalisation: pattern index ${p} is outside [0, ${n})`);
+    checkIndex(p, n, what);
     for (let i = 0; i < size; i++) {
       const v = diffraction[p * size + i] / scale;
       sum[i] += v;
@@ -70,4 +64,17 @@ export function inputNormalization(diffraction: Float32Array | Float64Array, pat
     std[i] = Math.sqrt(Math.max(0, squares[i] / chosen.length - m * m)) + floor;
   }
   return { mean, std };
+}
+
+/** Pixels per pattern and the number of patterns, or an error when the values are not whole patterns. */
+function patternsOf(diffraction: ArrayLike<number>, patternSize: number, what: string): { size: number; n: number } {
+  const size = patternSize * patternSize;
+  if (!Number.isInteger(patternSize) || patternSize < 1 || diffraction.length % size !== 0) {
+    throw new ArgumentError(`${what}: ${diffraction.length} values are not a whole number of ${patternSize} x ${patternSize} patterns`);
+  }
+  return { size, n: diffraction.length / size };
+}
+
+function checkIndex(p: number, n: number, what: string): void {
+  if (!Number.isInteger(p) || p < 0 || p >= n) throw new ArgumentError(`${what}: pattern index ${p} is outside [0, ${n})`);
 }

@@ -12,7 +12,7 @@ import { loadModel, saveModel } from '../lib/bundle.js';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
 import { compareObjects } from '../lib/metrics.js';
 import type { ComplexArray } from '../lib/ndarray.js';
-import { defocusProbe, normalizeProbe, scaleProbe } from '../lib/probe.js';
+import { defocusProbe, normalizeProbe, probeOverlap, scaleProbe } from '../lib/probe.js';
 import { train } from '../lib/training.js';
 
 let data: Dataset;
@@ -25,20 +25,18 @@ test.before(async () => {
 });
 test.after.always(async () => { await rm(dir, { recursive: true, force: true }); });
 
-// |<a, b>| / (|a| |b|): 1 for the same probe up to a global phase and scale
-function overlap(a: ComplexArray, b: ComplexArray): number {
-  let re = 0;
-  let im = 0;
-  let pa = 0;
-  let pb = 0;
-  for (let k = 0; k < a.data.length; k += 2) {
-    re += a.data[k] * b.data[k] + a.data[k + 1] * b.data[k + 1];
-    im += a.data[k + 1] * b.data[k] - a.data[k] * b.data[k + 1];
-    pa += a.data[k] ** 2 + a.data[k + 1] ** 2;
-    pb += b.data[k] ** 2 + b.data[k + 1] ** 2;
-  }
-  return Math.hypot(re, im) / Math.sqrt(pa * pb);
-}
+test('probeOverlap: 1 up to a global phase and scale, 0 for disjoint probes, 1/sqrt(2) by hand', (t) => {
+  const probe = (...values: number[]): ComplexArray => ({ dtype: 'complex64', shape: [2, 2], data: Float32Array.from(values) });
+  const a = probe(1, 2, -0.5, 0.25, 0, 1, 3, -1);
+  // a x 2.5 e^{0.7 i}
+  const [c, s] = [2.5 * Math.cos(0.7), 2.5 * Math.sin(0.7)];
+  const b = probe(...Array.from({ length: 4 }, (_, k) => [a.data[2 * k] * c - a.data[2 * k + 1] * s, a.data[2 * k] * s + a.data[2 * k + 1] * c]).flat());
+  t.true(Math.abs(probeOverlap(a, b) - 1) < 1e-6);
+  t.is(probeOverlap(probe(1, 0, 0, 1, 0, 0, 0, 0), probe(0, 0, 0, 0, 2, 0, 0, -3)), 0);
+  // <(1, 0), (1, 1)> = 1 over |a| |b| = sqrt(2)
+  t.true(Math.abs(probeOverlap(probe(1, 0, 0, 0, 0, 0, 0, 0), probe(1, 0, 1, 0, 0, 0, 0, 0)) - Math.SQRT1_2) < 1e-7);
+  t.throws(() => probeOverlap(a, { dtype: 'complex64', shape: [1, 1], data: Float32Array.of(1, 0) }), { message: /cannot be compared/ });
+});
 
 const power = (p: ComplexArray) => p.data.reduce((s, v) => s + v * v, 0);
 
@@ -49,8 +47,8 @@ test.serial('a wrong probe refined in training moves towards the true one and re
   const refined = await train(wrong, { model: { gridsize: 2 }, training: { ...schedule, probeTrainable: true } }, { threads: 2 });
   // kept: the bundle's probe is the normalised wrong probe, untouched
   t.deepEqual(kept.probe.data, normalizeProbe(wrong.probe).probe.data);
-  const before = overlap(wrong.probe, data.probe);
-  const after = overlap(refined.probe, data.probe);
+  const before = probeOverlap(wrong.probe, data.probe);
+  const after = probeOverlap(refined.probe, data.probe);
   t.log(`overlap with the true probe: given ${before.toFixed(4)}, refined ${after.toFixed(4)}`);
   t.true(after > before, `refined ${after}, given ${before}`);
   const [keptLoss, refinedLoss] = [kept.history!.epochLoss.at(-1)!, refined.history!.epochLoss.at(-1)!];
@@ -84,8 +82,8 @@ test.serial('a wrong probe refined in training moves towards the true one and re
 test.serial('probeInit epie retrieves the probe from the overlaps; the bundle keeps it', async (t) => {
   t.timeout(600_000);
   const model = await train(wrong, { model: { gridsize: 2 }, training: { nGroups: 512, maxEpochs: 1, batchSize: 16, probeInit: 'epie' } }, { threads: 2 });
-  const found = overlap(model.probe, data.probe);
-  t.log(`overlap with the true probe: given ${overlap(wrong.probe, data.probe).toFixed(4)}, retrieved by 10 ePIE iterations ${found.toFixed(4)}`);
+  const found = probeOverlap(model.probe, data.probe);
+  t.log(`overlap with the true probe: given ${probeOverlap(wrong.probe, data.probe).toFixed(4)}, retrieved by 10 ePIE iterations ${found.toFixed(4)}`);
   t.true(found > 0.97, `overlap ${found}`);
   t.true(Math.abs(power(model.probe) / 32 ** 2 - 1) < 1e-4, `power ${power(model.probe)}`);
   const path = join(dir, 'retrieved.ptpinn');
