@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Dataset, loadDataset, saveDataset } from '../lib/dataset.js';
 import { readRun1084 } from '../lib/fixture.js';
+import { Rng } from '../lib/random.js';
 import { simulate } from '../lib/simulation.js';
 import { stitch } from '../lib/stitching.js';
 import { train } from '../lib/training.js';
@@ -135,6 +136,28 @@ try {
   for (const precision of quick ? ['fp32'] : ['fp32', 'bf16']) {
     const r = await run(['infer', '--model_path', modelDir, '--test_data', data, '--output_dir', join(dir, `infer-${precision}`), '--n_images', '1087', '--precision', precision]);
     console.log(JSON.stringify({ bench: 'infer.cli', ...host, precision, patterns: 1087, seconds: +r.seconds.toFixed(2), patterns_per_s: +(1087 / r.seconds).toFixed(1), peak_mb: Math.round(r.peakMb) }));
+  }
+  // Memory against the dataset's size: 10,000 positions drawn over the same scan area, stored as
+  // np.savez stores (infer reads such a file's patterns chunk by chunk), at gridsize 1 and 2.
+  if (!quick) {
+    const rng = new Rng(11);
+    const span = (v: Float64Array) => [Math.min(...v), Math.max(...v)];
+    const [[x0, x1], [y0, y1]] = [span(source.x), span(source.y)];
+    const many = { x: Float64Array.from({ length: 10_000 }, () => x0 + rng.next() * (x1 - x0)), y: Float64Array.from({ length: 10_000 }, () => y0 + rng.next() * (y1 - y0)) };
+    const big = await simulate(source.object, source.probe, many, { photons: 1e6, seed: 8, threads });
+    const data10k = join(dir, 'run1084_10000.npz');
+    await saveDataset(data10k, big.dataset as Dataset);
+    const model2 = join(dir, 'model2');
+    await run(['train', '--train_data_file', data, '--output_dir', model2, '--max_epochs', '1', '--n_images', '32', '--gridsize', '2', '--disable_mlflow']);
+    for (const [gridsize, model] of [[1, modelDir], [2, model2]] as const) {
+      const peaks: number[] = [];
+      for (const [patterns, file] of [[1087, data], [10_000, data10k]] as const) {
+        const r = await run(['infer', '--model_path', model, '--test_data', file, '--output_dir', join(dir, `scale-${gridsize}-${patterns}`), '--precision', 'bf16']);
+        peaks.push(r.peakMb);
+        console.log(JSON.stringify({ bench: 'infer.cli.size', ...host, gridsize, precision: 'bf16', patterns, seconds: +r.seconds.toFixed(2), peak_mb: Math.round(r.peakMb),
+          ...(patterns === 10_000 ? { peak_growth_mb_per_1k_patterns: +((peaks[1] - peaks[0]) / 8.913).toFixed(1) } : {}) }));
+      }
+    }
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

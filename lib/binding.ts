@@ -174,8 +174,11 @@ export interface NativePredictArgs extends Omit<NativeGrouped, 'offsets'> {
   threads: number;
   /** Return every group's patches (G, C, N, N). */
   keepPatches: boolean;
-  /** Stitch batch by batch: positions (G * C) x (x, y) in group order. */
-  stitch?: { positions: Float64Array; weights: Float32Array; canvas: NativeCanvas; floor: number };
+  /**
+   * Stitch batch by batch: positions (G * C) x (x, y) in group order, added to `sums` (a
+   * `CanvasSum`'s state) when given, else to a blank canvas.
+   */
+  stitch?: { positions: Float64Array; weights: Float32Array; canvas: NativeCanvas; sums?: Float32Array };
   /** Int32Array(1) over a SharedArrayBuffer: Atomics.store 1 to stop before the next batch. */
   cancel?: Int32Array;
 }
@@ -190,7 +193,8 @@ export interface NativeCanvas {
 
 export interface NativePrediction {
   patches?: NativeTensor;
-  object?: NativeTensor;
+  /** The stitch's running sums (H * W, 3) after this call's patches. */
+  sums?: NativeTensor;
 }
 
 /** What the loop carries besides the weights (native/training.h, TrainState). */

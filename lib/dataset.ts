@@ -3,6 +3,7 @@
 // and what was found.
 import { type ComplexArray, type DType, type FloatArray, type NdArray, isComplex, shapeText } from './ndarray.js';
 import { NpzFile, writeNpz } from './npz.js';
+import { FilePatterns, type PatternSource, memoryPatterns } from './patterns.js';
 import { PtychoPinnError } from './errors.js';
 
 /** A ptychography dataset (SPEC section 2): diffraction amplitudes (K, N, N), the probe, scan positions in object pixels, and optionally the object. */
@@ -121,57 +122,131 @@ function toComplex64(array: NdArray): Float32Array {
   return array.data instanceof Float32Array ? array.data : Float32Array.from(array.data as Float64Array);
 }
 
+// What loading and opening share: every check but the pattern values, which are read later.
+interface DatasetParts {
+  meta: Omit<Dataset, 'diffraction'>;
+  diffKey: string;
+  count: number;
+  n: number;
+  /** The patterns are stored (N, N, n) and must be transposed. */
+  legacy: boolean;
+  bad?: Uint8Array;
+}
+
+async function readParts(npz: NpzFile, path: string, options: LoadOptions): Promise<DatasetParts> {
+  const fail = (key: string | undefined, message: string): never => {
+    throw new DatasetError(path, key, message);
+  };
+  const keys = npz.keys;
+  const diffKey = npz.has('diffraction') ? 'diffraction' : npz.has('diff3d') ? 'diff3d' : undefined;
+  if (!diffKey) fail(undefined, `no diffraction: expected a key 'diffraction' (or the legacy 'diff3d'); the file has ${keys.join(', ') || 'no arrays'}`);
+  for (const key of ['probeGuess', 'xcoords', 'ycoords']) {
+    if (!npz.has(key)) fail(key, `missing: a dataset needs diffraction, probeGuess, xcoords and ycoords; the file has ${keys.join(', ')}`);
+  }
+
+  const probe = await npz.read('probeGuess');
+  if (!isComplex(probe.dtype)) fail('probeGuess', `expected complex64 or complex128, found ${probe.dtype}`);
+  if (probe.shape.length !== 2 || probe.shape[0] !== probe.shape[1]) {
+    fail('probeGuess', `expected a square (N, N) array, found shape ${shapeText(probe.shape)}`);
+  }
+  const n = probe.shape[0];
+  const sizes = options.sizes ?? SUPPORTED_SIZES;
+  if (!sizes.includes(n)) fail('probeGuess', `expected N in ${sizes.join(', ')}, found ${n} x ${n}`);
+
+  const coords: Float64Array[] = [];
+  for (const key of ['xcoords', 'ycoords']) {
+    const a = await npz.read(key);
+    if (!REAL.includes(a.dtype) || a.shape.length !== 1) {
+      fail(key, `expected a real 1-d array (n,), found ${a.dtype} ${shapeText(a.shape)}`);
+    }
+    const values = toFloat(a, (m) => new Float64Array(m)) as Float64Array;
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) fail(key, `expected finite positions, found ${values[bad]} at index ${bad}`);
+    coords.push(values);
+  }
+  const [xcoords, ycoords] = coords;
+  const count = xcoords.length;
+  if (count === 0) fail('xcoords', 'expected at least one scan position, found none (the dataset is empty)');
+  if (ycoords.length !== count) fail('ycoords', `expected ${count} values to match xcoords, found ${ycoords.length}`);
+
+  const raw = await npz.completeInfo(diffKey!);
+  if (!REAL.includes(raw.dtype)) fail(diffKey, `expected real amplitudes (float32), found ${raw.dtype}`);
+  if (raw.shape.length !== 3) fail(diffKey, `expected shape (n, N, N) = (${count}, ${n}, ${n}), found ${shapeText(raw.shape)}`);
+  const [a, b, c] = raw.shape;
+  const standard = a === count && b === n && c === n;
+  const legacy = a === n && b === n && c === count;
+  // a cube (n = N) reads both ways: the standard layout wins, legacy only when it is the only reading
+  if (!standard && !legacy) {
+    fail(diffKey, `expected shape (n, N, N) = (${count}, ${n}, ${n}) to match ${count} positions and the ${n} x ${n} probe, found ${shapeText(raw.shape)}`);
+  }
+  // bad_pixels (N, N), nonzero = bad: what such a pixel holds is not data, NaN included
+  let bad: Uint8Array | undefined;
+  if (npz.has(BAD_PIXELS_KEY)) {
+    const mask = await npz.read(BAD_PIXELS_KEY);
+    if (mask.shape.join() !== `${n},${n}` || !(REAL.includes(mask.dtype) || mask.dtype === 'bool')) {
+      fail(BAD_PIXELS_KEY, `expected a boolean (${n}, ${n}) mask like the patterns, found ${mask.dtype} ${shapeText(mask.shape)}`);
+    }
+    bad = badPixelMask(mask);
+  }
+  const meta: Omit<Dataset, 'diffraction'> = {
+    source: path,
+    probe: { dtype: 'complex64', shape: [n, n], data: toComplex64(probe) },
+    xcoords, ycoords,
+  };
+  checkFiniteComplex(path, 'probeGuess', meta.probe.data);
+  if (!meta.probe.data.some((v) => v !== 0)) fail('probeGuess', 'is zero everywhere: no light reaches the sample');
+  if (npz.has('objectGuess')) {
+    const object = await npz.read('objectGuess');
+    if (!isComplex(object.dtype) || object.shape.length !== 2) {
+      fail('objectGuess', `expected a complex (H, W) array, found ${object.dtype} ${shapeText(object.shape)}`);
+    }
+    meta.objectGuess = { dtype: 'complex64', shape: [...object.shape], data: toComplex64(object) };
+    checkFiniteComplex(path, 'objectGuess', meta.objectGuess.data);
+    let truth = false;
+    if (npz.has(TRUTH_KEY)) {
+      const flag = await npz.read(TRUTH_KEY);
+      if (flag.shape.length !== 0 || !REAL.includes(flag.dtype)) fail(TRUTH_KEY, `expected a scalar, found ${flag.dtype} ${shapeText(flag.shape)}`);
+      truth = toFloat(flag, (m) => new Float64Array(m))[0] !== 0;
+    }
+    meta.objectKind = objectKindOf(meta.objectGuess, truth ? 'ground truth' : 'unknown');
+  }
+  if (npz.has('scan_index')) {
+    const scan = await npz.read('scan_index');
+    if (!REAL.includes(scan.dtype) || scan.shape.length !== 1 || scan.shape[0] !== count) {
+      fail('scan_index', `expected an integer array (${count},), found ${scan.dtype} ${shapeText(scan.shape)}`);
+    }
+    meta.scanIndex = Int32Array.from(toFloat(scan, (m) => new Float64Array(m)));
+  }
+  return { meta, diffKey: diffKey!, count, n, legacy: legacy && !standard, bad };
+}
+
+// Every pattern read from a file goes through this: finite, non-negative values (bad pixels
+// aside), counts square-rooted, bad pixels filled. `indexOf(k)`: the file index of pattern k.
+function preparePatterns(path: string, parts: DatasetParts, options: LoadOptions, values: Float32Array, indexOf: (k: number) => number): void {
+  const { n, bad, diffKey } = parts;
+  const size = n * n;
+  for (let i = 0; i < values.length; i++) {
+    if (bad?.[i % size]) continue;
+    const v = values[i];
+    if (!Number.isFinite(v) || v < 0) {
+      const pixel = i % size;
+      throw new DatasetError(path, diffKey, `expected finite, non-negative ${options.intensities ? 'counts' : 'amplitudes'}, found ${v} ` +
+        `in pattern ${indexOf(Math.floor(i / size))} (pixel ${Math.floor(pixel / n)}, ${pixel % n})`);
+    }
+    if (options.intensities) values[i] = Math.sqrt(v);
+  }
+  if (bad) fillBadPixels(values, values.length / size, n, bad);
+}
+
 /** Loads and checks a dataset NPZ (SPEC section 2). */
 export async function loadDataset(path: string, options: LoadOptions = {}): Promise<Dataset> {
   const npz = await NpzFile.open(path);
   try {
-    const fail = (key: string | undefined, message: string): never => {
-      throw new DatasetError(path, key, message);
-    };
-    const keys = npz.keys;
-    const diffKey = npz.has('diffraction') ? 'diffraction' : npz.has('diff3d') ? 'diff3d' : undefined;
-    if (!diffKey) fail(undefined, `no diffraction: expected a key 'diffraction' (or the legacy 'diff3d'); the file has ${keys.join(', ') || 'no arrays'}`);
-    for (const key of ['probeGuess', 'xcoords', 'ycoords']) {
-      if (!npz.has(key)) fail(key, `missing: a dataset needs diffraction, probeGuess, xcoords and ycoords; the file has ${keys.join(', ')}`);
-    }
-
-    const probe = await npz.read('probeGuess');
-    if (!isComplex(probe.dtype)) fail('probeGuess', `expected complex64 or complex128, found ${probe.dtype}`);
-    if (probe.shape.length !== 2 || probe.shape[0] !== probe.shape[1]) {
-      fail('probeGuess', `expected a square (N, N) array, found shape ${shapeText(probe.shape)}`);
-    }
-    const n = probe.shape[0];
-    const sizes = options.sizes ?? SUPPORTED_SIZES;
-    if (!sizes.includes(n)) fail('probeGuess', `expected N in ${sizes.join(', ')}, found ${n} x ${n}`);
-
-    const coords: Float64Array[] = [];
-    for (const key of ['xcoords', 'ycoords']) {
-      const a = await npz.read(key);
-      if (!REAL.includes(a.dtype) || a.shape.length !== 1) {
-        fail(key, `expected a real 1-d array (n,), found ${a.dtype} ${shapeText(a.shape)}`);
-      }
-      const values = toFloat(a, (m) => new Float64Array(m)) as Float64Array;
-      const bad = values.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) fail(key, `expected finite positions, found ${values[bad]} at index ${bad}`);
-      coords.push(values);
-    }
-    const [xcoords, ycoords] = coords;
-    const count = xcoords.length;
-    if (count === 0) fail('xcoords', 'expected at least one scan position, found none (the dataset is empty)');
-    if (ycoords.length !== count) fail('ycoords', `expected ${count} values to match xcoords, found ${ycoords.length}`);
-
-    const raw = await npz.read(diffKey!);
-    if (!REAL.includes(raw.dtype)) fail(diffKey, `expected real amplitudes (float32), found ${raw.dtype}`);
-    if (raw.shape.length !== 3) fail(diffKey, `expected shape (n, N, N) = (${count}, ${n}, ${n}), found ${shapeText(raw.shape)}`);
-    const [a, b, c] = raw.shape;
-    const standard = a === count && b === n && c === n;
-    const legacy = a === n && b === n && c === count;
-    // a cube (n = N) reads both ways: the standard layout wins, legacy only when it is the only reading
-    if (!standard && !legacy) {
-      fail(diffKey, `expected shape (n, N, N) = (${count}, ${n}, ${n}) to match ${count} positions and the ${n} x ${n} probe, found ${shapeText(raw.shape)}`);
-    }
+    const parts = await readParts(npz, path, options);
+    const { diffKey, count, n } = parts;
+    const raw = await npz.read(diffKey);
     let amplitudes = toFloat(raw, (m) => new Float32Array(m)) as Float32Array;
-    if (legacy && !standard) {
+    if (parts.legacy) {
       options.onWarning?.(`${path}: ${diffKey} has the legacy (N, N, n) layout ${shapeText(raw.shape)}; transposed to (n, N, N)`);
       const t = new Float32Array(amplitudes.length);
       for (let i = 0; i < n; i++) {
@@ -181,61 +256,68 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
       }
       amplitudes = t;
     }
-    // bad_pixels (N, N), nonzero = bad: what such a pixel holds is not data, NaN included
-    let bad: Uint8Array | undefined;
-    if (npz.has(BAD_PIXELS_KEY)) {
-      const mask = await npz.read(BAD_PIXELS_KEY);
-      if (mask.shape.join() !== `${n},${n}` || !(REAL.includes(mask.dtype) || mask.dtype === 'bool')) {
-        fail(BAD_PIXELS_KEY, `expected a boolean (${n}, ${n}) mask like the patterns, found ${mask.dtype} ${shapeText(mask.shape)}`);
-      }
-      bad = badPixelMask(mask);
-    }
-    for (let i = 0; i < amplitudes.length; i++) {
-      if (bad?.[i % (n * n)]) continue;
-      const v = amplitudes[i];
-      if (!Number.isFinite(v) || v < 0) {
-        const pattern = Math.floor(i / (n * n));
-        fail(diffKey, `expected finite, non-negative ${options.intensities ? 'counts' : 'amplitudes'}, found ${v} in pattern ${pattern} (pixel ${Math.floor((i % (n * n)) / n)}, ${i % n})`);
-      }
-      if (options.intensities) amplitudes[i] = Math.sqrt(v);
-    }
-
-    if (bad) fillBadPixels(amplitudes, count, n, bad);
-    if (!amplitudes.some((v) => v > 0)) fail(diffKey, `holds no light: every one of the ${count} patterns is zero`);
-    const dataset: Dataset = {
-      source: path,
-      diffraction: { dtype: 'float32', shape: [count, n, n], data: amplitudes },
-      probe: { dtype: 'complex64', shape: [n, n], data: toComplex64(probe) },
-      xcoords, ycoords,
-    };
-    checkFiniteComplex(path, 'probeGuess', dataset.probe.data);
-    if (!dataset.probe.data.some((v) => v !== 0)) fail('probeGuess', 'is zero everywhere: no light reaches the sample');
-    if (npz.has('objectGuess')) {
-      const object = await npz.read('objectGuess');
-      if (!isComplex(object.dtype) || object.shape.length !== 2) {
-        fail('objectGuess', `expected a complex (H, W) array, found ${object.dtype} ${shapeText(object.shape)}`);
-      }
-      dataset.objectGuess = { dtype: 'complex64', shape: [...object.shape], data: toComplex64(object) };
-      checkFiniteComplex(path, 'objectGuess', dataset.objectGuess.data);
-      let truth = false;
-      if (npz.has(TRUTH_KEY)) {
-        const flag = await npz.read(TRUTH_KEY);
-        if (flag.shape.length !== 0 || !REAL.includes(flag.dtype)) fail(TRUTH_KEY, `expected a scalar, found ${flag.dtype} ${shapeText(flag.shape)}`);
-        truth = toFloat(flag, (m) => new Float64Array(m))[0] !== 0;
-      }
-      dataset.objectKind = objectKindOf(dataset.objectGuess, truth ? 'ground truth' : 'unknown');
-    }
-    if (npz.has('scan_index')) {
-      const scan = await npz.read('scan_index');
-      if (!REAL.includes(scan.dtype) || scan.shape.length !== 1 || scan.shape[0] !== count) {
-        fail('scan_index', `expected an integer array (${count},), found ${scan.dtype} ${shapeText(scan.shape)}`);
-      }
-      dataset.scanIndex = Int32Array.from(toFloat(scan, (m) => new Float64Array(m)));
-    }
-    return dataset;
+    preparePatterns(path, parts, options, amplitudes, (k) => k);
+    if (!amplitudes.some((v) => v > 0)) throw new DatasetError(path, diffKey, `holds no light: every one of the ${count} patterns is zero`);
+    return { ...parts.meta, diffraction: { dtype: 'float32', shape: [count, n, n], data: amplitudes } };
   } finally {
     await npz.close();
   }
+}
+
+// One pass over a streamed file, a block at a time, so that a bad value or a dark file is refused
+// before any work starts, as loadDataset refuses it.
+async function checkAllPatterns(path: string, parts: DatasetParts, patterns: PatternSource): Promise<void> {
+  const block = Math.max(1, Math.floor((1 << 22) / (parts.n * parts.n)));
+  const buffer = new Float32Array(block * parts.n * parts.n);
+  let lit = false;
+  for (let first = 0; first < parts.count; first += block) {
+    const indices = Int32Array.from({ length: Math.min(block, parts.count - first) }, (_, k) => first + k);
+    const values = await patterns.read(indices, buffer);
+    lit ||= values.some((v) => v > 0);
+  }
+  if (!lit) throw new DatasetError(path, parts.diffKey, `holds no light: every one of the ${parts.count} patterns is zero`);
+}
+
+/**
+ * A dataset whose patterns stay in its file until they are read: for inference of datasets too
+ * large to hold. Close it when done.
+ */
+export interface StreamedDataset extends Omit<Dataset, 'diffraction'> {
+  /** The patterns, read by index (counts square-rooted and bad pixels filled as they are read). */
+  patterns: PatternSource;
+  /** Closes the file. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a dataset NPZ with the checks of `loadDataset` (the patterns' values in one pass, a block
+ * at a time), keeping the patterns in the file: a stored (np.savez) diffraction member is then
+ * read by position as inference needs it, so memory does not grow with its size. A compressed
+ * (np.savez_compressed), Fortran-order or legacy (N, N, n) member has no such access and is read whole.
+ */
+export async function openDataset(path: string, options: LoadOptions = {}): Promise<StreamedDataset> {
+  const npz = await NpzFile.open(path);
+  try {
+    const parts = await readParts(npz, path, options);
+    const stored = parts.legacy ? undefined : await npz.storedData(parts.diffKey);
+    if (stored && !stored.info.fortranOrder) {
+      const { count, n } = parts;
+      const patterns = await FilePatterns.open({ path, offset: stored.offset, header: stored.info, count, n },
+        (values, indices) => preparePatterns(path, parts, options, values, (k) => indices[k]));
+      try {
+        await checkAllPatterns(path, parts, patterns);
+      } catch (error) {
+        await patterns.close();
+        throw error;
+      }
+      return { ...parts.meta, patterns, close: () => patterns.close() };
+    }
+  } finally {
+    await npz.close();
+  }
+  const dataset = await loadDataset(path, options);
+  const { diffraction: _held, ...meta } = dataset;
+  return { ...meta, patterns: memoryPatterns(dataset), close: async () => {} };
 }
 
 /**

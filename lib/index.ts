@@ -7,7 +7,7 @@ export type { NativeCanvas as Canvas, NativeParameter as Parameter, NativeTrainS
 export type { DType, DataOf, NdArray, ComplexArray, FloatArray } from './ndarray.js';
 export { readNpy, writeNpy, decodeNpy, encodeNpy, NpyError } from './npy.js';
 export { NpzFile, readNpz, writeNpz, NpzError, type NpzMemberInfo, type WriteNpzOptions } from './npz.js';
-export { type Dataset, type ObjectKind, type LoadOptions, type SaveOptions, DatasetError, checkDataset, loadDataset, saveDataset, fillBadPixels, BAD_PIXELS_KEY } from './dataset.js';
+export { type Dataset, type ObjectKind, type LoadOptions, type SaveOptions, DatasetError, checkDataset, loadDataset, openDataset, type StreamedDataset, saveDataset, fillBadPixels, BAD_PIXELS_KEY } from './dataset.js';
 export {
   type ErrorCode, PtychoPinnError, ArgumentError, StateError, AbortedError, InterruptedError, NativeError,
 } from './errors.js';
@@ -26,6 +26,8 @@ export {
   ModelConfigSchema, TrainingConfigSchema, InferenceConfigSchema,
   resolveModelConfig, resolveTrainingConfig, resolveInferenceConfig,
 } from './config.js';
+export { type PatternSource, memoryPatterns } from './patterns.js';
+export type { InferenceInput } from './inference.js';
 export { PtychoPinnModel, amplitudeAndPhase, type Reconstruction, type ReconstructOptions, type ResumeState, type TrainingHistory, type ModelState, type InputNorm } from './model.js';
 export { train, TrainingError, type TrainConfig, type TrainOptions, type TrainingProgress } from './training.js';
 export {

@@ -4,10 +4,11 @@
 // alike.
 import type { NativeCanvas } from './binding.js';
 import { type InferenceConfig, type ModelConfig, type TrainingConfig, resolveInferenceConfig } from './config.js';
-import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
+import { type Dataset, DatasetError, type StreamedDataset, checkDataset } from './dataset.js';
 import { groupPositions } from './grouping.js';
 import type { ComplexArray, FloatArray } from './ndarray.js';
 import { intensityScale } from './scaling.js';
+import { type PatternSource, chunkPatterns, memoryPatterns } from './patterns.js';
 import { canvasFor, centerWeights, probeWeights } from './stitching.js';
 import { ArgumentError } from './errors.js';
 
@@ -32,6 +33,8 @@ export function learnedProbe(model: Pick<InferenceModel, 'training' | 'probe'>):
 
 export interface InferencePlan {
   config: InferenceConfig;
+  /** The dataset's patterns. */
+  source: PatternSource;
   /** Pattern size N and patterns per group C. */
   n: number;
   c: number;
@@ -52,15 +55,39 @@ export interface InferencePlan {
   canvas: NativeCanvas;
 }
 
-export function planInference(model: InferenceModel, dataset: Dataset, options: Partial<InferenceConfig> & { seed?: number }): InferencePlan {
+/** What a model reconstructs: a dataset in memory, or one whose patterns are read from its file as needed. */
+export type InferenceInput = Dataset | StreamedDataset;
+
+/** The patterns of either kind of input, read by index. */
+export function patternSource(input: InferenceInput): PatternSource {
+  return 'patterns' in input ? input.patterns : memoryPatterns(input);
+}
+
+// The intensity scale of the chosen patterns read chunk by chunk: what intensityScale gives for
+// them all at once, without holding them.
+async function streamedScale(source: PatternSource, groups: Int32Array): Promise<number> {
+  const { n } = source;
+  const members = 1 << 12;
+  let sum = 0;
+  for (let first = 0; first < groups.length; first += members) {
+    const chunk = chunkPatterns(groups.subarray(first, first + members), source.count);
+    const scale = intensityScale(await source.read(chunk.patterns), n, chunk.groups);
+    sum += (scale * n / 2) ** 2 * chunk.groups.length;
+  }
+  return Math.sqrt(sum / groups.length) / (n / 2);
+}
+
+export async function planInference(model: InferenceModel, dataset: InferenceInput, options: Partial<InferenceConfig> & { seed?: number }): Promise<InferencePlan> {
   const { seed, ...inference } = options;
   const config = resolveInferenceConfig(inference);
-  checkDataset(dataset);
-  const n = patternSize(dataset);
+  // a streamed dataset was checked when opened, and its patterns are checked as they are read
+  if (!('patterns' in dataset)) checkDataset(dataset);
+  const source = patternSource(dataset);
+  const n = source.n;
   if (n !== model.config.N) {
     throw new DatasetError(dataset.source, 'diffraction', `patterns are ${n} x ${n}, the model was trained on N = ${model.config.N}`);
   }
-  const total = patternCount(dataset);
+  const total = source.count;
   const c = model.config.gridsize ** 2;
   let groups: Int32Array;
   if (model.config.gridsize === 1) {
@@ -74,7 +101,8 @@ export function planInference(model: InferenceModel, dataset: Dataset, options: 
       cover: config.nImages === undefined && config.inferenceGroups === 'cover',
     }).indices;
   }
-  const scale = config.rescaleInference ? intensityScale(dataset.diffraction.data, n, groups) : model.intensityScale;
+  const scale = !config.rescaleInference ? model.intensityScale
+    : 'patterns' in dataset ? await streamedScale(source, groups) : intensityScale(dataset.diffraction.data, n, groups);
   const xcoords = Float64Array.from(groups, (i) => dataset.xcoords[i]);
   const ycoords = Float64Array.from(groups, (i) => dataset.ycoords[i]);
   const weights = config.stitchWeights === 'probe'
@@ -93,7 +121,7 @@ export function planInference(model: InferenceModel, dataset: Dataset, options: 
     throw error;
   }
   return {
-    config, n, c, total, groups, nGroups: groups.length / c, groupsPerBatch: Math.max(1, Math.floor(config.inferenceBatchSize / c)),
+    config, source, n, c, total, groups, nGroups: groups.length / c, groupsPerBatch: Math.max(1, Math.floor(config.inferenceBatchSize / c)),
     scale, xcoords, ycoords, weights, canvas,
   };
 }

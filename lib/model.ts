@@ -2,16 +2,19 @@
 // trained with, and reconstruction of a dataset's object from it (SPEC section 7).
 import { type NativeModel, type NativeParameter, type NativeTrainState, addon } from './binding.js';
 import type { InferenceConfig, ModelConfig, TrainingConfig } from './config.js';
-import type { Dataset } from './dataset.js';
-import { amplitudeAndPhase, planInference } from './inference.js';
+import { type InferenceInput, amplitudeAndPhase, planInference } from './inference.js';
 import type { ComplexArray, FloatArray } from './ndarray.js';
 import type { NativeOptions } from './physics.js';
-import { type StitchedObject, interleave, stitch } from './stitching.js';
+import { CanvasSum, type StitchedObject, interleave, stitch } from './stitching.js';
+import { chunkPatterns } from './patterns.js';
 import { countedProgress, runNative } from './jobs.js';
 import { resolvePrecision, resolveThreads } from './threads.js';
 import { AbortedError, ArgumentError, nativeSync } from './errors.js';
 
 export { amplitudeAndPhase } from './inference.js';
+
+// Forward passes per predict call: 1024 patterns at the default batch of 16.
+const BATCHES_PER_CHUNK = 64;
 
 /** The losses and learning rates of a training run, per epoch and per batch, and how it stopped. */
 export interface TrainingHistory {
@@ -185,28 +188,45 @@ export class PtychoPinnModel {
   }
 
   /** The object of a dataset: the network on its patterns, stitched at their scan positions. */
-  async reconstruct(dataset: Dataset, options: ReconstructOptions = {}): Promise<Reconstruction> {
-    const { threads, seed, keepPatches: _keep, onProgress: _progress, signal, ...inference } = options;
+  async reconstruct(dataset: InferenceInput, options: ReconstructOptions = {}): Promise<Reconstruction> {
+    const { threads, seed, keepPatches: _keep, onProgress, signal, ...inference } = options;
     if (signal?.aborted) throw new AbortedError('the reconstruction was aborted before it started');
-    const plan = planInference(this, dataset, { ...inference, seed });
-    const { config, n, c, total, groups, nGroups, scale, xcoords, ycoords, weights, canvas } = plan;
+    const plan = await planInference(this, dataset, { ...inference, seed });
+    const { config, source, n, c, total, groups, nGroups, scale, xcoords, ycoords, weights, canvas } = plan;
     const nativeThreads = resolveThreads(threads);
     const precision = resolvePrecision(config.precision);
     // each group's phase is free (SPEC section 13): alignment needs every patch before the stitch
     const align = config.alignPhases > 0;
     const stream = !align;
     const keepPatches = align || (options.keepPatches ?? false);
-    const progress = countedProgress(options.onProgress);
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     const abort = () => Atomics.store(cancel, 0, 1);
     signal?.addEventListener('abort', abort, { once: true });
-    let predicted: Awaited<ReturnType<NativeModel['predict']>>;
+    const sum = stream ? new CanvasSum(canvas, weights, n) : undefined;
+    const kept = keepPatches ? new Float32Array(2 * groups.length * n * n) : undefined;
+    // Chunk by chunk, each a call of its own: only a chunk's patterns are copied for the addon,
+    // and the stitch's running sums carry over, so memory does not grow with the dataset.
+    const groupsPerChunk = plan.groupsPerBatch * BATCHES_PER_CHUNK;
+    const buffer = new Float32Array(Math.min(total, groupsPerChunk * c) * n * n);
     try {
-      predicted = await runNative('predict', nativeThreads, () => this.native.predict({
-        diffraction: dataset.diffraction.data, nPatterns: total, groups, nGroups, scale, inputNorm: this.inputNorm,
-        batchSize: config.inferenceBatchSize, precision, threads: nativeThreads, keepPatches,
-        stitch: stream ? { positions: interleave(xcoords, ycoords), weights, canvas, floor: 1e-3 } : undefined, cancel,
-      }, progress.report));
+      for (let first = 0; first < nGroups; first += groupsPerChunk) {
+        if (signal?.aborted) throw new AbortedError('the reconstruction was aborted: nothing was returned');
+        const count = Math.min(groupsPerChunk, nGroups - first);
+        const members = [first * c, (first + count) * c] as const;
+        const chunk = chunkPatterns(groups.subarray(...members), total);
+        const diffraction = await source.read(chunk.patterns, buffer);
+        // reports in order: a chunk's last ones are delivered before the next chunk starts
+        const chunkProgress = countedProgress(onProgress && ((p: { done: number }) => onProgress({ done: first + p.done, total: nGroups })));
+        const predicted = await runNative('predict', nativeThreads, () => this.native.predict({
+          diffraction, nPatterns: chunk.patterns.length, groups: chunk.groups, nGroups: count, scale, inputNorm: this.inputNorm,
+          batchSize: config.inferenceBatchSize, precision, threads: nativeThreads, keepPatches,
+          stitch: sum && { positions: interleave(xcoords.subarray(...members), ycoords.subarray(...members)), weights, canvas, sums: sum.state },
+          cancel,
+        }, chunkProgress.report));
+        await chunkProgress.drained(Math.ceil(count / plan.groupsPerBatch));
+        if (sum) sum.restore(predicted.sums!.data);
+        if (kept) kept.set(predicted.patches!.data, 2 * members[0] * n * n);
+      }
     } catch (error) {
       // the native loop's own word for an abort; any other failure stays what it was
       if (signal?.aborted && /\bcancelled\b/.test((error as Error).message)) throw new AbortedError('the reconstruction was aborted: nothing was returned');
@@ -214,13 +234,10 @@ export class PtychoPinnModel {
     } finally {
       signal?.removeEventListener('abort', abort);
     }
-    // one report per batch of whole groups
-    await progress.drained(Math.ceil(nGroups / plan.groupsPerBatch));
-    const patches: ComplexArray | undefined = predicted.patches &&
-      { dtype: 'complex64', shape: predicted.patches.shape, data: predicted.patches.data };
+    const patches: ComplexArray | undefined = kept && { dtype: 'complex64', shape: [nGroups, c, n, n], data: kept };
     let stitched: StitchedObject;
-    if (stream) {
-      stitched = { object: { dtype: 'complex64', shape: predicted.object!.shape, data: predicted.object!.data }, origin: [canvas.originRow, canvas.originCol] };
+    if (sum) {
+      stitched = { object: sum.finish(1e-3), origin: [canvas.originRow, canvas.originCol] };
     } else {
       const flat: ComplexArray = { ...patches!, shape: [groups.length, n, n] };
       const members = Int32Array.from({ length: groups.length }, (_, i) => Math.floor(i / c));

@@ -52,6 +52,9 @@ const DTYPES: Record<DType, DTypeInfo> = {
   complex128: { code: 'c16', bytes: 16, lanes: 2, raw: Float64Array, make: (n) => new Float64Array(n) },
 };
 
+/** Bytes per element of a dtype (both parts of a complex one). */
+export const dtypeBytes = (dtype: DType): number => DTYPES[dtype].bytes;
+
 const BY_CODE = new Map(Object.entries(DTYPES).map(([dtype, info]) => [info.code, dtype as DType]));
 // NumPy also accepts these one-letter aliases in a typestr.
 for (const [alias, dtype] of [['?', 'bool'], ['b', 'int8'], ['B', 'uint8'], ['e', 'float16'], ['f', 'float32'], ['d', 'float64']] as const) {
@@ -150,25 +153,43 @@ export function decodeNpy(bytes: Uint8Array, source = '.npy data'): NdArray {
   const { dtype, shape, headerLength } = header;
   const info = DTYPES[dtype];
   const count = elementCount(shape);
-  const needed = count * info.bytes;
-  if (!Number.isSafeInteger(needed) || headerLength + needed > bytes.length) {
+  const needed = checkNpyLength(header, bytes.length, source);
+  let data = decodeNpyBody(bytes.subarray(headerLength, headerLength + needed), header, count);
+  if (header.fortranOrder && shape.length > 1) data = fortranToC(data, shape, info.lanes, info.make);
+  return { dtype, shape, data } as NdArray;
+}
+
+/**
+ * The data bytes a header's shape needs, or an NpyError when the `total` bytes of the .npy (header
+ * included) hold fewer: a header that claims more than its file has is caught before any read.
+ */
+export function checkNpyLength(header: Pick<NpyHeader, 'dtype' | 'shape' | 'headerLength'>, total: number, source = '.npy data'): number {
+  const needed = elementCount(header.shape) * DTYPES[header.dtype].bytes;
+  if (!Number.isSafeInteger(needed) || header.headerLength + needed > total) {
     throw new NpyError(
-      `${source}: truncated .npy data: shape ${shapeText(shape)} of ${dtype} needs ${needed} bytes of data, ` +
-        `found ${bytes.length - headerLength}`,
+      `${source}: truncated .npy data: shape ${shapeText(header.shape)} of ${header.dtype} needs ${needed} bytes of data, ` +
+        `found ${total - header.headerLength}`,
     );
   }
-  let body = bytes.subarray(headerLength, headerLength + needed);
+  return needed;
+}
+
+/**
+ * `count` elements of a header's dtype and byte order from raw data bytes, as the typed array an
+ * NdArray of that dtype holds: a view of `body` when it is little-endian and aligned, else a copy.
+ * For reading part of an array, such as some rows of a stored NPZ member.
+ */
+export function decodeNpyBody(body: Uint8Array, header: Pick<NpyHeader, 'dtype' | 'littleEndian'>, count: number): DataOf[DType] {
+  const info = DTYPES[header.dtype];
   const laneBytes = info.bytes / info.lanes;
-  if (!header.littleEndian || (bytes.byteOffset + headerLength) % laneBytes !== 0) {
+  if (!header.littleEndian || body.byteOffset % laneBytes !== 0) {
     // a fresh, aligned copy that may be byte-swapped in place (not body.slice(): on a Buffer that
     // is a view, still unaligned)
     body = new Uint8Array(body);
     if (!header.littleEndian) swapInPlace(body, laneBytes);
   }
-  let data = new info.raw(body.buffer as ArrayBuffer, body.byteOffset, count * info.lanes);
-  if (dtype === 'float16') data = widenHalf(data as Uint16Array);
-  if (header.fortranOrder && shape.length > 1) data = fortranToC(data as DataOf[DType], shape, info.lanes, info.make);
-  return { dtype, shape, data } as NdArray;
+  const data = new info.raw(body.buffer as ArrayBuffer, body.byteOffset, count * info.lanes);
+  return header.dtype === 'float16' ? widenHalf(data as Uint16Array) : (data as DataOf[DType]);
 }
 
 function swapInPlace(bytes: Uint8Array, width: number): void {

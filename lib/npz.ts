@@ -4,7 +4,7 @@
 
 import type yauzl from 'yauzl';
 import type { NdArray } from './ndarray.js';
-import { decodeNpy, encodeNpyParts, NpyError, npyHeaderLength, parseNpyHeader, type NpyHeader } from './npy.js';
+import { checkNpyLength, decodeNpy, encodeNpyParts, NpyError, npyHeaderLength, parseNpyHeader, type NpyHeader } from './npy.js';
 import { writeZip, ZipArchive, ZipError } from './zip.js';
 import { PtychoPinnError } from './errors.js';
 
@@ -89,6 +89,25 @@ export class NpzFile {
       compressedSize: entry.compressedSize,
       uncompressedSize: entry.uncompressedSize,
     };
+  }
+
+  /** `info`, and an error when the member is shorter than its header's shape needs. */
+  async completeInfo(key: string): Promise<NpzMemberInfo> {
+    const info = await this.info(key);
+    npyCall(() => checkNpyLength(info, info.uncompressedSize, this.label(this.entry(key))));
+    return info;
+  }
+
+  /**
+   * Where a stored (uncompressed) member's array data starts in the file, with its header, so that
+   * parts of it can be read by position without reading the rest; undefined when it is compressed.
+   */
+  async storedData(key: string): Promise<{ info: NpzMemberInfo; offset: number } | undefined> {
+    const entry = this.entry(key);
+    const start = await zipCall(() => this.zip.storedDataOffset(entry, this.label(entry)));
+    if (start === undefined) return undefined;
+    const info = await this.completeInfo(key);
+    return { info, offset: start + info.headerLength };
   }
 
   /** Reads and decodes one member. */

@@ -132,7 +132,7 @@ export async function writeLossPlot(path: string, history: { epochLoss: number[]
 }
 
 /** Writes what `infer` writes: amplitude and phase PNGs, the object as NPZ, and, unless the dataset's objectGuess is an initial guess, the comparison and FRC plot. */
-export async function writeReconstruction(dir: string, r: ReconstructionLike, dataset: Dataset,
+export async function writeReconstruction(dir: string, r: ReconstructionLike, dataset: Pick<Dataset, 'source' | 'probe' | 'objectGuess' | 'objectKind'>,
   options: WriteOptions = {}): Promise<WrittenOutputs> {
   const npz = join(dir, 'reconstruction.npz');
   const arrays: Record<string, NdArray> = {

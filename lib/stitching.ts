@@ -183,6 +183,20 @@ export class CanvasSum {
     }
   }
 
+  /**
+   * The running sums (H * W * 3: weighted real, weighted imaginary, weight per pixel), in the
+   * layout the addon's predict continues from and returns.
+   */
+  get state(): Float32Array {
+    return this.sums;
+  }
+
+  /** Takes over running sums of the same canvas, such as the addon's predict returned. */
+  restore(sums: Float32Array): void {
+    if (sums.length !== this.sums.length) throw new ArgumentError(`the canvas's sums hold ${this.sums.length} values, got ${sums.length}`);
+    this.sums.set(sums);
+  }
+
   /** The complex (H, W) object: sums over weights where the weight exceeds floor x its maximum, 0 elsewhere. */
   finish(floor = 1e-3): ComplexArray {
     const { sums } = this;

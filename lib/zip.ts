@@ -109,6 +109,19 @@ export class ZipArchive {
     return out;
   }
 
+  /**
+   * Where a stored (uncompressed) member's bytes start in the file, for reading parts of it by
+   * position; undefined for a compressed member.
+   */
+  async storedDataOffset(entry: yauzl.Entry, label: string): Promise<number | undefined> {
+    if (entry.compressionMethod !== 0) return undefined;
+    try {
+      return (await this.zip.readLocalFileHeaderPromise(entry, { minimal: true })).fileDataStart;
+    } catch (err) {
+      throw new ZipError(`${label}: cannot read the member's local header (the zip is damaged): ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   close(): void {
     this.zip.close();
   }

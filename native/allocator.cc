@@ -35,4 +35,10 @@ std::string ConfigureAllocator() {
 #endif
 }
 
+void ReleaseFreeMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 }  // namespace ptpinn

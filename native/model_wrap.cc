@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "allocator.h"
 #include "js_boundary.h"
 #include "physics.h"
 #include "stitching_js.h"
@@ -314,8 +315,10 @@ Napi::Value ModelWrap::Train(const Napi::CallbackInfo& info) {
 
 // predict({ diffraction, nPatterns, groups, nGroups, scale, inputNorm?, batchSize, threads, precision?,
 //           keepPatches, stitch?: { positions: Float64Array (G * C, 2), weights: Float32Array
-//           (N, N), canvas, floor } }, onProgress?({ done, total }))
-//   -> Promise<{ patches?: { data: complex (G, C, N, N), shape }, object?: { data: complex (H, W), shape } }>
+//           (N, N), canvas, sums?: Float32Array (H * W * 3) } }, onProgress?({ done, total }))
+//   -> Promise<{ patches?: { data: complex (G, C, N, N), shape }, sums?: { data: (H * W, 3), shape } }>
+// The stitch's running sums go in and out, so that a caller can predict a large dataset chunk by
+// chunk (only one chunk's patterns copied at a time) and divide by the weights once at the end.
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireLive(env, "predict");
@@ -335,7 +338,10 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
     RequireFinite(env, options.positions, "stitch.positions");
     options.weights = FloatView(st.Get("weights"), {n, n}, "stitch.weights");
     options.canvas = CanvasArg(st.Get("canvas"), "stitch.canvas");
-    options.floor = NumberArg(st.Get("floor"), "stitch.floor", 0, 1);
+    if (!st.Get("sums").IsUndefined()) {
+      options.sums = FloatView(st.Get("sums"), {options.canvas->height * options.canvas->width, 3}, "stitch.sums");
+      RequireFinite(env, options.sums, "stitch.sums");
+    }
   }
   if (!options.keepPatches && !options.canvas) {
     throw Napi::TypeError::New(env, "predict: keepPatches is false and there is no stitch: nothing to return");
@@ -394,6 +400,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
           };
         }
         *result = ptpinn::Predict(net, diffraction, index, withProgress);
+        ReleaseFreeMemory();
       },
       [=](Napi::Env env) {
         (void)token;
@@ -407,7 +414,7 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
           out.Set(key, entry);
         };
         put("patches", result->patches);
-        put("object", result->object);
+        put("sums", result->sums);
         return out;
       });
 }

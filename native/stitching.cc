@@ -29,6 +29,11 @@ CanvasSum::CanvasSum(const Canvas& canvas, const at::Tensor& weights)
       weights_(weights.to(at::kFloat).view({1, weights.size(-2), weights.size(-1), 1})),
       sums_(at::zeros({canvas.height * canvas.width, 3}, at::TensorOptions().dtype(at::kFloat))) {}
 
+CanvasSum::CanvasSum(const Canvas& canvas, const at::Tensor& weights, const at::Tensor& sums)
+    : canvas_(canvas),
+      weights_(weights.to(at::kFloat).view({1, weights.size(-2), weights.size(-1), 1})),
+      sums_(sums.to(at::kFloat).reshape({canvas.height * canvas.width, 3}).clone()) {}
+
 void CanvasSum::Add(const at::Tensor& patches, const at::Tensor& positions) {
   const int64_t k = patches.size(0), n = patches.size(-1);
   if (k == 0) return;

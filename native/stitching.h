@@ -20,9 +20,12 @@ struct Canvas {
 class CanvasSum {
  public:
   CanvasSum(const Canvas& canvas, const at::Tensor& weights);
+  // continues a stitch from its running sums (H * W, 3), e.g. an earlier chunk's
+  CanvasSum(const Canvas& canvas, const at::Tensor& weights, const at::Tensor& sums);
   // patches (K, N, N) complex at positions (K, 2) = (x, y)
   void Add(const at::Tensor& patches, const at::Tensor& positions);
   at::Tensor Finish(double floor) const;
+  const at::Tensor& Sums() const { return sums_; }
 
  private:
   Canvas canvas_;

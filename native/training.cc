@@ -287,7 +287,11 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
   Prediction out;
   if (options.keepPatches) out.patches = torch::empty({count, c, n, n}, torch::kComplexFloat);
   std::optional<stitching::CanvasSum> sum;
-  if (options.canvas) sum.emplace(*options.canvas, options.weights);
+  if (options.canvas && options.sums.defined()) {
+    sum.emplace(*options.canvas, options.weights, options.sums);
+  } else if (options.canvas) {
+    sum.emplace(*options.canvas, options.weights);
+  }
   for (int64_t start = 0; start < count; start += perBatch) {
     if (options.cancelled && options.cancelled()) throw Cancelled();
     const int64_t size = std::min(perBatch, count - start);
@@ -299,7 +303,7 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
     if (sum) sum->Add(patches.reshape({size * c, n, n}), options.positions.narrow(0, start * c, size * c));
     if (options.progress) options.progress(start + size, count);
   }
-  if (sum) out.object = sum->Finish(options.floor);
+  if (sum) out.sums = sum->Sums();
   return out;
 }
 

@@ -113,10 +113,10 @@ struct PredictOptions {
   int64_t batchSize = 16;  // patterns per forward pass (whole groups, at least one)
   Precision precision = Precision::kFloat32;
   bool keepPatches = true;  // return every group's patches (G, C, N, N)
-  // stitch batch by batch onto this canvas (positions (G * C, 2) in group order, weights (N, N))
+  // stitch batch by batch onto this canvas (positions (G * C, 2) in group order, weights (N, N)),
+  // adding to `sums` (H * W, 3) when defined: a large dataset is predicted chunk by chunk
   std::optional<stitching::Canvas> canvas;
-  torch::Tensor positions, weights;
-  double floor = 1e-3;
+  torch::Tensor positions, weights, sums;
   std::function<void(int64_t done, int64_t total)> progress;  // groups done, after each batch
   std::function<bool()> cancelled;  // asked before each batch: true ends the call with Cancelled
 };
@@ -128,7 +128,7 @@ struct Cancelled : std::runtime_error {
 
 struct Prediction {
   torch::Tensor patches;  // (G, C, N, N) complex when keepPatches
-  torch::Tensor object;   // (H, W) complex when a canvas was given
+  torch::Tensor sums;     // the canvas's running sums (H * W, 3) when a canvas was given
 };
 
 // The network on every group, in batches; with a canvas the patches are stitched as they come,

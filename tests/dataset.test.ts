@@ -1,10 +1,11 @@
 import test from 'ava';
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatasetError, loadDataset, saveDataset } from '../lib/dataset.js';
+import { DatasetError, loadDataset, openDataset, saveDataset } from '../lib/dataset.js';
+import { FilePatterns } from '../lib/patterns.js';
 import type { NdArray } from '../lib/ndarray.js';
-import { writeNpz } from '../lib/npz.js';
+import { NpzFile, writeNpz } from '../lib/npz.js';
 import { seeded } from './helpers/random.js';
 
 const N = 64;
@@ -136,4 +137,65 @@ test('saveDataset writes what loadDataset reads back exactly', async (t) => {
   await saveDataset(path, d);
   const again = await loadDataset(path);
   t.deepEqual({ ...again, source: '' }, { ...d, source: '' });
+});
+
+test('openDataset reads a stored file pattern by pattern: what loadDataset holds, counts and bad pixels included', async (t) => {
+  const a = arrays();
+  const counts = Float64Array.from({ length: COUNT * N * N }, (_, i) => (i * 7) % 23);
+  const mask = new Uint8Array(N * N);
+  mask[3 * N + 4] = 1;
+  counts[2 * N * N + 3 * N + 4] = Number.NaN; // a bad pixel's value is not data
+  const content = { ...a, diffraction: { dtype: 'float64' as const, shape: [COUNT, N, N], data: counts }, bad_pixels: { dtype: 'bool' as const, shape: [N, N], data: mask } };
+  for (const compress of [false, true]) {
+    const path = join(dir, `stream-${compress}.npz`);
+    await writeNpz(path, content, { compress });
+    const whole = await loadDataset(path, { intensities: true });
+    const streamed = await openDataset(path, { intensities: true });
+    try {
+      // a stored member is read by position; a compressed one has no such access and is held
+      t.is(streamed.patterns instanceof FilePatterns, !compress);
+      t.deepEqual([streamed.patterns.count, streamed.patterns.n], [COUNT, N]);
+      t.deepEqual(streamed.xcoords, whole.xcoords);
+      t.deepEqual(streamed.probe, whole.probe);
+      t.deepEqual(streamed.objectGuess, whole.objectGuess);
+      const rows = (indices: number[]) => Float32Array.from(indices.flatMap((k) => Array.from(whole.diffraction.data.subarray(k * N * N, (k + 1) * N * N))));
+      for (const indices of [[0, 1, 2, 3, 4], [1, 4], [3]]) {
+        t.deepEqual(await streamed.patterns.read(Int32Array.from(indices)), rows(indices), `patterns ${indices}`);
+      }
+    } finally {
+      await streamed.close();
+    }
+  }
+});
+
+test('openDataset refuses what loadDataset refuses, then reads the patterns from the file as they are asked for', async (t) => {
+  const a = arrays();
+  const d = Float32Array.from(a.diffraction.data as Float32Array);
+  d[3 * N * N + 2 * N + 9] = -4;
+  const bad = await file({ ...a, diffraction: { ...a.diffraction, data: d } });
+  for (const load of [loadDataset, openDataset]) {
+    const error = await t.throwsAsync(load(bad), { instanceOf: DatasetError, message: /diffraction: expected finite, non-negative amplitudes, found -4 in pattern 3 \(pixel 2, 9\)/ });
+    t.true(error!.message.startsWith(bad));
+  }
+  const dark = await file({ ...a, diffraction: { ...a.diffraction, data: new Float32Array(COUNT * N * N) } });
+  await t.throwsAsync(openDataset(dark), { instanceOf: DatasetError, message: /diffraction: holds no light: every one of the 5 patterns is zero/ });
+  const { probeGuess: _, ...noProbe } = a;
+  await t.throwsAsync(openDataset(await file(noProbe)), { instanceOf: DatasetError, message: /probeGuess: missing/ });
+
+  // pattern 2 rewritten in place after opening: the read sees the file, not a copy made at open
+  const path = await file(a);
+  const streamed = await openDataset(path);
+  try {
+    const npz = await NpzFile.open(path);
+    const { offset } = (await npz.storedData('diffraction'))!;
+    npz.close();
+    const handle = await open(path, 'r+');
+    await handle.write(new Uint8Array(new Float32Array(N * N).fill(7).buffer), 0, 4 * N * N, offset + 2 * 4 * N * N);
+    await handle.close();
+    const [two, four] = [await streamed.patterns.read(Int32Array.of(2)), await streamed.patterns.read(Int32Array.of(4))];
+    t.true(two.every((v) => v === 7));
+    t.deepEqual(four, (a.diffraction.data as Float32Array).subarray(4 * N * N));
+  } finally {
+    await streamed.close();
+  }
 });

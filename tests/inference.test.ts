@@ -1,9 +1,15 @@
 // Streamed inference: the object stitched batch by batch equals the stitch of every kept patch, the
-// batch size does not change the result, progress reaches the total, and bf16 stays near fp32.
+// batch size does not change the result, progress reaches the total, a dataset read from its file
+// chunk by chunk gives what the loaded one does, and bf16 stays near fp32.
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { addon } from '../lib/binding.js';
-import { type Dataset, loadDataset } from '../lib/dataset.js';
+import { type Dataset, loadDataset, openDataset, saveDataset } from '../lib/dataset.js';
+import { FilePatterns, chunkPatterns } from '../lib/patterns.js';
+import { intensityScale } from '../lib/scaling.js';
 import { compareObjects } from '../lib/metrics.js';
 import type { PtychoPinnModel } from '../lib/model.js';
 import { centerWeights, stitch } from '../lib/stitching.js';
@@ -85,4 +91,45 @@ serial('tensor memory is reused from batch to batch, not mapped and faulted in a
   // heap, the second pass reuses the first's pages (37 a pattern)
   t.log(`${faults} minor page faults for ${data.diffraction.shape[0]} patterns (${(faults / data.diffraction.shape[0]).toFixed(0)} a pattern)`);
   t.true(faults < 200 * data.diffraction.shape[0], `${faults} minor page faults`);
+});
+
+test('chunkPatterns: each pattern once, ascending, and the groups re-indexed into them', (t) => {
+  const groups = Int32Array.from([9, 2, 9, 4, 2, 0, 7, 7]);
+  const chunk = chunkPatterns(groups, 10);
+  t.deepEqual(Array.from(chunk.patterns), [0, 2, 4, 7, 9]);
+  t.deepEqual(Array.from(chunk.groups, (k) => chunk.patterns[k]), Array.from(groups));
+  t.throws(() => chunkPatterns(Int32Array.from([3, 10]), 10), { message: /pattern index 10 is outside 0 to 9/ });
+});
+
+serial('a dataset read from its file chunk by chunk reconstructs exactly what the loaded one does', async (t) => {
+  t.timeout(600_000);
+  const dir = await mkdtemp(join(tmpdir(), 'ptpinn-stream-'));
+  try {
+    // stored, as np.savez writes: the patterns are read from the file by position
+    const path = join(dir, 'stored.npz');
+    await saveDataset(path, data);
+    const file = await openDataset(path);
+    t.true(file.patterns instanceof FilePatterns);
+    try {
+      // batch 5: chunks of 320 patterns, so the 512 take two calls and the stitch carries over
+      const options = { inferenceBatchSize: 5, threads: 2, precision: 'fp32' as const };
+      const progress: { done: number; total: number }[] = [];
+      const streamed = await model.reconstruct(file, { ...options, onProgress: (p) => progress.push(p) });
+      const held = await model.reconstruct(data, options);
+      t.deepEqual(streamed.origin, held.origin);
+      t.deepEqual(streamed.object.data, held.object.data);
+      t.is(progress.length, Math.ceil(512 / 5));
+      t.deepEqual(progress.at(-1), { done: 512, total: 512 });
+      t.true(progress.every((p, i) => i === 0 || p.done > progress[i - 1].done));
+      // the scale of the chosen patterns, summed chunk by chunk
+      const rescaled = await model.reconstruct(file, { ...options, rescaleInference: true, nImages: 300 });
+      const expected = intensityScale(data.diffraction.data, 64, rescaled.patterns);
+      t.log(`rescaled: ${rescaled.intensityScale} streamed, ${expected} at once`);
+      t.true(Math.abs(rescaled.intensityScale / expected - 1) < 1e-9);
+    } finally {
+      await file.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -2,9 +2,10 @@
 import { type Command, Option } from 'commander';
 import { join } from 'node:path';
 import type { AmpActivation, InferenceGrouping, InferencePrecision } from '../config.js';
-import { loadDataset } from '../dataset.js';
+import { type Dataset, loadDataset, openDataset } from '../dataset.js';
 import { addon } from '../binding.js';
 import { BundleError, loadModel } from '../bundle.js';
+import type { Reconstruction } from '../model.js';
 import { describeSource } from '../onnx/source.js';
 import { learnedProbe } from '../inference.js';
 import { isZipFile } from '../zip.js';
@@ -106,13 +107,20 @@ async function runInfer(flags: InferFlags): Promise<void> {
   const model = onnx ? await (await import('../onnx/model.js')).OnnxModel.load(path, { expected }) : await loadModel(path, expected);
   stop('after loading the model');
   const t1 = performance.now();
-  const data = await loadDataset(flags.test_data, { intensities: flags.intensities, onWarning: (w) => report.warn(w) });
+  // the patterns stay in the file unless refinement needs them all at once
+  const loadOptions = { intensities: flags.intensities, onWarning: (w: string) => report.warn(w) };
+  const data = flags.refine ? await loadDataset(flags.test_data, loadOptions) : await openDataset(flags.test_data, loadOptions);
   const t2 = performance.now();
-  const recon = await model.reconstruct(data, {
-    nImages: flags.n_images, inferenceBatchSize: flags.inference_batch_size, threads: flags.threads,
-    seed: flags.seed, rescaleInference: flags.rescale_inference ?? false, stitchWeights: flags.stitch_weights,
-    inferenceGroups: flags.inference_groups, alignPhases: flags.align_phases, precision: flags.precision, onProgress: (p) => report.inference(p),
-  });
+  let recon: Reconstruction;
+  try {
+    recon = await model.reconstruct(data, {
+      nImages: flags.n_images, inferenceBatchSize: flags.inference_batch_size, threads: flags.threads,
+      seed: flags.seed, rescaleInference: flags.rescale_inference ?? false, stitchWeights: flags.stitch_weights,
+      inferenceGroups: flags.inference_groups, alignPhases: flags.align_phases, precision: flags.precision, onProgress: (p) => report.inference(p),
+    });
+  } finally {
+    if ('patterns' in data) await data.close();
+  }
   report.stopBar();
   stop('after reconstructing');
   let result: ReconstructionLike = recon;
@@ -121,7 +129,8 @@ async function runInfer(flags: InferFlags): Promise<void> {
     // a probe found in training starts the iterations, at the file's power (the network's
     // object is in the units of the file's probe)
     const learned = learnedProbe(model);
-    const start = learned ? { ...data, probe: scaleProbe(learned, 1 / normalizeProbe(data.probe).factor) } : data;
+    const all = data as Dataset;
+    const start = learned ? { ...all, probe: scaleProbe(learned, 1 / normalizeProbe(all.probe).factor) } : all;
     const refined = await refineReconstruction(start, recon, {
       method: flags.refine_method, iterations: flags.refine, threads: flags.threads, onProgress: (p) => report.iteration(p),
     });
@@ -135,7 +144,7 @@ async function runInfer(flags: InferFlags): Promise<void> {
   const t4 = performance.now();
   report.info(`model: ${path} (gridsize ${model.config.gridsize}, N = ${model.config.N})` +
     ('source' in model ? `, ONNX Runtime on ${describeSource(model.source)}` : ''));
-  report.info(`reconstructed ${recon.patterns.length / model.config.gridsize ** 2} group(s) of ${data.diffraction.shape[0]} patterns into a ` +
+  report.info(`reconstructed ${recon.patterns.length / model.config.gridsize ** 2} group(s) of ${data.xcoords.length} patterns into a ` +
     `${recon.object.shape[0]} x ${recon.object.shape[1]} object (origin ${recon.origin.join(', ')}), network in ${recon.precision}`);
   report.info(`times: load model ${seconds(t1 - t0)}, load data ${seconds(t2 - t1)}, reconstruct ${seconds(t3 - t2 - refineSeconds * 1000)}` +
     `${flags.refine ? `, refine ${seconds(refineSeconds * 1000)} (${flags.refine} ${flags.refine_method} iterations)` : ''}, write ${seconds(t4 - t3)}`);

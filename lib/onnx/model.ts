@@ -8,9 +8,9 @@ import type * as Ort from 'onnxruntime-node';
 import * as z from 'zod';
 import { checkExpectedModel, readBundle } from '../bundle.js';
 import { type ModelConfig, type TrainingConfig, resolveModelConfig, resolveTrainingConfig } from '../config.js';
-import type { Dataset } from '../dataset.js';
 import { AbortedError, ArgumentError, PtychoPinnError } from '../errors.js';
-import { amplitudeAndPhase, planInference } from '../inference.js';
+import { type InferenceInput, amplitudeAndPhase, planInference } from '../inference.js';
+import { chunkPatterns } from '../patterns.js';
 import type { Reconstruction, ReconstructOptions } from '../model.js';
 import type { ComplexArray } from '../ndarray.js';
 import { CanvasSum } from '../stitching.js';
@@ -180,10 +180,10 @@ export class OnnxModel {
    * batches and stitch, the network run by ONNX Runtime in fp32. Phase alignment (`alignPhases`)
    * and bf16 need the LibTorch backend.
    */
-  async reconstruct(dataset: Dataset, options: ReconstructOptions = {}): Promise<Reconstruction> {
+  async reconstruct(dataset: InferenceInput, options: ReconstructOptions = {}): Promise<Reconstruction> {
     const { threads, seed, keepPatches, onProgress, signal, ...inference } = options;
-    const plan = planInference(this, dataset, { ...inference, seed });
-    const { config, n, c, groups, nGroups, groupsPerBatch, scale, xcoords, ycoords, weights, canvas } = plan;
+    const plan = await planInference(this, dataset, { ...inference, seed });
+    const { config, source, n, c, groups, nGroups, groupsPerBatch, scale, xcoords, ycoords, weights, canvas } = plan;
     if (config.alignPhases > 0) throw new ArgumentError('alignPhases needs the LibTorch backend; the ONNX backend averages the groups as they come');
     if (config.precision === 'bf16') throw new ArgumentError('precision bf16 needs the LibTorch backend; ONNX Runtime runs the network in fp32');
     const nThreads = resolveThreads(threads);
@@ -191,15 +191,16 @@ export class OnnxModel {
     const patternSize = n * n;
     // the graph divides by the training scale; a rescaled inference divides by its own
     const factor = scale === this.intensityScale ? 1 : this.intensityScale / scale;
-    const source = dataset.diffraction.data;
     const kept = keepPatches ? new Float32Array(2 * groups.length * patternSize) : undefined;
     for (let first = 0; first < nGroups; first += groupsPerBatch) {
       if (signal?.aborted) throw new AbortedError(first === 0 ? 'the reconstruction was aborted before it started' : 'the reconstruction was aborted: nothing was returned');
       const count = Math.min(groupsPerBatch, nGroups - first);
       const x = new Float32Array(count * c * patternSize);
+      const chunk = chunkPatterns(groups.subarray(first * c, (first + count) * c), source.count);
+      const read = await source.read(chunk.patterns);
       for (let m = 0; m < count * c; m++) {
-        const from = groups[first * c + m] * patternSize;
-        const pattern = source.subarray(from, from + patternSize);
+        const from = chunk.groups[m] * patternSize;
+        const pattern = read.subarray(from, from + patternSize);
         if (factor === 1) x.set(pattern, m * patternSize);
         else for (let k = 0; k < patternSize; k++) x[m * patternSize + k] = pattern[k] * factor;
       }
