@@ -267,7 +267,7 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
 // One pass over a streamed file, a block at a time, so that a bad value or a dark file is refused
 // before any work starts, as loadDataset refuses it.
 async function checkAllPatterns(path: string, parts: DatasetParts, patterns: PatternSource): Promise<void> {
-  const block = Math.max(1, Math.floor((1 << 22) / (parts.n * parts.n)));
+  const block = Math.max(1, Math.floor((1 << 20) / (parts.n * parts.n)));
   const buffer = new Float32Array(block * parts.n * parts.n);
   let lit = false;
   for (let first = 0; first < parts.count; first += block) {

@@ -13,8 +13,10 @@ import { AbortedError, ArgumentError, nativeSync } from './errors.js';
 
 export { amplitudeAndPhase } from './inference.js';
 
-// Forward passes per predict call: 1024 patterns at the default batch of 16.
-const BATCHES_PER_CHUNK = 64;
+// Pattern values per predict call (4 MB of float32, 256 patterns at N = 64, 64 at N = 128): a
+// chunk is held three times (read, gathered, the addon's copy), and a call costs little besides
+// its batches.
+const CHUNK_VALUES = 1 << 20;
 
 /** The losses and learning rates of a training run, per epoch and per batch, and how it stopped. */
 export interface TrainingHistory {
@@ -206,7 +208,7 @@ export class PtychoPinnModel {
     const kept = keepPatches ? new Float32Array(2 * groups.length * n * n) : undefined;
     // Chunk by chunk, each a call of its own: only a chunk's patterns are copied for the addon,
     // and the stitch's running sums carry over, so memory does not grow with the dataset.
-    const groupsPerChunk = plan.groupsPerBatch * BATCHES_PER_CHUNK;
+    const groupsPerChunk = plan.groupsPerBatch * Math.max(1, Math.floor(CHUNK_VALUES / (plan.groupsPerBatch * c * n * n)));
     const buffer = new Float32Array(Math.min(total, groupsPerChunk * c) * n * n);
     try {
       for (let first = 0; first < nGroups; first += groupsPerChunk) {

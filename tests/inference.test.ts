@@ -111,7 +111,7 @@ serial('a dataset read from its file chunk by chunk reconstructs exactly what th
     const file = await openDataset(path);
     t.true(file.patterns instanceof FilePatterns);
     try {
-      // batch 5: chunks of 320 patterns, so the 512 take two calls and the stitch carries over
+      // batch 5: chunks of 255 patterns, so the 512 take three calls and the stitch carries over
       const options = { inferenceBatchSize: 5, threads: 2, precision: 'fp32' as const };
       const progress: { done: number; total: number }[] = [];
       const streamed = await model.reconstruct(file, { ...options, onProgress: (p) => progress.push(p) });
