@@ -4,7 +4,7 @@
 // beside a PyTorch figure of this run. Achieved GFLOP/s are read against the machine's measured
 // FMA peak (bench/peak.ts), not a constant.
 // Run: npm run build:ts && [PYTHON=/path/to/python-with-torch] npx tsx bench/throughput.ts [--threads T]
-//   [--quick]   (fewer measures: the defaults below take about 4 minutes on 2 cores)
+//   [--quick]   (fewer measures: the defaults below take about 6 minutes on 2 cores, 10,000-pattern infers included)
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
