@@ -78,6 +78,7 @@ export class FilePatterns implements PatternSource {
   readonly n: number;
   // the bytes of one range, reused from read to read
   private scratch = Buffer.alloc(0);
+  private last: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly file: FileHandle, private readonly rows: StoredRows,
     private readonly prepare: (values: Float32Array, indices: Int32Array) => void) {
@@ -89,7 +90,14 @@ export class FilePatterns implements PatternSource {
     return new FilePatterns(await open(rows.path, 'r'), rows, prepare);
   }
 
-  async read(indices: Int32Array, into?: Float32Array): Promise<Float32Array> {
+  read(indices: Int32Array, into?: Float32Array): Promise<Float32Array> {
+    // one read at a time: they share the scratch bytes (two reconstructions of one dataset at once)
+    const result = this.last.then(() => this.readNow(indices, into));
+    this.last = result.catch(() => {});
+    return result;
+  }
+
+  private async readNow(indices: Int32Array, into?: Float32Array): Promise<Float32Array> {
     const { n, count, header, offset, path } = this.rows;
     const size = n * n;
     const rowBytes = size * dtypeBytes(header.dtype);

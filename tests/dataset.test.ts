@@ -162,6 +162,10 @@ test('openDataset reads a stored file pattern by pattern: what loadDataset holds
       for (const indices of [[0, 1, 2, 3, 4], [1, 4], [3]]) {
         t.deepEqual(await streamed.patterns.read(Int32Array.from(indices)), rows(indices), `patterns ${indices}`);
       }
+      // reads at once (two reconstructions of one dataset) each get their own rows
+      const asked = [[0, 1, 2], [3, 4], [1, 4], [0]];
+      const got = await Promise.all(asked.map((indices) => streamed.patterns.read(Int32Array.from(indices))));
+      asked.forEach((indices, k) => t.deepEqual(got[k], rows(indices), `patterns ${indices} read at once`));
     } finally {
       await streamed.close();
     }
