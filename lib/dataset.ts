@@ -242,26 +242,30 @@ function preparePatterns(path: string, parts: DatasetParts, options: LoadOptions
 export async function loadDataset(path: string, options: LoadOptions = {}): Promise<Dataset> {
   const npz = await NpzFile.open(path);
   try {
-    const parts = await readParts(npz, path, options);
-    const { diffKey, count, n } = parts;
-    const raw = await npz.read(diffKey);
-    let amplitudes = toFloat(raw, (m) => new Float32Array(m)) as Float32Array;
-    if (parts.legacy) {
-      options.onWarning?.(`${path}: ${diffKey} has the legacy (N, N, n) layout ${shapeText(raw.shape)}; transposed to (n, N, N)`);
-      const t = new Float32Array(amplitudes.length);
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < n; j++) {
-          for (let k = 0; k < count; k++) t[(k * n + i) * n + j] = amplitudes[(i * n + j) * count + k];
-        }
-      }
-      amplitudes = t;
-    }
-    preparePatterns(path, parts, options, amplitudes, (k) => k);
-    if (!amplitudes.some((v) => v > 0)) throw new DatasetError(path, diffKey, `holds no light: every one of the ${count} patterns is zero`);
-    return { ...parts.meta, diffraction: { dtype: 'float32', shape: [count, n, n], data: amplitudes } };
+    return await readPatterns(npz, path, await readParts(npz, path, options), options);
   } finally {
-    await npz.close();
+    npz.close();
   }
+}
+
+// The patterns read whole, as loadDataset holds them.
+async function readPatterns(npz: NpzFile, path: string, parts: DatasetParts, options: LoadOptions): Promise<Dataset> {
+  const { diffKey, count, n } = parts;
+  const raw = await npz.read(diffKey);
+  let amplitudes = toFloat(raw, (m) => new Float32Array(m)) as Float32Array;
+  if (parts.legacy) {
+    options.onWarning?.(`${path}: ${diffKey} has the legacy (N, N, n) layout ${shapeText(raw.shape)}; transposed to (n, N, N)`);
+    const t = new Float32Array(amplitudes.length);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        for (let k = 0; k < count; k++) t[(k * n + i) * n + j] = amplitudes[(i * n + j) * count + k];
+      }
+    }
+    amplitudes = t;
+  }
+  preparePatterns(path, parts, options, amplitudes, (k) => k);
+  if (!amplitudes.some((v) => v > 0)) throw new DatasetError(path, diffKey, `holds no light: every one of the ${count} patterns is zero`);
+  return { ...parts.meta, diffraction: { dtype: 'float32', shape: [count, n, n], data: amplitudes } };
 }
 
 // One pass over a streamed file, a block at a time, so that a bad value or a dark file is refused
@@ -300,24 +304,26 @@ export async function openDataset(path: string, options: LoadOptions = {}): Prom
   try {
     const parts = await readParts(npz, path, options);
     const stored = parts.legacy ? undefined : await npz.storedData(parts.diffKey);
-    if (stored && !stored.info.fortranOrder) {
-      const { count, n } = parts;
-      const patterns = await FilePatterns.open({ path, offset: stored.offset, header: stored.info, count, n },
-        (values, indices) => preparePatterns(path, parts, options, values, (k) => indices[k]));
-      try {
-        await checkAllPatterns(path, parts, patterns);
-      } catch (error) {
-        await patterns.close();
-        throw error;
-      }
-      return { ...parts.meta, patterns, close: () => patterns.close() };
+    if (!stored || stored.info.fortranOrder) {
+      // no access by position: held whole
+      const { diffraction, ...meta } = await readPatterns(npz, path, parts, options);
+      return { ...meta, patterns: memoryPatterns({ diffraction }), close: async () => {} };
     }
+    // what reading it whole would check: the CRC, then every value
+    await npz.verify(parts.diffKey);
+    const { count, n } = parts;
+    const patterns = await FilePatterns.open({ path, label: stored.label, offset: stored.offset, header: stored.info, count, n },
+      (values, indices) => preparePatterns(path, parts, options, values, (k) => indices[k]));
+    try {
+      await checkAllPatterns(path, parts, patterns);
+    } catch (error) {
+      await patterns.close();
+      throw error;
+    }
+    return { ...parts.meta, patterns, close: () => patterns.close() };
   } finally {
-    await npz.close();
+    npz.close();
   }
-  const dataset = await loadDataset(path, options);
-  const { diffraction: _held, ...meta } = dataset;
-  return { ...meta, patterns: memoryPatterns(dataset), close: async () => {} };
 }
 
 /**

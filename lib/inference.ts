@@ -7,7 +7,7 @@ import { type InferenceConfig, type ModelConfig, type TrainingConfig, resolveInf
 import { type Dataset, DatasetError, type StreamedDataset, checkDataset } from './dataset.js';
 import { groupPositions } from './grouping.js';
 import type { ComplexArray, FloatArray } from './ndarray.js';
-import { intensityScale } from './scaling.js';
+import { intensityScale, scaleFromSum } from './scaling.js';
 import { type PatternSource, chunkPatterns, memoryPatterns } from './patterns.js';
 import { canvasFor, centerWeights, probeWeights } from './stitching.js';
 import { ArgumentError } from './errors.js';
@@ -63,25 +63,39 @@ export function patternSource(input: InferenceInput): PatternSource {
   return 'patterns' in input ? input.patterns : memoryPatterns(input);
 }
 
-// The intensity scale of the chosen patterns read chunk by chunk: what intensityScale gives for
+// The intensity scale of the chosen patterns, read 4 MB at a time: what intensityScale gives for
 // them all at once, without holding them.
 async function streamedScale(source: PatternSource, groups: Int32Array): Promise<number> {
   const { n } = source;
-  const members = 1 << 12;
+  const size = n * n;
+  const block = Math.max(1, Math.floor((1 << 20) / size));
   let sum = 0;
-  for (let first = 0; first < groups.length; first += members) {
-    const chunk = chunkPatterns(groups.subarray(first, first + members), source.count);
-    const scale = intensityScale(await source.read(chunk.patterns), n, chunk.groups);
-    sum += (scale * n / 2) ** 2 * chunk.groups.length;
+  for (let first = 0; first < groups.length; first += block) {
+    const chunk = chunkPatterns(groups.subarray(first, first + block), source.count);
+    const values = await source.read(chunk.patterns);
+    const totals = Array.from(chunk.patterns, (_, k) => {
+      let t = 0;
+      for (let i = k * size; i < (k + 1) * size; i++) t += values[i] * values[i];
+      return t;
+    });
+    for (const k of chunk.groups) sum += totals[k];
   }
-  return Math.sqrt(sum / groups.length) / (n / 2);
+  return scaleFromSum(sum, groups.length, n);
 }
 
 export async function planInference(model: InferenceModel, dataset: InferenceInput, options: Partial<InferenceConfig> & { seed?: number }): Promise<InferencePlan> {
   const { seed, ...inference } = options;
   const config = resolveInferenceConfig(inference);
-  // a streamed dataset was checked when opened, and its patterns are checked as they are read
-  if (!('patterns' in dataset)) checkDataset(dataset);
+  // a streamed dataset was checked when opened, but may have been put together by hand
+  if ('patterns' in dataset) {
+    for (const key of ['xcoords', 'ycoords'] as const) {
+      if (dataset[key].length !== dataset.patterns.count) {
+        throw new DatasetError(dataset.source, key, `expected ${dataset.patterns.count} positions, one a pattern, found ${dataset[key].length}`);
+      }
+    }
+  } else {
+    checkDataset(dataset);
+  }
   const source = patternSource(dataset);
   const n = source.n;
   if (n !== model.config.N) {

@@ -13,10 +13,11 @@ import { AbortedError, ArgumentError, nativeSync } from './errors.js';
 
 export { amplitudeAndPhase } from './inference.js';
 
-// Pattern values per predict call (4 MB of float32, 256 patterns at N = 64, 64 at N = 128): a
-// chunk is held three times (read, gathered, the addon's copy), and a call costs little besides
-// its batches.
+// Pattern values per predict call (4 MB of float32: 256 patterns at N = 64), held three times
+// (read, gathered, the addon's copy), but at least 8 batches (128 patterns at N = 128 and the
+// default batch): each call ends by returning freed memory to the kernel, which the next refaults.
 const CHUNK_VALUES = 1 << 20;
+const MIN_BATCHES_PER_CHUNK = 8;
 
 /** The losses and learning rates of a training run, per epoch and per batch, and how it stopped. */
 export interface TrainingHistory {
@@ -208,7 +209,7 @@ export class PtychoPinnModel {
     const kept = keepPatches ? new Float32Array(2 * groups.length * n * n) : undefined;
     // Chunk by chunk, each a call of its own: only a chunk's patterns are copied for the addon,
     // and the stitch's running sums carry over, so memory does not grow with the dataset.
-    const groupsPerChunk = plan.groupsPerBatch * Math.max(1, Math.floor(CHUNK_VALUES / (plan.groupsPerBatch * c * n * n)));
+    const groupsPerChunk = plan.groupsPerBatch * Math.max(MIN_BATCHES_PER_CHUNK, Math.floor(CHUNK_VALUES / (plan.groupsPerBatch * c * n * n)));
     const buffer = new Float32Array(Math.min(total, groupsPerChunk * c) * n * n);
     try {
       for (let first = 0; first < nGroups; first += groupsPerChunk) {

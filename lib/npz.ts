@@ -102,12 +102,18 @@ export class NpzFile {
    * Where a stored (uncompressed) member's array data starts in the file, with its header, so that
    * parts of it can be read by position without reading the rest; undefined when it is compressed.
    */
-  async storedData(key: string): Promise<{ info: NpzMemberInfo; offset: number } | undefined> {
+  async storedData(key: string): Promise<{ info: NpzMemberInfo; offset: number; label: string } | undefined> {
     const entry = this.entry(key);
     const start = await zipCall(() => this.zip.storedDataOffset(entry, this.label(entry)));
     if (start === undefined) return undefined;
     const info = await this.completeInfo(key);
-    return { info, offset: start + info.headerLength };
+    return { info, offset: start + info.headerLength, label: this.label(entry) };
+  }
+
+  /** Reads a member through once to check its CRC-32 (what `read` checks), keeping none of it. */
+  async verify(key: string): Promise<void> {
+    const entry = this.entry(key);
+    await zipCall(() => this.zip.verify(entry, this.label(entry)));
   }
 
   /** Reads and decodes one member. */

@@ -28,11 +28,20 @@ export function memoryPatterns(dataset: Pick<Dataset, 'diffraction'>): PatternSo
   return {
     count, n,
     read: async (indices, into) => {
+      checkAscending(indices, count);
       const out = output(indices.length * size, into);
       for (let k = 0; k < indices.length; k++) out.set(data.subarray(indices[k] * size, (indices[k] + 1) * size), k * size);
       return out;
     },
   };
+}
+
+function checkAscending(indices: Int32Array, count: number): void {
+  for (let k = 0; k < indices.length; k++) {
+    if (!(indices[k] >= 0 && indices[k] < count && (k === 0 || indices[k] > indices[k - 1]))) {
+      throw new ArgumentError(`pattern indices must ascend within 0 to ${count - 1}, got ${indices[k]} at position ${k}`);
+    }
+  }
 }
 
 const output = (length: number, into?: Float32Array): Float32Array =>
@@ -57,6 +66,8 @@ export function chunkPatterns(groups: Int32Array, count: number): PatternChunk {
 /** How a stored NPZ member's rows are laid out in its file. */
 export interface StoredRows {
   path: string;
+  /** The member, for messages, e.g. "member 'diffraction.npy' of scan.npz". */
+  label: string;
   /** File offset of row 0's first byte. */
   offset: number;
   header: Pick<NpyHeader, 'dtype' | 'littleEndian'>;
@@ -98,9 +109,10 @@ export class FilePatterns implements PatternSource {
   }
 
   private async readNow(indices: Int32Array, into?: Float32Array): Promise<Float32Array> {
-    const { n, count, header, offset, path } = this.rows;
+    const { n, count, header, offset, label } = this.rows;
     const size = n * n;
     const rowBytes = size * dtypeBytes(header.dtype);
+    checkAscending(indices, count);
     const out = output(indices.length * size, into);
     for (let k = 0; k < indices.length;) {
       // a run of rows indices[k .. end - 1], read as the range from the first to the last
@@ -108,15 +120,12 @@ export class FilePatterns implements PatternSource {
       while (end < indices.length && indices[end] - indices[end - 1] <= GAP) end++;
       const first = indices[k];
       const last = indices[end - 1];
-      if (!(first >= 0 && last < count && first <= last)) {
-        throw new ArgumentError(`pattern indices must ascend from 0 to ${count - 1}, got ${first} to ${last}`);
-      }
       const length = (last - first + 1) * rowBytes;
       if (this.scratch.length < length) this.scratch = Buffer.allocUnsafe(length);
       const bytes = this.scratch.subarray(0, length);
       const { bytesRead } = await this.file.read(bytes, 0, bytes.length, offset + first * rowBytes);
       if (bytesRead !== bytes.length) {
-        throw new NpzError(`${path}: truncated: patterns ${first} to ${last} end past the end of the file`);
+        throw new NpzError(`${label}: truncated: patterns ${first} to ${last} end past the end of the file`);
       }
       const values = decodeNpyBody(bytes, header, (last - first + 1) * size);
       for (let j = k; j < end; j++) {

@@ -25,6 +25,14 @@ export function intensityScale(diffraction: Float32Array | Float64Array, pattern
   };
   let sum = 0;
   for (let j = 0; j < count; j++) sum += total(indices ? indices[j] : j);
+  return scaleFromSum(sum, count, patternSize);
+}
+
+/**
+ * The intensity scale from the sum of squared amplitudes over `count` chosen patterns (a pattern
+ * chosen twice counted twice): what `intensityScale` computes, for callers that sum as they read.
+ */
+export function scaleFromSum(sum: number, count: number, patternSize: number): number {
   const scale = Math.sqrt(sum / count) / (patternSize / 2);
   if (!(scale > 0) || !Number.isFinite(scale)) {
     throw new ArgumentError(`the intensity scale is ${scale}: the chosen diffraction patterns ${scale === 0 ? 'hold no light (all zero)' : 'hold non-finite values'}`);

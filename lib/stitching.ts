@@ -138,7 +138,7 @@ export async function extractPatches(object: ComplexArray, x: Float64Array, y: F
  */
 export class CanvasSum {
   /** Per canvas pixel: weighted real, weighted imaginary, weight (float32, as the addon sums). */
-  private readonly sums: Float32Array;
+  private sums: Float32Array;
 
   constructor(readonly canvas: NativeCanvas, private readonly weights: Float32Array, private readonly n: number) {
     if (weights.length !== n * n) throw new ArgumentError(`weights must hold ${n} x ${n} values, got ${weights.length}`);
@@ -191,10 +191,10 @@ export class CanvasSum {
     return this.sums;
   }
 
-  /** Takes over running sums of the same canvas, such as the addon's predict returned. */
+  /** Takes over (without copying) running sums of the same canvas, such as the addon's predict returned. */
   restore(sums: Float32Array): void {
     if (sums.length !== this.sums.length) throw new ArgumentError(`the canvas's sums hold ${this.sums.length} values, got ${sums.length}`);
-    this.sums.set(sums);
+    this.sums = sums;
   }
 
   /** The complex (H, W) object: sums over weights where the weight exceeds floor x its maximum, 0 elsewhere. */

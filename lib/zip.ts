@@ -84,6 +84,17 @@ export class ZipArchive {
   /** Inflates the first `length` bytes of a member (all by default); a whole member is CRC-checked. */
   async read(entry: yauzl.Entry, label: string, length = entry.uncompressedSize): Promise<Uint8Array> {
     const out = new Uint8Array(length);
+    await this.pass(entry, label, length, (chunk, at) => out.set(chunk, at));
+    return out;
+  }
+
+  /** Reads a whole member only to check its length and CRC-32, keeping none of it. */
+  async verify(entry: yauzl.Entry, label: string): Promise<void> {
+    await this.pass(entry, label, entry.uncompressedSize);
+  }
+
+  // The member's first `length` bytes, chunk by chunk to `sink`; a whole member is CRC-checked.
+  private async pass(entry: yauzl.Entry, label: string, length: number, sink?: (chunk: Buffer, at: number) => void): Promise<void> {
     const whole = length === entry.uncompressedSize;
     let filled = 0;
     let crc = 0;
@@ -93,7 +104,7 @@ export class ZipArchive {
         this.bytesRead += chunk.length;
         if (whole) crc = crc32(chunk, crc);
         const n = Math.min(chunk.length, length - filled);
-        out.set(chunk.subarray(0, n), filled);
+        sink?.(chunk.subarray(0, n), filled);
         filled += n;
         if (!whole && filled === length) break; // stops the inflater too
       }
@@ -106,7 +117,6 @@ export class ZipArchive {
     if (whole && crc !== entry.crc32) {
       throw new ZipError(`${label}: corrupt member: CRC-32 ${hex(crc)} does not match the expected ${hex(entry.crc32)}`);
     }
-    return out;
   }
 
   /**

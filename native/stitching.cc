@@ -32,7 +32,7 @@ CanvasSum::CanvasSum(const Canvas& canvas, const at::Tensor& weights)
 CanvasSum::CanvasSum(const Canvas& canvas, const at::Tensor& weights, const at::Tensor& sums)
     : canvas_(canvas),
       weights_(weights.to(at::kFloat).view({1, weights.size(-2), weights.size(-1), 1})),
-      sums_(sums.to(at::kFloat).reshape({canvas.height * canvas.width, 3}).clone()) {}
+      sums_(sums.to(at::kFloat).reshape({canvas.height * canvas.width, 3})) {}
 
 void CanvasSum::Add(const at::Tensor& patches, const at::Tensor& positions) {
   const int64_t k = patches.size(0), n = patches.size(-1);

@@ -20,7 +20,8 @@ struct Canvas {
 class CanvasSum {
  public:
   CanvasSum(const Canvas& canvas, const at::Tensor& weights);
-  // continues a stitch from its running sums (H * W, 3), e.g. an earlier chunk's
+  // continues a stitch from its running sums (H * W, 3), e.g. an earlier chunk's; adds to them in
+  // place (the caller's copy: a large canvas is not copied again)
   CanvasSum(const Canvas& canvas, const at::Tensor& weights, const at::Tensor& sums);
   // patches (K, N, N) complex at positions (K, 2) = (x, y)
   void Add(const at::Tensor& patches, const at::Tensor& positions);

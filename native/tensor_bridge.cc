@@ -91,16 +91,8 @@ Napi::Float32Array Float32ArrayFromTensor(Napi::Env env, const at::Tensor& tenso
   flat = flat.to(at::kFloat).contiguous();
   auto* owner = new at::Tensor(flat);
   const size_t count = static_cast<size_t>(flat.numel());
-  // Told to V8, so that the garbage collector weighs these buffers: unreported, a chunked
-  // inference's per-call results piled up until something else triggered a collection.
-  const auto bytes = static_cast<int64_t>(count * sizeof(float));
-  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   auto buffer = Napi::ArrayBuffer::New(
-      env, owner->data_ptr<float>(), count * sizeof(float),
-      [bytes](Napi::Env env, void*, at::Tensor* held) {
-        delete held;
-        Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
-      },
+      env, owner->data_ptr<float>(), count * sizeof(float), [](Napi::Env, void*, at::Tensor* held) { delete held; },
       owner);
   return Napi::Float32Array::New(env, count, buffer, 0);
 }

@@ -162,10 +162,12 @@ test('openDataset reads a stored file pattern by pattern: what loadDataset holds
       for (const indices of [[0, 1, 2, 3, 4], [1, 4], [3]]) {
         t.deepEqual(await streamed.patterns.read(Int32Array.from(indices)), rows(indices), `patterns ${indices}`);
       }
+      await t.throwsAsync(streamed.patterns.read(Int32Array.from([3, 1])), { message: /pattern indices must ascend within 0 to 4, got 1 at position 1/ });
+      await t.throwsAsync(streamed.patterns.read(Int32Array.from([5])), { message: /got 5 at position 0/ });
       // reads at once (two reconstructions of one dataset) each get their own rows
       const asked = [[0, 1, 2], [3, 4], [1, 4], [0]];
       const got = await Promise.all(asked.map((indices) => streamed.patterns.read(Int32Array.from(indices))));
-      asked.forEach((indices, k) => t.deepEqual(got[k], rows(indices), `patterns ${indices} read at once`));
+      for (const [k, indices] of asked.entries()) t.deepEqual(got[k], rows(indices), `patterns ${indices} read at once`);
     } finally {
       await streamed.close();
     }
@@ -185,6 +187,13 @@ test('openDataset refuses what loadDataset refuses, then reads the patterns from
   await t.throwsAsync(openDataset(dark), { instanceOf: DatasetError, message: /diffraction: holds no light: every one of the 5 patterns is zero/ });
   const { probeGuess: _, ...noProbe } = a;
   await t.throwsAsync(openDataset(await file(noProbe)), { instanceOf: DatasetError, message: /probeGuess: missing/ });
+  // a flipped byte in the stored patterns: the CRC, as reading the member whole checks it
+  const flipped = await file(a);
+  const bytes = await readFile(flipped);
+  const at = bytes.indexOf(Buffer.from('diffraction.npy')) + 200;
+  bytes[at] ^= 0x40;
+  await writeFile(flipped, bytes);
+  for (const load of [loadDataset, openDataset]) await t.throwsAsync(load(flipped), { message: /diffraction\.npy.*corrupt member: CRC-32/ });
 
   // pattern 2 rewritten in place after opening: the read sees the file, not a copy made at open
   const path = await file(a);

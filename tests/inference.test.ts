@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { addon } from '../lib/binding.js';
 import { type Dataset, loadDataset, openDataset, saveDataset } from '../lib/dataset.js';
-import { FilePatterns, chunkPatterns } from '../lib/patterns.js';
+import { FilePatterns, chunkPatterns, memoryPatterns } from '../lib/patterns.js';
 import { intensityScale } from '../lib/scaling.js';
 import { compareObjects } from '../lib/metrics.js';
 import type { PtychoPinnModel } from '../lib/model.js';
@@ -121,11 +121,18 @@ serial('a dataset read from its file chunk by chunk reconstructs exactly what th
       t.is(progress.length, Math.ceil(512 / 5));
       t.deepEqual(progress.at(-1), { done: 512, total: 512 });
       t.true(progress.every((p, i) => i === 0 || p.done > progress[i - 1].done));
-      // the scale of the chosen patterns, summed chunk by chunk
-      const rescaled = await model.reconstruct(file, { ...options, rescaleInference: true, nImages: 300 });
+      // the scale of the chosen patterns, summed 256 patterns at a time
+      const rescaled = await model.reconstruct(file, { ...options, rescaleInference: true });
       const expected = intensityScale(data.diffraction.data, 64, rescaled.patterns);
       t.log(`rescaled: ${rescaled.intensityScale} streamed, ${expected} at once`);
       t.true(Math.abs(rescaled.intensityScale / expected - 1) < 1e-9);
+      // a dark first block is no error when the rest has light, as it is not for the whole file
+      const darkStart = Float32Array.from(data.diffraction.data);
+      darkStart.fill(0, 0, 300 * 64 * 64);
+      const partly = { ...data, diffraction: { ...data.diffraction, data: darkStart } };
+      const { diffraction: _, ...meta } = partly;
+      const dim = await model.reconstruct({ ...meta, patterns: memoryPatterns(partly), close: async () => {} }, { ...options, rescaleInference: true });
+      t.true(Math.abs(dim.intensityScale / intensityScale(darkStart, 64, dim.patterns) - 1) < 1e-9);
     } finally {
       await file.close();
     }
