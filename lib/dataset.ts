@@ -367,6 +367,31 @@ function checkFiniteComplex(file: string, key: string, data: Float32Array): void
   if (bad >= 0) throw new DatasetError(file, key, `expected finite values, found ${data[bad]} at element ${Math.floor(bad / 2)}`);
 }
 
+/**
+ * Whether a dataset loaded as amplitudes from `path` holds photon counts instead: every good
+ * pixel (bad ones, per the file's mask, aside) a whole number and some above 1. Amplitudes are
+ * whole only where the counts are perfect squares, which no real file's every pixel is unless all
+ * are 0 or 1, and there both readings agree.
+ */
+export async function looksLikeCounts(path: string, dataset: Dataset): Promise<boolean> {
+  const values = dataset.diffraction.data;
+  const size = dataset.diffraction.shape[1] ** 2;
+  let bad: Uint8Array | undefined;
+  const npz = await NpzFile.open(path);
+  try {
+    if (npz.has(BAD_PIXELS_KEY)) bad = badPixelMask(await npz.read(BAD_PIXELS_KEY));
+  } finally {
+    npz.close();
+  }
+  let above1 = false;
+  for (let i = 0; i < values.length; i++) {
+    if (bad?.[i % size]) continue;
+    if (!Number.isInteger(values[i])) return false;
+    above1 ||= values[i] > 1;
+  }
+  return above1;
+}
+
 /** How `saveDataset` writes a file. */
 export interface SaveOptions {
   /** Deflate the members (np.savez_compressed); default stored, as np.savez. */

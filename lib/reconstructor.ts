@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, saveModel } from './bundle.js';
 import type { ModelConfig, TrainingConfig } from './config.js';
-import { type Dataset, type LoadOptions, loadDataset, saveDataset } from './dataset.js';
+import { type Dataset, type LoadOptions, loadDataset, looksLikeCounts, saveDataset } from './dataset.js';
 import type { PtychoPinnModel, ReconstructOptions, Reconstruction } from './model.js';
 import { type LossValue, type ReconstructInput, type ReconstructOutput, type TrainOutput, datasetFromInput, objectOnInputGrid } from './ptychodus.js';
 import { type TrainOptions, train } from './training.js';
@@ -27,6 +27,19 @@ export interface ReconstructorOptions {
 /** Per-epoch losses as ptychodus' LossValue list (epochs from 1; epochs without a value left out). */
 function lossValues(values: (number | null)[]): LossValue[] {
   return values.flatMap((value, i) => (value === null || !Number.isFinite(value) ? [] : [{ epoch: i + 1, value }]));
+}
+
+/**
+ * A training file of `train(dataPath)`. `exportTrainingData` writes amplitudes, but the adapter's
+ * earlier exports hold ptychodus' photon counts, with no key to say so: a file that looks like
+ * counts (`looksLikeCounts`) is read as counts, with a warning.
+ */
+export async function readTrainingData(file: string, onWarning?: (message: string) => void): Promise<Dataset> {
+  const data = await loadDataset(file);
+  if (!(await looksLikeCounts(file, data))) return data;
+  onWarning?.(`${file}: every value is a whole number, as photon counts are, not amplitudes: read as counts (square-rooted), ` +
+    'as the ptychodus adapter exported them before it wrote amplitudes');
+  return loadDataset(file, { intensities: true });
 }
 
 /** The files `train(dataPath)` reads, as ptychodus' PtychoPINN reconstructor names them. */
@@ -88,9 +101,9 @@ export class Reconstructor {
   async train(dataPath: string = this.getTrainingDataPath(), options: Omit<TrainOptions, 'threads' | 'validation'> = {}): Promise<TrainOutput> {
     const trainFile = join(dataPath, TRAIN_FILE);
     if (!existsSync(trainFile)) throw new StateError(`no training data: ${trainFile} does not exist (exportTrainingData writes it)`);
-    const data = await loadDataset(trainFile);
+    const data = await readTrainingData(trainFile, options.onWarning);
     const testFile = join(dataPath, TEST_FILE);
-    const validation = existsSync(testFile) ? await loadDataset(testFile) : undefined;
+    const validation = existsSync(testFile) ? await readTrainingData(testFile, options.onWarning) : undefined;
     this.current = await train(data, { model: this.options.model, training: this.options.training },
       { ...options, validation, threads: this.options.threads });
     const history = this.current.history!;

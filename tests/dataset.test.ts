@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, open, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatasetError, loadDataset, openDataset, saveDataset } from '../lib/dataset.js';
+import { DatasetError, loadDataset, looksLikeCounts, openDataset, saveDataset } from '../lib/dataset.js';
 import { FilePatterns } from '../lib/patterns.js';
 import type { NdArray } from '../lib/ndarray.js';
 import { NpzFile, writeNpz } from '../lib/npz.js';
@@ -211,4 +211,26 @@ test('openDataset refuses what loadDataset refuses, then reads the patterns from
   } finally {
     await streamed.close();
   }
+});
+
+test('looksLikeCounts: whole numbers above 1 on every good pixel are counts; amplitudes, or only 0 and 1, are not', async (t) => {
+  const a = arrays();
+  const counts = Float32Array.from({ length: COUNT * N * N }, (_, i) => (i * 13) % 40);
+  const mask = new Uint8Array(N * N);
+  mask[5] = 1;
+  const withMask = { bad_pixels: { dtype: 'bool' as const, shape: [N, N], data: mask } };
+  const cases: [string, Float32Array, boolean][] = [
+    ['counts', counts, true],
+    ['their square roots', counts.map(Math.sqrt), false],
+    ['only 0 and 1', counts.map((v) => v % 2), false],
+  ];
+  for (const [name, values, expected] of cases) {
+    const path = await file({ ...a, diffraction: { dtype: 'float32', shape: [COUNT, N, N], data: values }, ...withMask });
+    t.is(await looksLikeCounts(path, await loadDataset(path)), expected, name);
+  }
+  // the bad pixels' filled values (means of neighbours) do not hide counts
+  const path = await file({ ...a, diffraction: { dtype: 'float32', shape: [COUNT, N, N], data: counts }, ...withMask });
+  const loaded = await loadDataset(path);
+  t.false(Number.isInteger(loaded.diffraction.data[5]));
+  t.true(await looksLikeCounts(path, loaded));
 });

@@ -6,11 +6,11 @@ import test from 'ava';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Dataset, loadDataset } from '../lib/dataset.js';
+import { type Dataset, loadDataset, saveDataset } from '../lib/dataset.js';
 import { AbortedError } from '../lib/errors.js';
 import { readNpz } from '../lib/npz.js';
 import { type ReconstructInput, datasetFromInput } from '../lib/ptychodus.js';
-import { Reconstructor } from '../lib/reconstructor.js';
+import { Reconstructor, readTrainingData } from '../lib/reconstructor.js';
 
 const FIXTURE = resolve('fixtures/run1084_sim.npz');
 let dir = '';
@@ -167,4 +167,22 @@ test('the iterative baseline runs through the reconstructor without a model, wit
   t.true(out.error.length >= 4 && out.error.length < 50, `${out.error.length}`);
   t.is(out.patterns.length, 128);
   t.deepEqual(out.probe.shape, [64, 64]);
+});
+
+test('a training file of counts (as the adapter once exported) is read as counts, with a warning', async (t) => {
+  const counts = Float32Array.from(data.diffraction.data.subarray(0, 16 * N * N), (v) => Math.round(v * v));
+  const { diffraction: _, ...rest } = data;
+  const subset = { ...rest, xcoords: data.xcoords.subarray(0, 16), ycoords: data.ycoords.subarray(0, 16) };
+  const path = join(dir, 'counts_train_data.npz');
+  await saveDataset(path, { ...subset, diffraction: { dtype: 'float32', shape: [16, N, N], data: counts } });
+  const warnings: string[] = [];
+  const read = await readTrainingData(path, (w) => warnings.push(w));
+  t.deepEqual(read.diffraction.data, counts.map(Math.sqrt));
+  t.regex(warnings[0], /counts_train_data\.npz: every value is a whole number.*read as counts/);
+  // amplitudes are read as they are, without a word
+  const amplitudes = join(dir, 'amplitudes_train_data.npz');
+  await saveDataset(amplitudes, { ...subset, diffraction: { dtype: 'float32', shape: [16, N, N], data: counts.map(Math.sqrt) } });
+  const quiet: string[] = [];
+  t.deepEqual((await readTrainingData(amplitudes, (w) => quiet.push(w))).diffraction.data, counts.map(Math.sqrt));
+  t.deepEqual(quiet, []);
 });

@@ -11,7 +11,7 @@ import {
   INPUT_NORMS,
   PROBE_INITS,
 } from '../config.js';
-import { loadDataset } from '../dataset.js';
+import { loadDataset, looksLikeCounts } from '../dataset.js';
 import { AbortedError, InterruptedError } from '../errors.js';
 import type { PtychoPinnModel } from '../model.js';
 import { writeJson, writeLossPlot } from '../outputs.js';
@@ -150,6 +150,9 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   if (!trainFile) throw new UsageError(flags.train_data_file === '' ? '--train_data_file is empty: name the dataset (.npz)' : '--train_data_file is required (a resumed run finds it in its bundle)');
   const onWarning = (w: string) => report.warn(w);
   const data = await loadDataset(trainFile, { intensities: flags.intensities, onWarning });
+  if (!flags.intensities && (await looksLikeCounts(trainFile, data))) {
+    onWarning(`${trainFile}: every value is a whole number, as photon counts are: if the file holds counts, not amplitudes, pass --intensities`);
+  }
   const validation = flags.test_data_file
     ? await loadDataset(flags.test_data_file, { intensities: flags.intensities, onWarning })
     : undefined;
