@@ -25,9 +25,7 @@ at::Tensor ExtractPatches(const at::Tensor& object, const at::Tensor& positions,
 }
 
 CanvasSum::CanvasSum(const Canvas& canvas, const at::Tensor& weights)
-    : canvas_(canvas),
-      weights_(weights.to(at::kFloat).view({1, weights.size(-2), weights.size(-1), 1})),
-      sums_(at::zeros({canvas.height * canvas.width, 3}, at::TensorOptions().dtype(at::kFloat))) {}
+    : CanvasSum(canvas, weights, at::zeros({canvas.height * canvas.width, 3}, at::TensorOptions().dtype(at::kFloat))) {}
 
 CanvasSum::CanvasSum(const Canvas& canvas, const at::Tensor& weights, const at::Tensor& sums)
     : canvas_(canvas),
