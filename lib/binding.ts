@@ -3,8 +3,10 @@
 // the prebuild made for the system LibTorch's version (scripts/prebuilds.cjs).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { PtychoPinnError } from './errors.js';
 import type { TrainingProgress } from './training.js';
 import type { InputNorm } from './model.js';
@@ -317,4 +319,25 @@ let loaded: LoadedAddon | undefined;
 export function addon(): LoadedAddon {
   loaded ??= loadAddon();
   return loaded;
+}
+
+/**
+ * Starts loading the addon on another thread, for a caller that will soon need it and has other
+ * work to do first. Loading LibTorch takes half a second or more (Debian's pulls in some 290
+ * libraries, each relocated and initialised); done on a second core it overlaps with the caller's
+ * own start-up, and the later {@link addon} finds the libraries in place and only registers the
+ * module. Does nothing on one core (the threads would only take turns) or when the addon is
+ * loaded; a failure is left for {@link addon} to report.
+ */
+export function preloadAddon(): void {
+  if (loaded || availableParallelism() < 2) return;
+  let file: string;
+  try {
+    file = findAddon().file;
+  } catch {
+    return;
+  }
+  const worker = new Worker('require(require("node:worker_threads").workerData)', { eval: true, workerData: file, stdout: true, stderr: true });
+  worker.on('error', () => {});
+  worker.unref();
 }
