@@ -25,11 +25,10 @@ export const LOSS_MODES = ['poisson', 'mae'] as const;
 export const SCHEDULERS = ['none', 'exponential', 'plateau', 'cosine'] as const;
 export const STITCH_WEIGHTS = ['center', 'probe'] as const;
 export const PATTERN_SIZES = [64, 128, 256] as const;
-export const PRECISIONS = ['fp32', 'bf16'] as const;
+/** `auto`: bf16 where the CPU has bf16 dot products (AVX512_BF16 or AMX), fp32 elsewhere. */
+export const PRECISIONS = ['auto', 'fp32', 'bf16'] as const;
 export const PROBE_INITS = ['file', 'epie'] as const;
 export const INPUT_NORMS = ['none', 'pixel'] as const;
-/** Inference may also leave the choice to the CPU (`auto`: bf16 where it has bf16 dot products). */
-export const INFERENCE_PRECISIONS = ['auto', 'fp32', 'bf16'] as const;
 export const INFERENCE_GROUPINGS = ['cover', 'every'] as const;
 
 /** What the network is: fixed at training, restored from a bundle. */
@@ -58,8 +57,11 @@ export const TrainingConfigSchema = z.strictObject({
   lossMode: flag(oneOf(LOSS_MODES).default('poisson'), 'loss_mode'),
   scheduler: flag(oneOf(SCHEDULERS).default('none'), 'scheduler'),
   earlyStopPatience: flag(integer(1, 1e6).default(100), 'early_stop_patience'),
-  /** Precision of the network's convolutions (bf16: LibTorch's CPU autocast; physics and loss fp32). */
-  precision: flag(oneOf(PRECISIONS).default('fp32'), 'precision'),
+  /**
+   * Precision of the network's convolutions (bf16: LibTorch's CPU autocast; physics and loss fp32).
+   * `auto`: bf16 on CPUs with bf16 dot products, fp32 elsewhere; a trained model records which ran.
+   */
+  precision: flag(oneOf(PRECISIONS).default('auto'), 'precision'),
   /**
    * Refine the probe with the network: a parameter of the physics, started from the file's probe
    * and held at its power. The bundle keeps the refined probe.
@@ -98,7 +100,7 @@ export const InferenceConfigSchema = z.strictObject({
    * with AVX512_BF16 or AMX (twice the fp32 rate; on the quality benchmark the phase SSIM moves by
    * less than 0.005), fp32 elsewhere, where bf16 would be emulated and slower.
    */
-  precision: flag(oneOf(INFERENCE_PRECISIONS).default('auto'), 'precision'),
+  precision: flag(oneOf(PRECISIONS).default('auto'), 'precision'),
   /**
    * gridsize > 1 without n_images: which groups are predicted. `every`: one group seeded at each
    * position, so each pattern is predicted about C times. `cover`: only the groups needed for
@@ -124,7 +126,6 @@ export type AmpActivation = (typeof AMP_ACTIVATIONS)[number];
 export type LossMode = (typeof LOSS_MODES)[number];
 export type Scheduler = (typeof SCHEDULERS)[number];
 export type Precision = (typeof PRECISIONS)[number];
-export type InferencePrecision = (typeof INFERENCE_PRECISIONS)[number];
 export type InferenceGrouping = (typeof INFERENCE_GROUPINGS)[number];
 export type InputNormMode = (typeof INPUT_NORMS)[number];
 /** A complete, validated model configuration. */

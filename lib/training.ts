@@ -13,7 +13,7 @@ import type { NativeOptions } from './physics.js';
 import { maskProbe, normalizeProbe } from './probe.js';
 import { patternSubset, reconstructIterative } from './iterative.js';
 import { inputNormalization, intensityScale } from './scaling.js';
-import { resolveThreads } from './threads.js';
+import { resolvePrecision, resolveThreads } from './threads.js';
 import { AbortedError, ArgumentError, PtychoPinnError } from './errors.js';
 
 /** One finished batch of training, as `onProgress` receives it. */
@@ -119,9 +119,11 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
   checkDataset(dataset);
   const N = patternSize(dataset);
   const resumed = options.resume;
-  const { model: modelConfig, training } = resumed
+  const { model: modelConfig, training: requested } = resumed
     ? resumedConfig(resumed, config)
     : { model: resolveModelConfig({ ...config.model, N }), training: resolveTrainingConfig(config.training) };
+  // the bundle records the precision that ran, not `auto`
+  const training = { ...requested, precision: resolvePrecision(requested.precision) };
   if (modelConfig.N !== N) throw new ArgumentError(`${dataset.source}: patterns are ${N} x ${N}, the run being resumed has N = ${modelConfig.N}`);
   const threads = resolveThreads(options.threads);
   if (options.checkpointEvery !== undefined && !(Number.isInteger(options.checkpointEvery) && options.checkpointEvery >= 1)) {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { compareObjects } from '../lib/metrics.js';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
 import { PtychoPinnModel } from '../lib/model.js';
@@ -21,7 +22,7 @@ serial('training on the fixture lowers the loss and reconstructs the ground-trut
   const chance = phaseCorrelation(before.object, before.origin, data.objectGuess!, interior, 4);
   const progress: TrainingProgress[] = [];
   // the demo's short schedule: three epochs at 3e-3 (the reference's 1e-3 needs about four times as many)
-  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 3, batchSize: 16, learningRate: 3e-3 } },
+  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 3, batchSize: 16, learningRate: 3e-3, precision: 'fp32' } },
     { threads: 2, onProgress: (p) => progress.push(p) });
   const history = model.history!;
   // every report arrived before train() resolved
@@ -67,6 +68,9 @@ serial('the same seed and thread count give identical weights and outputs; anoth
   t.deepEqual(a.parameters(), b.parameters());
   t.deepEqual(a.history!.batchLoss, b.history!.batchLoss);
   t.notDeepEqual(a.parameters()[0].data, c.parameters()[0].data);
+  // the default precision is the CPU's (bf16 only where it multiplies bf16 natively), and the model records it
+  const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? [];
+  t.is(a.training!.precision, flags.includes('avx512_bf16') || flags.includes('amx_bf16') ? 'bf16' : 'fp32');
   const [ra, rb] = [await a.reconstruct(data, { nImages: 16, threads: 2 }), await b.reconstruct(data, { nImages: 16, threads: 2 })];
   t.deepEqual(Buffer.from(ra.object.data.buffer), Buffer.from(rb.object.data.buffer));
 });

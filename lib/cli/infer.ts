@@ -1,7 +1,7 @@
 // `ptychopinn infer`: reconstruct a dataset's object with a trained model (SPEC sections 7 and 9).
 import { type Command, Option } from 'commander';
 import { join } from 'node:path';
-import type { AmpActivation, InferenceGrouping, InferencePrecision } from '../config.js';
+import type { AmpActivation, InferenceGrouping, Precision } from '../config.js';
 import { type Dataset, loadDataset, openDataset } from '../dataset.js';
 import { addon } from '../binding.js';
 import { BundleError, loadModel } from '../bundle.js';
@@ -12,7 +12,7 @@ import { isZipFile } from '../zip.js';
 import { type ReconstructionLike, writeReconstruction } from '../outputs.js';
 import { type IterativeMethod, refineReconstruction } from '../iterative.js';
 import { normalizeProbe, scaleProbe } from '../probe.js';
-import { INFERENCE_GROUPINGS, INFERENCE_PRECISIONS, InferenceConfigSchema, ModelConfigSchema, STITCH_WEIGHTS, ThreadsSchema, TrainingConfigSchema, defaultInferenceConfig } from '../config.js';
+import { INFERENCE_GROUPINGS, InferenceConfigSchema, PRECISIONS, ModelConfigSchema, STITCH_WEIGHTS, ThreadsSchema, TrainingConfigSchema, defaultInferenceConfig } from '../config.js';
 import { InterruptedError } from '../errors.js';
 import { UsageError, bundlePath, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
 import { JSON_HELP, Reporter } from './reporter.js';
@@ -40,7 +40,7 @@ interface InferFlags {
   inference_groups?: InferenceGrouping;
   intensities?: boolean;
   align_phases?: number;
-  precision?: InferencePrecision;
+  precision?: Precision;
   refine?: number;
   refine_method: IterativeMethod;
 }
@@ -67,7 +67,7 @@ export function registerInfer(program: Command): void {
     .option('--rescale_inference', 'recompute the intensity scale from this data')
     .addOption(new Option('--inference_groups <groups>', `gridsize > 1 without --n_images: cover predicts only the groups needed to hold every pattern (each about 1.5 times), every one group seeded at each position (each about gridsize^2 times, twice the time) (default ${defaultInferenceConfig.inferenceGroups})`).choices(INFERENCE_GROUPINGS))
     .addOption(new Option('--stitch_weights <weights>', 'patch weights when stitching').choices(STITCH_WEIGHTS).default('center'))
-    .addOption(new Option('--precision <precision>', `precision of the network's convolutions: bf16 runs them at twice the rate on CPUs with AVX512_BF16; auto picks bf16 on such CPUs, fp32 elsewhere (default ${defaultInferenceConfig.precision})`).choices(INFERENCE_PRECISIONS))
+    .addOption(new Option('--precision <precision>', `precision of the network's convolutions: bf16 runs them at twice the rate on CPUs with AVX512_BF16; auto picks bf16 on such CPUs, fp32 elsewhere (default ${defaultInferenceConfig.precision})`).choices(PRECISIONS))
     .option('--align_phases <k>', `rounds of phase alignment of the groups before stitching; 0 averages them as they come (default ${defaultInferenceConfig.alignPhases})`, schemaValue(I.alignPhases, 'align_phases'))
     .option('--refine <k>', 'K iterations of ePIE (or --refine_method rpie) from the network\'s object, refining the probe too', integer('refine'))
     .addOption(new Option('--refine_method <method>', 'iterative method of --refine').choices(['epie', 'rpie']).default('epie'))
