@@ -88,8 +88,8 @@ for (const [batchSize, precision] of trainCases) {
     threads, onProgress: (p) => { if (p.epoch === 2) rate = p.samplesPerSecond; },
   });
   model.dispose();
-  const peer = twin(['--mode', 'train', '--batch', String(batchSize), '--steps', '16', '--warmup', '3', ...(precision === 'bf16' ? ['--bf16'] : [])]);
-  report('train', precision, batchSize, rate, 'samples', GFLOP.train, peer);
+  const twinArgs = ['--mode', 'train', '--batch', String(batchSize), '--steps', '16', '--warmup', '3', ...(precision === 'bf16' ? ['--bf16'] : [])];
+  report('train', precision, batchSize, rate, 'samples', GFLOP.train, twin(twinArgs), batchSize === 16 ? twin([...twinArgs, '--channels-last']) : null);
 }
 
 // Inference: the network alone (patches kept, nothing stitched), then the stitching alone. Our
