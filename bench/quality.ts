@@ -4,6 +4,7 @@
 // dose and gridsize. Run: npx tsx bench/quality.ts [--epochs 20] [--doses 1e4,1e6,1e9]
 //   [--scans run1084,spiral] [--methods pinn1,pinn2,epie,rpie] [--iterations 100] [--threads T]
 //   [--train-precision fp32|bf16] (the network's precision in training; the default is train's)
+//   [--seed S] (the training seed; default train's, 42)
 //   [--save DIR]   (each reconstruction's files, as `infer` writes them, in DIR/METHOD-SCAN-DOSE/)
 //   methods pinn1w / pinn2w: trained on a wrong probe (defocusProbe(probe, 5), 20 % too
 //   bright) kept fixed; pinn1r / pinn2r: the same wrong probe refined in training (probeTrainable);
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     iterations: { type: 'string', default: '100' },
     threads: { type: 'string' },
     'train-precision': { type: 'string' },
+    seed: { type: 'string' },
     save: { type: 'string' },
   },
 });
@@ -86,7 +88,8 @@ for (const scan of values.scans.split(',')) {
         const given = wrongProbe ? { ...dataset, probe: scaleProbe(await defocusProbe(dataset.probe, 5, { threads }), 1.2) } : dataset;
         const started = performance.now();
         const model = await train(given, { model: { gridsize }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable, probeInit,
-          ...(values['train-precision'] ? { precision: values['train-precision'] as 'fp32' | 'bf16' } : {}) } }, { threads });
+          ...(values['train-precision'] ? { precision: values['train-precision'] as 'fp32' | 'bf16' } : {}),
+          ...(values.seed ? { seed: Number(values.seed) } : {}) } }, { threads });
         const trained = performance.now();
         const r = await model.reconstruct(given, { threads });
         const seconds = (performance.now() - trained) / 1000;
@@ -97,7 +100,7 @@ for (const scan of values.scans.split(',')) {
           fp32 = (await score(q.object, q.origin, dataset, q.xcoords, q.ycoords)).phase;
         }
         console.log(JSON.stringify({
-          ...base, method: 'pinn', gridsize, epochs, train_precision: model.training?.precision, precision: r.precision, probe: wrongProbe ? (probeTrainable ? 'wrong, refined' : probeInit === 'epie' ? 'wrong, retrieved by ePIE' : 'wrong, fixed') : 'true',
+          ...base, method: 'pinn', gridsize, epochs, train_precision: model.training?.precision, seed: model.training?.seed, precision: r.precision, probe: wrongProbe ? (probeTrainable ? 'wrong, refined' : probeInit === 'epie' ? 'wrong, retrieved by ePIE' : 'wrong, fixed') : 'true',
           ...(wrongProbe ? { probe_overlap: +probeOverlap(model.probe, dataset.probe).toFixed(4) } : {}), ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
           ...(fp32 ? { fp32_phase: fp32 } : {}),
           train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +seconds.toFixed(2), ms_per_pattern: +(1000 * seconds / count).toFixed(3),
