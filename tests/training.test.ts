@@ -21,7 +21,9 @@ serial('training on the fixture lowers the loss and reconstructs the ground-trut
   const before = await untrained.reconstruct(data, { threads: 2 });
   const chance = phaseCorrelation(before.object, before.origin, data.objectGuess!, interior, 4);
   const progress: TrainingProgress[] = [];
-  // the demo's short schedule: three epochs at 3e-3 (the reference's 1e-3 needs about four times as many)
+  // the demo's short schedule: three epochs at 3e-3 (the reference's 1e-3 needs about four times as
+  // many), in fp32 as the demo runs it: at this budget the outcome depends on the seed and on the
+  // precision's rounding (README: Performance), and the threshold below is this path's
   const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 3, batchSize: 16, learningRate: 3e-3, precision: 'fp32' } },
     { threads: 2, onProgress: (p) => progress.push(p) });
   const history = model.history!;
@@ -68,9 +70,12 @@ serial('the same seed and thread count give identical weights and outputs; anoth
   t.deepEqual(a.parameters(), b.parameters());
   t.deepEqual(a.history!.batchLoss, b.history!.batchLoss);
   t.notDeepEqual(a.parameters()[0].data, c.parameters()[0].data);
-  // the default precision is the CPU's (bf16 only where it multiplies bf16 natively), and the model records it
+  // the model records the precision that ran: fp32 by default, the CPU's choice for `auto` (bf16
+  // only where it multiplies bf16 natively)
+  t.is(a.training!.precision, 'fp32');
+  const auto = await train(data, { model: { gridsize: 1 }, training: { nGroups: 8, maxEpochs: 1, batchSize: 8, precision: 'auto' } }, { threads: 2 });
   const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? [];
-  t.is(a.training!.precision, flags.includes('avx512_bf16') || flags.includes('amx_bf16') ? 'bf16' : 'fp32');
+  t.is(auto.training!.precision, flags.includes('avx512_bf16') || flags.includes('amx_bf16') ? 'bf16' : 'fp32');
   const [ra, rb] = [await a.reconstruct(data, { nImages: 16, threads: 2 }), await b.reconstruct(data, { nImages: 16, threads: 2 })];
   t.deepEqual(Buffer.from(ra.object.data.buffer), Buffer.from(rb.object.data.buffer));
 });
