@@ -5,10 +5,12 @@
 // The reference PtychoPINN is measured in the same run when the commands that run its cycle are
 // given (no ratio otherwise: a figure from another run or machine is not comparable). Each is a
 // shell command in which {data}, {train_dir} and {infer_dir} are replaced, e.g. for its PyTorch
-// backend:
-//   PTYCHOPINN_REFERENCE_TRAIN='cd ~/PtychoPINN && python -m ptycho_torch.train --train_data_file {data} --output_dir {train_dir} --max_epochs 2 --n_images 64 --batch_size 4 --gridsize 1'
-//   PTYCHOPINN_REFERENCE_INFER='cd ~/PtychoPINN && python -m ptycho_torch.inference --model_path {train_dir} --test_data {data} --output_dir {infer_dir} --n_images 32'
-// Run: npm run build:ts && npx tsx bench/cycle.ts [repeats]
+// backend (`--model_path` must come first: its inference reads argv[1] to choose its mode):
+//   PTYCHOPINN_REFERENCE_TRAIN='cd ~/PtychoPINN && python -m ptycho_torch.train --train_data_file {data} --output_dir {train_dir} --max_epochs 2 --n_images 64 --batch_size 4 --gridsize 1 --accelerator cpu'
+//   PTYCHOPINN_REFERENCE_INFER='cd ~/PtychoPINN && python -m ptycho_torch.inference --model_path {train_dir} --test_data {data} --output_dir {infer_dir} --n_images 32 --accelerator cpu'
+// Its reader at d8fab81 wants the patterns under `diff3d`: give it a copy of the fixture with that
+// key added in place of {data}.
+// Run: npm run build:ts && npx tsx bench/cycle.ts [repeats] [more train flags, e.g. --precision bf16]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,6 +34,7 @@ async function cycle(dir: string, commands: { train: string[]; infer: string[] }
 }
 
 const repeats = Number(process.argv[2] ?? 1);
+const trainFlags = process.argv.slice(3);
 const root = await mkdtemp(join(tmpdir(), 'ptpinn-bench-'));
 try {
   const ours: Awaited<ReturnType<typeof cycle>>[] = [];
@@ -54,7 +57,7 @@ try {
     const dir = join(root, 'ours');
     const r = await cycle(dir, {
       train: [process.execPath, CLI, 'train', '--train_data_file', FIXTURE, '--output_dir', join(dir, 'train'), '--max_epochs', '2',
-        '--n_images', '64', '--batch_size', '4', '--gridsize', '1', '--disable_mlflow', '--quiet'],
+        '--n_images', '64', '--batch_size', '4', '--gridsize', '1', '--disable_mlflow', '--quiet', ...trainFlags],
       infer: [process.execPath, CLI, 'infer', '--model_path', join(dir, 'train'), '--test_data', FIXTURE, '--output_dir', join(dir, 'infer'),
         '--n_images', '32', '--quiet'],
     });
@@ -66,7 +69,7 @@ try {
   const seconds = median(ours.map((r) => r.seconds));
   const peak = median(ours.map((r) => r.peakMb));
   console.log(JSON.stringify({
-    bench: 'cycle', ...host, repeats, median_seconds: +seconds.toFixed(2), median_peak_mb: Math.round(peak),
+    bench: 'cycle', ...host, repeats, train_flags: trainFlags.join(' '), median_seconds: +seconds.toFixed(2), median_peak_mb: Math.round(peak),
     ...(reference && theirs.length > 0
       ? { reference_median_seconds: +median(theirs.map((r) => r.seconds)).toFixed(2), reference_median_peak_mb: Math.round(median(theirs.map((r) => r.peakMb))),
           speedup_vs_reference: +(median(theirs.map((r) => r.seconds)) / seconds).toFixed(2) }
