@@ -34,6 +34,7 @@ async function cycle(dir: string, commands: { train: string[]; infer: string[] }
 }
 
 const repeats = Number(process.argv[2] ?? 1);
+if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`the first argument is the number of repeats, got ${process.argv[2]}`);
 const trainFlags = process.argv.slice(3);
 const root = await mkdtemp(join(tmpdir(), 'ptpinn-bench-'));
 try {

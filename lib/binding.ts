@@ -337,7 +337,17 @@ export function preloadAddon(): void {
   } catch {
     return;
   }
-  const worker = new Worker('require(require("node:worker_threads").workerData)', { eval: true, workerData: file, stdout: true, stderr: true });
-  worker.on('error', () => {});
-  worker.unref();
+  try {
+    // RTLD_NOW binds every symbol on that thread too; RTLD_NODELETE keeps the libraries when the
+    // worker's environment closes its handle, before the main thread may have opened its own
+    const worker = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const { RTLD_NOW, RTLD_NODELETE } = require('node:os').constants.dlopen;
+       process.dlopen({ exports: {} }, workerData, RTLD_NOW | RTLD_NODELETE);`,
+      { eval: true, workerData: file, execArgv: [], stdout: true, stderr: true, name: 'ptychopinn addon preload' });
+    worker.on('error', () => {});
+    worker.unref();
+  } catch {
+    // no thread to be had (a process limit, a permission model): the main thread loads it later
+  }
 }

@@ -60,7 +60,7 @@ export const TrainingConfigSchema = z.strictObject({
   /**
    * Precision of the network's convolutions (bf16: LibTorch's CPU autocast; physics and loss fp32).
    * `auto`: bf16 on CPUs with bf16 dot products, fp32 elsewhere; a trained model records which ran.
-   * fp32 by default: bf16 training is about 1.5 times as fast but cost about 0.02 of phase SSIM at
+   * fp32 by default: bf16 training is 1.35-1.5 times as fast but cost about 0.02 of phase SSIM at
    * the reference's budget (README: Performance).
    */
   precision: flag(oneOf(PRECISIONS).default('fp32'), 'precision'),

@@ -22,7 +22,7 @@ export function cpuHasBf16(): boolean {
   return bf16;
 }
 
-/** The precision an inference runs at: `auto` resolved for this CPU. */
+/** The precision a network runs at (training or inference): `auto` resolved for this CPU. */
 export function resolvePrecision(precision: 'auto' | 'fp32' | 'bf16'): 'fp32' | 'bf16' {
   return precision === 'auto' ? (cpuHasBf16() ? 'bf16' : 'fp32') : precision;
 }

@@ -2,7 +2,7 @@
 // scale, then the native loop off the main thread with progress and cancellation.
 import type { NativeGrouped, NativeTrainOutcome } from './binding.js';
 import {
-  ConfigError, type ModelConfig, ModelConfigSchema, type TrainingConfig, TrainingConfigSchema, flagOf,
+  ConfigError, type ModelConfig, ModelConfigSchema, type Precision, type TrainingConfig, TrainingConfigSchema, flagOf,
   resolveModelConfig, resolveTrainingConfig,
 } from './config.js';
 import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
@@ -100,7 +100,9 @@ function resumedConfig(from: PtychoPinnModel, config: TrainConfig): { model: Mod
     for (const [key, value] of Object.entries(given ?? {})) {
       if (value === undefined || key === 'maxEpochs') continue;
       const before = (saved as Record<string, unknown>)[key];
-      if (value !== before) {
+      // a bundle records the precision that ran, which `auto` may name again
+      const same = key === 'precision' ? resolvePrecision(value as Precision) === before : value === before;
+      if (!same) {
         throw new ConfigError(`${section}.${key}`, flagOf(section === 'model' ? ModelConfigSchema : TrainingConfigSchema, [key]),
           `is ${JSON.stringify(value)}, but the run being resumed used ${JSON.stringify(before)}; drop the option to resume`);
       }

@@ -1,6 +1,7 @@
 // Interruption, checkpoints and resumption: an interrupted and resumed run ends at the same bits
 // as one that was never stopped (same seed, same threads); early stopping keeps the best epoch.
 import test from 'ava';
+import { cpuHasBf16 } from '../lib/threads.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,13 @@ test.serial('a resumed run refuses another configuration or other data, and a fi
   const path = join(dir, 'interrupted.ptpinn');
   await t.throwsAsync(train(data, { training: { batchSize: 4 } }, { ...options, resume: await loadModel(path) }),
     { message: /training\.batchSize is 4, but the run being resumed used 8/ });
+  // the bundle records the precision that ran; `auto` is compared as what it picks on this CPU
+  await t.throwsAsync(train(data, { training: { precision: 'bf16' } }, { ...options, resume: await loadModel(path) }),
+    { message: /training\.precision is "bf16", but the run being resumed used "fp32"/ });
+  if (cpuHasBf16()) {
+    await t.throwsAsync(train(data, { training: { precision: 'auto' } }, { ...options, resume: await loadModel(path) }),
+      { message: /training\.precision is "auto", but the run being resumed used "fp32"/ });
+  }
   const other: Dataset = { ...data, diffraction: { ...data.diffraction, data: data.diffraction.data.map((v) => v * 2) } };
   await t.throwsAsync(train(other, {}, { ...options, resume: await loadModel(path) }), { message: /not the data the resumed run was trained on/ });
   await saveModel(straight, join(dir, 'finished.ptpinn'));

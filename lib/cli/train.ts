@@ -87,7 +87,7 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--loss_mode <mode>', `loss (alias --torch-loss-mode; default ${d.lossMode})`).choices(LOSS_MODES))
     .option('--learning_rate <rate>', `Adam learning rate (default ${d.learningRate})`, schemaValue(T.learningRate, 'learning_rate'))
     .addOption(new Option('--scheduler <scheduler>', `learning-rate schedule (default ${d.scheduler})`).choices(SCHEDULERS))
-    .addOption(new Option('--precision <precision>', `precision of the network's convolutions: bf16 trains about 1.5 times as fast on CPUs with AVX512_BF16 (physics and loss stay fp32) at about 0.02 less phase SSIM; auto picks bf16 on such CPUs, fp32 elsewhere (default ${d.precision})`).choices(PRECISIONS))
+    .addOption(new Option('--precision <precision>', `precision of the network's convolutions: bf16 trains 1.35-1.5 times as fast on CPUs with AVX512_BF16 (physics and loss stay fp32) at about 0.02 less phase SSIM; auto picks bf16 on such CPUs, fp32 elsewhere (default ${d.precision})`).choices(PRECISIONS))
     .option('--early_stop_patience <n>', `epochs without improvement before stopping; the best epoch's weights are kept (default ${d.earlyStopPatience})`, schemaValue(T.earlyStopPatience, 'early_stop_patience'))
     .option('--deterministic', 'same seed and threads give the same numbers (always true here)', true)
     .option('--no-deterministic', 'accepted; results are deterministic regardless')
