@@ -3,10 +3,8 @@
 // the prebuild made for the system LibTorch's version (scripts/prebuilds.cjs).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { PtychoPinnError } from './errors.js';
 import type { TrainingProgress } from './training.js';
 import type { InputNorm } from './model.js';
@@ -319,35 +317,4 @@ let loaded: LoadedAddon | undefined;
 export function addon(): LoadedAddon {
   loaded ??= loadAddon();
   return loaded;
-}
-
-/**
- * Starts loading the addon on another thread, for a caller that will soon need it and has other
- * work to do first. Loading LibTorch takes half a second or more (Debian's pulls in some 290
- * libraries, each relocated and initialised); done on a second core it overlaps with the caller's
- * own start-up, and the later {@link addon} finds the libraries in place and only registers the
- * module. Does nothing on one core (the threads would only take turns) or when the addon is
- * loaded; a failure is left for {@link addon} to report.
- */
-export function preloadAddon(): void {
-  if (loaded || availableParallelism() < 2) return;
-  let file: string;
-  try {
-    file = findAddon().file;
-  } catch {
-    return;
-  }
-  try {
-    // RTLD_NOW binds every symbol on that thread too; RTLD_NODELETE keeps the libraries when the
-    // worker's environment closes its handle, before the main thread may have opened its own
-    const worker = new Worker(
-      `const { workerData } = require('node:worker_threads');
-       const { RTLD_NOW, RTLD_NODELETE } = require('node:os').constants.dlopen;
-       process.dlopen({ exports: {} }, workerData, RTLD_NOW | RTLD_NODELETE);`,
-      { eval: true, workerData: file, execArgv: [], stdout: true, stderr: true, name: 'ptychopinn addon preload' });
-    worker.on('error', () => {});
-    worker.unref();
-  } catch {
-    // no thread to be had (a process limit, a permission model): the main thread loads it later
-  }
 }

@@ -44,24 +44,6 @@ function loadIn(root: string): { file: string; origin: string; amplitude: number
     { encoding: 'utf8' })) as { file: string; origin: string; amplitude: number };
 }
 
-// The CLI starts loading the addon on another thread; the main thread's own load may come while
-// that one is under way or after it has finished, and must work either way.
-test('an addon preloaded on another thread is the one the main thread then loads and runs', (t) => {
-  t.timeout(120_000);
-  const binding = pathToFileURL(resolve('lib/binding.ts')).href;
-  for (const wait of [0, 3000]) {
-    const code = `import { addon, preloadAddon } from ${JSON.stringify(binding)};
-      preloadAddon();
-      await new Promise((done) => setTimeout(done, ${wait}));
-      const mapped = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8').includes('libtorch_cpu');
-      if (${wait} > 0 && (await import('node:os')).availableParallelism() > 1 && !mapped) throw new Error('the preload did not load LibTorch');
-      const out = await addon().binding.diffract(new Float32Array([3, 4]), [1, 1, 1], new Float32Array([1, 0]), 1);
-      console.log(out.data[0]);`;
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' });
-    t.is(Number(out.trim()), 5, `main thread's load ${wait} ms after the preload started`);
-  }
-});
-
 /** An installed package with the given prebuilds, each a copy of the addon this checkout loads. */
 function installedWith(name: string, versions: string[]): string {
   const root = join(work, name);
