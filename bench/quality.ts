@@ -3,7 +3,7 @@
 // PtychoPINN (gridsize 1 and 2) and by the built-in ePIE and rPIE. One JSON line per method, scan,
 // dose and gridsize. Run: npx tsx bench/quality.ts [--epochs 20] [--doses 1e4,1e6,1e9]
 //   [--scans run1084,spiral] [--methods pinn1,pinn2,epie,rpie] [--iterations 100] [--threads T]
-//   [--train-precision fp32|bf16] (the network's precision in training; the default is train's)
+//   [--train-precision auto|fp32|bf16] (the network's precision in training; the default is train's)
 //   [--seed S] (the training seed; default train's, 42)
 //   [--save DIR]   (each reconstruction's files, as `infer` writes them, in DIR/METHOD-SCAN-DOSE/)
 //   methods pinn1w / pinn2w: trained on a wrong probe (defocusProbe(probe, 5), 20 % too
@@ -12,6 +12,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Precision } from '../lib/config.js';
 import type { Dataset } from '../lib/dataset.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative } from '../lib/iterative.js';
@@ -88,7 +89,7 @@ for (const scan of values.scans.split(',')) {
         const given = wrongProbe ? { ...dataset, probe: scaleProbe(await defocusProbe(dataset.probe, 5, { threads }), 1.2) } : dataset;
         const started = performance.now();
         const model = await train(given, { model: { gridsize }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable, probeInit,
-          ...(values['train-precision'] ? { precision: values['train-precision'] as 'fp32' | 'bf16' } : {}),
+          ...(values['train-precision'] ? { precision: values['train-precision'] as Precision } : {}),
           ...(values.seed ? { seed: Number(values.seed) } : {}) } }, { threads });
         const trained = performance.now();
         const r = await model.reconstruct(given, { threads });
