@@ -97,7 +97,7 @@ test.serial('a run trained at precision auto resumes with auto, and refuses the 
   const chosen = cpuHasBf16() ? 'bf16' : 'fp32';
   const auto = { ...config, training: { ...config.training, precision: 'auto' as const } };
   const path = join(dir, 'auto.ptpinn');
-  await train(data, auto, { ...options, checkpointEvery: 2, onCheckpoint: (m) => saveModel(m, path, { resumable: true }) });
+  await train(data, auto, { ...options, checkpointEvery: 2, onCheckpoint: async (m) => { await saveModel(m, path, { resumable: true }); } });
   const checkpoint = await loadModel(path);
   t.is(checkpoint.training!.precision, chosen);
   const resumed = await train(data, { training: { precision: 'auto' } }, { ...options, resume: checkpoint });
