@@ -399,7 +399,10 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
                                      });
           };
         }
-        *result = ptpinn::Predict(net, diffraction, index, withProgress);
+        {
+          HugePages hugePages;
+          *result = ptpinn::Predict(net, diffraction, index, withProgress);
+        }
         ReleaseFreeMemory();
       },
       [=](Napi::Env env) {
