@@ -3,8 +3,11 @@
 // the prebuild made for the system LibTorch's version (scripts/prebuilds.cjs).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { readDynamicSection } from './elf.js';
 import { PtychoPinnError } from './errors.js';
 import type { TrainingProgress } from './training.js';
 import type { InputNorm } from './model.js';
@@ -318,3 +321,60 @@ export function addon(): LoadedAddon {
   loaded ??= loadAddon();
   return loaded;
 }
+
+/**
+ * The LibTorch libraries (libc10, libtorch_cpu, libtorch) that the addon `file` links against, as
+ * the files the dynamic linker will take: from its DT_RPATH, or its DT_RUNPATH when no
+ * LD_LIBRARY_PATH comes before it. Empty when that cannot be told for certain (a library found
+ * only through LD_LIBRARY_PATH or the linker's cache): loading another file by the same name would
+ * put two LibTorches in the process.
+ */
+export function libtorchOf(file: string): string[] {
+  const dynamic = readDynamicSection(file);
+  if (!dynamic) return [];
+  // glibc ignores DT_RPATH when DT_RUNPATH is there, and searches LD_LIBRARY_PATH before DT_RUNPATH
+  const dirs = dynamic.runpath.length > 0 ? (process.env.LD_LIBRARY_PATH ? [] : dynamic.runpath) : dynamic.rpath;
+  const files: string[] = [];
+  for (const name of dynamic.needed.filter((n) => /^lib(c10|torch_cpu|torch)\.so/.test(n))) {
+    const dir = dirs.find((d) => existsSync(join(d, name)));
+    if (!dir) return [];
+    files.push(join(dir, name));
+  }
+  return files;
+}
+
+/**
+ * Starts loading LibTorch on another thread, for a command that will soon need the addon and has
+ * other work to do first (its own modules, its inputs). Debian's LibTorch takes 0.5-0.9 s to load
+ * (some 290 libraries, 130,000 relocations, the operator registry's initialisers); on a second core
+ * that overlaps with the rest, and the later {@link addon} finds the libraries in place. Only the
+ * libraries are opened there, never the addon, whose initialiser calls into Node: a process that
+ * exits meanwhile waits for the load to finish and then exits as it would have. Does nothing on one
+ * core, when the addon is loaded, or when the files cannot be told for certain ({@link libtorchOf}).
+ */
+export function preloadLibtorch(): void {
+  if (loaded || availableParallelism() < 2) return;
+  let libraries: string[];
+  try {
+    libraries = libtorchOf(findAddon().file);
+  } catch {
+    return;
+  }
+  if (libraries.length === 0) return;
+  try {
+    // not an addon: process.dlopen fails with "did not self-register" once the library is in, and
+    // RTLD_NODELETE keeps it in when Node then closes the handle
+    const worker = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const { RTLD_LAZY, RTLD_NODELETE } = require('node:os').constants.dlopen;
+       for (const file of workerData) {
+         try { process.dlopen({ exports: {} }, file, RTLD_LAZY | RTLD_NODELETE); } catch {}
+       }`,
+      { eval: true, workerData: libraries, execArgv: [], stdout: true, stderr: true, name: 'ptychopinn LibTorch preload' });
+    worker.on('error', () => {});
+    worker.unref();
+  } catch {
+    // no thread to be had (a process limit, a permission model): the addon loads them later
+  }
+}
+

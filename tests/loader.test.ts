@@ -1,11 +1,12 @@
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AddonLoadError, findAddon, loadAddon, packageRoot } from '../lib/binding.js';
+import { AddonLoadError, findAddon, libtorchOf, loadAddon, packageRoot } from '../lib/binding.js';
+import { readDynamicSection } from '../lib/elf.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ptpinn-loader-'));
 test.after.always(() => rmSync(work, { recursive: true, force: true }));
@@ -177,4 +178,66 @@ test('the install takes a fitting prebuild and compiles nothing; otherwise it sa
   const fromSource = install(installedWith('install-source', [system.version]), { npm_config_build_from_source: 'true' });
   t.notRegex(fromSource.stdout, /nothing to compile/);
   t.regex(fromSource.stderr, /the build from source was asked for/);
+});
+
+// readelf (binutils, there wherever the addon can be compiled) as the independent reading.
+test('the addon\'s needed libraries and search paths are read from its ELF dynamic section as readelf reads them', (t) => {
+  const { file } = findAddon();
+  let listing: string;
+  try {
+    listing = execFileSync('readelf', ['-d', file], { encoding: 'utf8' });
+  } catch {
+    t.log('readelf is not installed here: compared with nothing');
+    t.truthy(readDynamicSection(file)?.needed.length);
+    return;
+  }
+  const field = (tag: string) => [...listing.matchAll(new RegExp(`\\(${tag}\\)\\s+\\S+ \\S+: \\[([^\\]]*)\\]`, 'g'))].map((m) => m[1]);
+  const origin = dirname(file);
+  const paths = (values: string[]) => values.flatMap((v) => v.split(':')).filter(Boolean).map((p) => p.replaceAll(/\$(ORIGIN|\{ORIGIN\})/g, origin));
+  t.deepEqual(readDynamicSection(file), { needed: field('NEEDED'), rpath: paths(field('RPATH')), runpath: paths(field('RUNPATH')) });
+  t.true(field('NEEDED').some((n) => n.startsWith('libtorch_cpu')));
+  t.is(readDynamicSection(resolve('package.json')), null, 'not an ELF file');
+});
+
+// The preload must open the very files the addon then takes: two LibTorches in one process break.
+test('LibTorch preloaded on another thread is the one the addon then loads, and a process that exits meanwhile exits cleanly', (t) => {
+  t.timeout(180_000);
+  const { file } = findAddon();
+  const libraries = libtorchOf(file);
+  if (libraries.length === 0) {
+    t.log(`${file}: its LibTorch is not found through its own RPATH/RUNPATH here; nothing is preloaded`);
+    t.pass();
+    return;
+  }
+  const cpu = libraries.find((l) => /libtorch_cpu\.so/.test(l));
+  if (!cpu) return t.fail(`no libtorch_cpu among ${libraries.join(', ')}`);
+  const binding = pathToFileURL(resolve('lib/binding.ts')).href;
+  const mapped = (wait: number, preload: boolean) => {
+    const code = `import { addon, preloadLibtorch } from ${JSON.stringify(binding)};
+      import { readFileSync } from 'node:fs';
+      import { availableParallelism } from 'node:os';
+      ${preload ? 'preloadLibtorch();' : ''}
+      await new Promise((done) => setTimeout(done, ${wait}));
+      const before = readFileSync('/proc/self/maps', 'utf8');
+      const out = await addon().binding.diffract(new Float32Array([3, 4]), [1, 1, 1], new Float32Array([1, 0]), 1);
+      const libs = (text) => [...new Set(text.split('\\n').map((l) => l.split(/\\s+/)[5]).filter((p) => /lib(c10|torch_cpu|torch)\\.so/.test(p ?? '')))].sort();
+      console.log(JSON.stringify({ amplitude: out.data[0], cores: availableParallelism(), before: libs(before), after: libs(readFileSync('/proc/self/maps', 'utf8')) }));`;
+    return JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' })) as
+      { amplitude: number; cores: number; before: string[]; after: string[] };
+  };
+  const plain = mapped(0, false);
+  t.deepEqual(plain.before, [], 'nothing of LibTorch before the addon loads');
+  for (const wait of [0, 4000]) {
+    const run = mapped(wait, true);
+    t.is(run.amplitude, 5, `the addon works when its load comes ${wait} ms after the preload started`);
+    t.deepEqual(run.after, plain.after, 'the same LibTorch files as without the preload');
+    // (maps name the files symlinks point to)
+    if (wait > 0 && run.cores > 1) t.true(run.before.includes(realpathSync(cpu)), 'the preload alone mapped libtorch_cpu');
+  }
+  // the withdrawn preload of the addon itself aborted such processes (exit 134)
+  for (let i = 0; i < 4; i++) {
+    const bad = spawnSync(process.execPath, [resolve('dist/lib/cli/bin.js'), 'train', '--bogus'], { encoding: 'utf8' });
+    t.is(bad.status, 2, bad.stderr);
+    t.notRegex(bad.stderr, /terminate called|Aborted/);
+  }
 });
