@@ -44,13 +44,13 @@ export const ModelConfigSchema = z.strictObject({
   probeMask: flag(boolean().default(false), 'probe_mask'),
 });
 
-/** The training configuration (SPEC section 6), with the reference's defaults. */
+/** The training configuration, with the reference's defaults. */
 export const TrainingConfigSchema = z.strictObject({
   maxEpochs: flag(integer(1, 1e6).default(100), 'max_epochs'),
   batchSize: flag(integer(1, 1 << 20).default(16), 'batch_size'),
   learningRate: flag(positive().default(1e-3), 'learning_rate'),
   nGroups: flag(integer(1, 2 ** 31 - 1).default(512), 'n_images'),
-  /** K of SPEC section 3; absent: 4, or gridsize^2 when that is larger. */
+  /** K, the nearest neighbours each group is drawn from; absent: 4, or gridsize^2 when that is larger. */
   neighborCount: flag(integer(1, 1024).optional(), 'neighbor_count'),
   oversample: flag(boolean().default(false), 'oversample'),
   seed: flag(integer(0, 2 ** 32 - 1).default(42), 'seed'),
@@ -88,7 +88,7 @@ export const TrainingConfigSchema = z.strictObject({
   inputNorm: flag(oneOf(INPUT_NORMS).default('none'), 'input_norm'),
 });
 
-/** The inference configuration (SPEC section 9). */
+/** The inference configuration. */
 export const InferenceConfigSchema = z.strictObject({
   /** gridsize 1: the first n_images patterns in file order; gridsize > 1: n_images groups drawn as in training; all when omitted. */
   nImages: flag(integer(1, 2 ** 31 - 1).optional(), 'n_images'),

@@ -6,7 +6,7 @@ import { NpzFile, writeNpz } from './npz.js';
 import { FilePatterns, type PatternSource, memoryPatterns } from './patterns.js';
 import { PtychoPinnError } from './errors.js';
 
-/** A ptychography dataset (SPEC section 2): diffraction amplitudes (K, N, N), the probe, scan positions in object pixels, and optionally the object. */
+/** A ptychography dataset: diffraction amplitudes (K, N, N), the probe, scan positions in object pixels, and optionally the object. */
 export interface Dataset {
   /** Where it came from (a file path, or a description), for messages. */
   source: string;
@@ -85,7 +85,7 @@ export function fillBadPixels(amplitudes: Float32Array, count: number, n: number
 /** The NPZ key by which a file says its objectGuess is the ground truth (ours; others ignore it). */
 export const TRUTH_KEY = 'objectGuess_is_ground_truth';
 
-/** A dataset file that is not what SPEC section 2 describes: names the file, the key and what was expected. */
+/** A dataset file that does not hold what a dataset must: names the file, the key and what was expected. */
 export class DatasetError extends PtychoPinnError {
   override name = 'DatasetError';
   constructor(readonly file: string, readonly key: string | undefined, message: string, options?: { cause?: unknown }) {
@@ -238,7 +238,7 @@ function preparePatterns(path: string, parts: DatasetParts, options: LoadOptions
   if (bad) fillBadPixels(values, values.length / size, n, bad);
 }
 
-/** Loads and checks a dataset NPZ (SPEC section 2). */
+/** Loads and checks a dataset NPZ (the keys and shapes: README, "Data files"). */
 export async function loadDataset(path: string, options: LoadOptions = {}): Promise<Dataset> {
   const npz = await NpzFile.open(path);
   try {

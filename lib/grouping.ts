@@ -3,7 +3,7 @@
 import { Rng } from './random.js';
 import { ArgumentError } from './errors.js';
 
-/** How scan positions are grouped (SPEC section 3). */
+/** How scan positions are grouped into the network's samples. */
 export interface GroupingOptions {
   /** g: a group holds C = g^2 patterns (an integer from 1 to 4). */
   gridsize: number;

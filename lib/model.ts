@@ -84,7 +84,7 @@ export interface ModelState {
   config: ModelConfig;
   /** The training probe (N, N). */
   probe: ComplexArray;
-  /** s of SPEC section 4, reused at inference. */
+  /** The intensity scale s the patterns are divided by in training, reused at inference. */
   intensityScale: number;
   /** The network input's per-pixel standardisation (`inputNorm: 'pixel'`), reused at inference. */
   inputNorm?: InputNorm;

@@ -62,7 +62,7 @@ export async function poissonLossGradient(patches: ComplexArray, probe: ComplexA
 }
 
 /**
- * object_big (SPEC section 6): the C patches of each group (B, C, N, N) placed at their offsets
+ * object_big: the C patches of each group (B, C, N, N) placed at their offsets
  * (B, C, 2) = (dx, dy) from the group centroid, each counting in its central N/2 x N/2, averaged
  * where they overlap, and each member's N x N patch cut back out; where no member's centre
  * reaches, a member keeps its own values (the probe lights the whole patch).

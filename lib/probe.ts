@@ -62,8 +62,8 @@ export function scaleProbe(probe: ComplexArray, factor: number): ComplexArray {
 }
 
 /**
- * The probe scaled so that sum |P|^2 = (N/2)^2, the mean total of a normalised pattern (SPEC
- * section 4): the object that explains the data is then near 1 in amplitude whatever units the
+ * The probe scaled so that sum |P|^2 = (N/2)^2, the mean total of a pattern divided by the
+ * intensity scale: the object that explains the data is then near 1 in amplitude whatever units the
  * file gives the probe in. A physically scaled probe (|P|^2 in photons) left as it is asks the
  * network for |O| ~ 0.01-0.1, far from where it starts, and training blows up or collapses.
  */

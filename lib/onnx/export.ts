@@ -33,7 +33,7 @@ export interface OnnxMetadata {
   formatVersion: 1;
   package: string;
   config: { model: ModelConfig; training?: TrainingConfig };
-  /** s of SPEC section 4: the graph divides its input by it. */
+  /** The intensity scale s: the graph divides its input by it. */
   intensityScale: number;
   /** The training seed: the default grouping seed at gridsize > 1. */
   seed: number;
@@ -137,7 +137,7 @@ class Graph {
   }
 }
 
-/** The graph of SPEC section 5, node for node as native/network.cc runs it. */
+/** The network's graph, node for node as native/network.cc runs it. */
 function buildGraph(g: Graph, config: ModelConfig, input: string): void {
   const f = config.nFiltersScale;
   const c = config.gridsize ** 2;
