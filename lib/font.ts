@@ -49,7 +49,9 @@ export class Raster {
   }
 
   encode(): Buffer {
-    return PNG.sync.write(this.png);
+    // Paeth on every row rather than pngjs' default of trying all five filters a row: half the
+    // time (an infer's 772 x 431 phase image 22 -> 10 ms warm), files 1-6 % larger
+    return PNG.sync.write(this.png, { filterType: 4 });
   }
 }
 
