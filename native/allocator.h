@@ -12,9 +12,10 @@ std::string ConfigureAllocator();
 // Within its lifetime, this thread's tensors of 2 MiB or more go on transparent huge pages. For
 // inference: its activations are touched fresh batch after batch (the heap is trimmed after each
 // call), and where a 4 KiB page fault costs microseconds, as on virtual machines, the faults took
-// a quarter of a small `infer`'s reconstruction (32 patterns, fp32: 0.41-0.50 -> 0.33 s a call;
-// 1087 patterns 11.5 -> 10.6 s, system time 2.1 -> 1.5 s). Not for training: its steps reuse one
-// heap, so it gained nothing measurable, while whole huge pages raised its peak by 20-30 MB.
+// a quarter of a small `infer`'s reconstruction (32 patterns, fp32: 0.41-0.50 -> 0.32-0.36 s a
+// call; 1087 patterns 11.8 -> 11.0 s, system time 2.2 -> 1.7 s). Not for training: its steps
+// reuse one heap, so it gained nothing measurable, while whole huge pages raised its peak by
+// 20-30 MB.
 class HugePages {
  public:
   HugePages();
