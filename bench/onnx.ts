@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { saveModel } from '../lib/bundle.js';
 import { loadDataset } from '../lib/dataset.js';
-import { PtychoPinnModel } from '../lib/model.js';
+import { PtychoPinnModel, nativeOf } from '../lib/model.js';
 import { type OnnxLoadOptions, OnnxModel } from '../lib/onnx/model.js';
 import { resolveModelConfig } from '../lib/config.js';
 import { machine } from './machine.js';
@@ -46,7 +46,7 @@ const input = (batch: number) => {
   if (!inputs.has(batch)) inputs.set(batch, fixture.diffraction.data.slice(0, batch * n * n));
   return inputs.get(batch)!;
 };
-const torch = (precision: 'fp32' | 'bf16', threads: number) => (batch: number) => model.native.predict({
+const torch = (precision: 'fp32' | 'bf16', threads: number) => (batch: number) => nativeOf(model).predict({
   diffraction: input(batch), nPatterns: batch, groups: Int32Array.from({ length: batch }, (_, i) => i), nGroups: batch,
   scale: model.intensityScale, batchSize: batch, precision, threads, keepPatches: true,
 });

@@ -96,7 +96,7 @@ async function quality() {
       { photons: 1e6, seed: 3, threads });
     const region = scannedRegion(dataset.xcoords, dataset.ycoords, 16);
     const score = async (object: ComplexArray, origin: [number, number]) => {
-      const c = await compareObjects(object, origin, truth, { region, threads });
+      const c = await compareObjects(object, origin, truth, { region });
       return { phase_ssim: +c.phase.ssim.toFixed(4), phase_corr: +c.phase.correlation.toFixed(4), amp_corr: +c.amplitude.correlation.toFixed(4),
         phase_frc_half_period_px: c.phase.frc.resolution === null ? '<=1' : +c.phase.frc.resolution.toFixed(2) };
     };

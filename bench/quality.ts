@@ -65,7 +65,7 @@ async function save(name: string, r: ReconstructionLike, data: Dataset) {
 }
 
 async function score(object: Parameters<typeof compareObjects>[0], origin: [number, number], data: Dataset, x: Float64Array, y: Float64Array) {
-  return scores(await compareObjects(object, origin, data.objectGuess!, { region: scannedRegion(x, y, N / 4), threads }));
+  return scores(await compareObjects(object, origin, data.objectGuess!, { region: scannedRegion(x, y, N / 4) }));
 }
 
 for (const scan of values.scans.split(',')) {

@@ -43,7 +43,7 @@ const count = dataset.diffraction.shape[0];
 const base = { bench: 'refine', scan: 'run1084', patterns: count, photons: dose, ...machine() };
 
 async function score(object: ComplexArray, origin: [number, number], x: Float64Array, y: Float64Array) {
-  const c: Comparison = await compareObjects(object, origin, dataset.objectGuess!, { region: scannedRegion(x, y, N / 4), threads });
+  const c: Comparison = await compareObjects(object, origin, dataset.objectGuess!, { region: scannedRegion(x, y, N / 4) });
   const part = (s: Comparison['phase']) => ({
     ssim: +s.ssim.toFixed(4), correlation: +s.correlation.toFixed(4),
     frc_half_period_px: s.frc.resolution === null ? '<=1' : +s.frc.resolution.toFixed(2),

@@ -58,7 +58,7 @@ const model = await train(dataset, {
   },
 }, { threads });
 const r = await model.reconstruct(dataset, { threads });
-const c = await compareObjects(r.object, r.origin, truth, { region: scannedRegion(dataset.xcoords, dataset.ycoords, 16), threads });
+const c = await compareObjects(r.object, r.origin, truth, { region: scannedRegion(dataset.xcoords, dataset.ycoords, 16) });
 console.log(JSON.stringify({
   bench: 'siemens-star', where: values.where, probe: values.probe, defocus: values.probe === 'pinhole' ? Number(values.defocus) : null,
   positions, epochs: Number(values.epochs), gridsize: Number(values.gridsize), batch: Number(values.batch), learning_rate: Number(values['learning-rate']),

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Dataset, loadDataset, saveDataset } from '../lib/dataset.js';
 import { readRun1084 } from '../lib/fixture.js';
+import { nativeOf } from '../lib/model.js';
 import { Rng } from '../lib/random.js';
 import { simulate } from '../lib/simulation.js';
 import { stitch } from '../lib/stitching.js';
@@ -101,7 +102,7 @@ const all = Int32Array.from({ length: count }, (_, i) => i);
 const inferCases: [number, 'fp32' | 'bf16'][] = quick ? [[16, 'fp32']] : [[1, 'fp32'], [16, 'fp32'], [64, 'fp32'], [16, 'bf16']];
 let patches: Float32Array | undefined;
 for (const [batchSize, precision] of inferCases) {
-  const predict = () => model.native.predict({
+  const predict = () => nativeOf(model).predict({
     diffraction: fixture.diffraction.data, nPatterns: count, groups: all, nGroups: count, scale: model.intensityScale,
     batchSize, precision, threads, keepPatches: true,
   });

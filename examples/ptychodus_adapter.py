@@ -303,8 +303,12 @@ def _self_test(root: Path) -> None:
                                                 infer_flags=['--threads', '2'])
     data_path = reconstructor.get_training_data_path()
     reconstructor.export_training_data(data_path / TRAIN_FILE, parameters)
+    # ptychodus' validation set: here the same patterns, enough to see the losses come back
+    reconstructor.export_training_data(data_path / TEST_FILE, parameters)
     trained = reconstructor.train(data_path)
     assert [v.epoch for v in trained.training_loss] == [1, 2], trained
+    assert [v.epoch for v in trained.validation_loss] == [1, 2], trained
+    assert all(numpy.isfinite(v.value) and v.value > 0 for v in trained.validation_loss), trained
     outputs = list(reconstructor.reconstruct(parameters))
     assert outputs[-2].progress == reconstructor.get_progress_goal() == 512, (outputs[-2].progress, reconstructor.get_progress_goal())
     result = outputs[-1].product.object_
@@ -317,8 +321,32 @@ def _self_test(root: Path) -> None:
     other.open_model(model)
     again = list(other.reconstruct(parameters))[-1].product.object_
     assert numpy.array_equal(again.get_array(), result.get_array())
+
+    # ptychodus cancels a reconstruction by no longer iterating: the child must stop, unfinished
+    started = []
+    popen = subprocess.Popen
+
+    class Recorded(popen):  # type: ignore[misc,valid-type]
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    cancelled = PtychoPinnNodeReconstructor(command=reconstructor._command, infer_flags=['--threads', '1'])
+    cancelled.open_model(model)
+    subprocess.Popen = Recorded
+    try:
+        steps = cancelled.reconstruct(parameters)
+        first = next(steps)
+        steps.close()
+    finally:
+        subprocess.Popen = popen  # type: ignore[misc]
+    assert first.progress < 512, first.progress
+    assert started[-1].returncode not in (None, 0), started[-1].returncode
+    assert not (cancelled._work / 'infer' / 'reconstruction.npz').exists()
     print(json.dumps({'self_test': 'passed', 'training_loss': [v.value for v in trained.training_loss],
-                      'progress_goal': reconstructor.get_progress_goal(), 'lit_pixels': int(lit.sum())}))
+                      'validation_loss': [v.value for v in trained.validation_loss],
+                      'progress_goal': reconstructor.get_progress_goal(), 'lit_pixels': int(lit.sum()),
+                      'cancelled_exit': started[-1].returncode}))
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
-// The one loader of the native addon, and the typed interface of what it exports.
-// Order: a local build/Release (made on this machine, for the LibTorch the install chose), then
-// the prebuild made for the system LibTorch's version (scripts/prebuilds.cjs).
+// The one loader of the native addons, and the typed interface of what they export. The LibTorch
+// addon: a local build/Release (made on this machine, for the LibTorch the install chose), then
+// the prebuild made for the system LibTorch's version (scripts/prebuilds.cjs). The metrics addon,
+// which links no LibTorch: a local build, then the package's prebuild.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -16,6 +17,7 @@ const require = createRequire(import.meta.url);
 
 interface Prebuilt { file: string; version: string }
 interface Prebuilds {
+  METRICS_PREBUILD: string;
   listPrebuilds(root: string): Prebuilt[];
   prebuildDir(root: string): string;
   systemLibtorch(): { version: string; libdir: string } | null;
@@ -51,17 +53,21 @@ export interface NativeBinding {
   mergeGroup(patches: Float32Array, patchShape: number[], offsets: Float32Array,
     threads: number): Promise<NativeTensor>;
   Model: new (config: NativeModelConfig) => NativeModel;
-  compareObjects(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], options: {
-    offsetRow: number; offsetCol: number; top: number; left: number; height: number; width: number;
-    registration: boolean; maxShift: number; upsample: number; removeRamp: boolean;
-  }, threads: number): Promise<NativeComparison>;
-  registerShift(reference: Float64Array, moving: Float64Array, shape: number[], maxShift: number, upsample: number): [number, number];
-  ssim(x: Float64Array, y: Float64Array, shape: number[], dataRange: number): number;
-  frc(x: Float64Array, y: Float64Array, shape: number[]): NativeFrc;
   /** ePIE / rPIE on the chosen patterns; cancel() stops it after the current pattern batch. */
   iterate(args: NativeIterateArgs, onProgress?: (p: NativeIterateProgress) => void): {
     promise: Promise<NativeIterateResult>; cancel(): void;
   };
+}
+
+/** The metrics addon (native/metrics/addon.cc): plain C++, single-threaded, no LibTorch. */
+export interface MetricsBinding {
+  compareObjects(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], options: {
+    offsetRow: number; offsetCol: number; top: number; left: number; height: number; width: number;
+    registration: boolean; maxShift: number; upsample: number; removeRamp: boolean;
+  }): Promise<NativeComparison>;
+  registerShift(reference: Float64Array, moving: Float64Array, shape: number[], maxShift: number, upsample: number): [number, number];
+  ssim(x: Float64Array, y: Float64Array, shape: number[], dataRange: number): number;
+  frc(x: Float64Array, y: Float64Array, shape: number[]): NativeFrc;
 }
 
 export interface NativeFrc {
@@ -296,7 +302,7 @@ export function findAddon(root: string = packageRoot()): { file: string; origin:
     'The install builds the addon when it finds LibTorch and a compiler (cmake, g++ with C++20): on Debian or Ubuntu ' +
     '`sudo apt-get install --no-install-recommends libtorch-dev` (or `pip install torch`, or LIBTORCH=<root>), ' +
     'then `npm rebuild ptychopinn` (in this package\'s own folder: `npm install` or `npm run build:addon`). ' +
-    'Without it, NPY/NPZ, inspect, export-onnx and infer --backend onnx still work.');
+    'Without it, NPY/NPZ, inspect, compare, export-onnx and infer --backend onnx still work.');
 }
 
 export function loadAddon(root: string = packageRoot()): LoadedAddon {
@@ -320,6 +326,34 @@ let loaded: LoadedAddon | undefined;
 export function addon(): LoadedAddon {
   loaded ??= loadAddon();
   return loaded;
+}
+
+/** The metrics addon file to load under `root` and why, or the error that says what is missing. */
+export function findMetricsAddon(root: string = packageRoot()): { file: string; origin: string } {
+  const local = join(root, 'build', 'Release', 'ptychopinn_metrics.node');
+  if (existsSync(local)) return { file: local, origin: 'a local build' };
+  const prebuilds = require(join(packageRoot(), 'scripts', 'prebuilds.cjs')) as Prebuilds;
+  const prebuilt = join(prebuilds.prebuildDir(root), prebuilds.METRICS_PREBUILD);
+  if (existsSync(prebuilt)) return { file: prebuilt, origin: 'prebuilt (it links no LibTorch)' };
+  throw new AddonLoadError(
+    'ptychopinn: the quality metrics need the metrics addon (it links no LibTorch), and this install has none: ' +
+    `there is no local build (${local}) and no prebuild (${prebuilt}). ` +
+    'The install builds it where cmake and g++ (C++20) are on PATH: install them, then `npm rebuild ptychopinn`.');
+}
+
+let loadedMetrics: { binding: MetricsBinding; file: string; origin: string } | undefined;
+
+/** The metrics addon, loaded on first use. */
+export function metricsAddon(root: string = packageRoot()): { binding: MetricsBinding; file: string; origin: string } {
+  if (loadedMetrics) return loadedMetrics;
+  const { file, origin } = findMetricsAddon(root);
+  try {
+    loadedMetrics = { binding: require(file) as MetricsBinding, file, origin };
+  } catch (error) {
+    throw new AddonLoadError(`ptychopinn: cannot load the metrics addon ${file} (${origin}): ${(error as Error).message}\n` +
+      'Rebuild it with `npm rebuild ptychopinn` (cmake and g++ with C++20 on PATH).');
+  }
+  return loadedMetrics;
 }
 
 /**

@@ -1,13 +1,11 @@
 // Comparison of a reconstruction with a reference object (SPEC section 10): sub-pixel
 // registration, removal of the global phase offset and linear ramp, amplitude scale matching,
-// then MAE, RMSE, PSNR, SSIM and FRC of amplitude and phase. The arithmetic is in the addon
-// (native/metrics.cc); here are the geometry, the defaults and the units.
-import { addon } from './binding.js';
+// then MAE, RMSE, PSNR, SSIM and FRC of amplitude and phase. The arithmetic is in the metrics
+// addon (native/metrics/), which links no LibTorch; here are the geometry, the defaults and the units.
+import { metricsAddon } from './binding.js';
 import { ArgumentError } from './errors.js';
 import { runNative } from './jobs.js';
 import { type ComplexArray, type FloatArray, shapeText } from './ndarray.js';
-import type { NativeOptions } from './physics.js';
-import { resolveThreads } from './threads.js';
 
 /** A box of object coordinates, bounds included. */
 export interface Region {
@@ -80,7 +78,7 @@ export interface AlignedImages {
 }
 
 /** How `compareObjects` aligns and where it scores. */
-export interface CompareOptions extends NativeOptions {
+export interface CompareOptions {
   /** Object coordinates (row, column) of the reference's pixel [0, 0] (default 0, 0). */
   referenceOrigin?: [number, number];
   /** The box to compare, object coordinates (default: the overlap, less 1/16 at each edge). */
@@ -134,14 +132,14 @@ export async function compareObjects(recon: ComplexArray, origin: [number, numbe
     throw new ArgumentError(`the compared region (rows ${box.top} to ${box.bottom}, columns ${box.left} to ${box.right}) ` +
       'is smaller than 16 x 16 pixels: the reconstruction and the reference barely overlap');
   }
-  const threads = resolveThreads(options.threads);
-  const raw = await runNative('compare', threads, () => addon().binding.compareObjects(recon.data, recon.shape, reference.data,
+  // one thread: the metrics addon's arithmetic is plain C++
+  const raw = await runNative('compare', 1, () => metricsAddon().binding.compareObjects(recon.data, recon.shape, reference.data,
     reference.shape, {
       offsetRow: origin[0] - ro, offsetCol: origin[1] - co,
       top: box.top - ro, left: box.left - co, height, width,
       registration: options.registration ?? true, maxShift: options.maxShift ?? 8,
       upsample: options.upsample ?? 100, removeRamp: options.removeRamp ?? true,
-    }, threads));
+    }));
   const scores = (s: typeof raw.amplitude): Scores => ({ ...s, frc: { ...s.frc, resolution: halfPeriod(s.frc.halfBitCrossing) } });
   const image = (data: Float32Array): FloatArray => ({ dtype: 'float32', shape: [height, width], data });
   return {
@@ -173,13 +171,13 @@ function realImages(x: FloatArray | Float64Array, y: FloatArray | Float64Array, 
 /** Mean SSIM of two real images (11 x 11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03). */
 export function ssim(x: FloatArray | Float64Array, y: FloatArray | Float64Array, shape: [number, number], dataRange: number): number {
   const [a, b] = realImages(x, y, shape);
-  return addon().binding.ssim(a, b, shape, dataRange);
+  return metricsAddon().binding.ssim(a, b, shape, dataRange);
 }
 
 /** Fourier ring correlation of two real images, with the half-bit and 1/7 crossings. */
 export function frc(x: FloatArray | Float64Array, y: FloatArray | Float64Array, shape: [number, number]): FrcCurve {
   const [a, b] = realImages(x, y, shape);
-  const curve = addon().binding.frc(a, b, shape);
+  const curve = metricsAddon().binding.frc(a, b, shape);
   return { ...curve, resolution: halfPeriod(curve.halfBitCrossing) };
 }
 
@@ -187,7 +185,7 @@ export function frc(x: FloatArray | Float64Array, y: FloatArray | Float64Array, 
 export function registerShift(reference: FloatArray | Float64Array, moving: FloatArray | Float64Array,
   shape: [number, number], options: { maxShift?: number; upsample?: number } = {}): [number, number] {
   const [a, b] = realImages(reference, moving, shape);
-  return addon().binding.registerShift(a, b, shape, options.maxShift ?? Math.max(shape[0], shape[1]), options.upsample ?? 100);
+  return metricsAddon().binding.registerShift(a, b, shape, options.maxShift ?? Math.max(shape[0], shape[1]), options.upsample ?? 100);
 }
 
 /** Pearson's correlation coefficient of two equally long series (0 when either is constant). */

@@ -103,10 +103,19 @@ export interface ResumeState {
   best?: NativeParameter[];
 }
 
+// The addon's network of each model: not a property, so that it is neither in the published types
+// nor reachable from a model at run time (ptychopinn/internal's nativeOf reaches it).
+const networks = new WeakMap<PtychoPinnModel, NativeModel>();
+
+/** The addon's network of a model (`ptychopinn/internal`: the raw binding, outside the public API). */
+export function nativeOf(model: PtychoPinnModel): NativeModel {
+  const network = networks.get(model);
+  if (!network) throw new ArgumentError('not a PtychoPinnModel made by this package');
+  return network;
+}
+
 /** A trained (or loaded) PtychoPINN: the network, its configuration, training probe and intensity scale. Reconstructs datasets, saves bundles, exports ONNX; `dispose()` frees the network. */
 export class PtychoPinnModel {
-  /** @internal The addon's network (ptychopinn/internal); not in the published types. */
-  readonly native: NativeModel;
   readonly config: ModelConfig;
   /** The training probe (N, N), normalised; refined by training with `probeTrainable`. */
   probe: ComplexArray;
@@ -133,10 +142,10 @@ export class PtychoPinnModel {
     this.history = state.history;
     this.resumeState = state.resumeState;
     this.trainingData = state.trainingData;
-    this.native = nativeSync('creating the network', () => new (addon().binding.Model)({
+    networks.set(this, nativeSync('creating the network', () => new (addon().binding.Model)({
       n: config.N, channels: config.gridsize ** 2, filterScale: config.nFiltersScale,
       ampActivation: config.ampActivation, probeBig: config.probeBig, seed: this.seed,
-    }));
+    })));
   }
 
   /** The LibTorch the network runs on. */
@@ -145,12 +154,12 @@ export class PtychoPinnModel {
   }
 
   get parameterCount(): number {
-    return this.native.parameterCount;
+    return nativeOf(this).parameterCount;
   }
 
   /** Copies of the weights, by parameter name, in the network's order. */
   parameters(): NativeParameter[] {
-    return nativeSync('reading the weights', () => this.native.getParameters());
+    return nativeSync('reading the weights', () => nativeOf(this).getParameters());
   }
 
   /** Replaces every weight; names and shapes must match the network exactly, values finite. */
@@ -159,7 +168,7 @@ export class PtychoPinnModel {
       const bad = p.data?.findIndex?.((v) => !Number.isFinite(v)) ?? -1;
       if (bad >= 0) throw new ArgumentError(`parameter ${p.name} holds a non-finite value (${p.data[bad]}) at element ${bad}`);
     }
-    nativeSync('loading the weights', () => this.native.setParameters(parameters));
+    nativeSync('loading the weights', () => nativeOf(this).setParameters(parameters));
   }
 
   /**
@@ -187,7 +196,7 @@ export class PtychoPinnModel {
    * afterwards; a call still running finishes.
    */
   dispose(): void {
-    this.native.dispose();
+    nativeOf(this).dispose();
   }
 
   /** The object of a dataset: the network on its patterns, stitched at their scan positions. */
@@ -220,7 +229,7 @@ export class PtychoPinnModel {
         const diffraction = await source.read(chunk.patterns, buffer);
         // reports in order: a chunk's last ones are delivered before the next chunk starts
         const chunkProgress = countedProgress(onProgress && ((p: { done: number }) => onProgress({ done: first + p.done, total: nGroups })));
-        const predicted = await runNative('predict', nativeThreads, () => this.native.predict({
+        const predicted = await runNative('predict', nativeThreads, () => nativeOf(this).predict({
           diffraction, nPatterns: chunk.patterns.length, groups: chunk.groups, nGroups: count, scale, inputNorm: this.inputNorm,
           batchSize: config.inferenceBatchSize, precision, threads: nativeThreads, keepPatches,
           stitch: sum && { positions: interleave(xcoords.subarray(...members), ycoords.subarray(...members)), weights, canvas, sums: sum.state },

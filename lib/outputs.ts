@@ -167,7 +167,7 @@ export async function writeReconstruction(dir: string, r: ReconstructionLike, da
   }
   const region = scannedRegion(r.xcoords, r.ycoords, dataset.probe.shape[0] / 4);
   try {
-    const { images: _, ...comparison } = await compareObjects(r.object, r.origin, dataset.objectGuess, { region, threads: options.threads });
+    const { images: _, ...comparison } = await compareObjects(r.object, r.origin, dataset.objectGuess, { region });
     out.comparison = comparison;
   } catch (error) {
     options.onWarning?.(`no metrics.json: the reconstruction cannot be compared with ${dataset.source}'s objectGuess: ${(error as Error).message}`);

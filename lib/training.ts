@@ -8,7 +8,7 @@ import {
 import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
 import { countedProgress, runNative } from './jobs.js';
 import { type Groups, groupPositions } from './grouping.js';
-import { PtychoPinnModel, type TrainingHistory } from './model.js';
+import { PtychoPinnModel, type TrainingHistory, nativeOf } from './model.js';
 import type { NativeOptions } from './physics.js';
 import { maskProbe, normalizeProbe } from './probe.js';
 import { patternSubset, reconstructIterative } from './iterative.js';
@@ -173,7 +173,7 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
     : undefined;
   const trainData = nativeGrouped(dataset, groups);
 
-  const cancel = () => model.native.cancel();
+  const cancel = () => nativeOf(model).cancel();
   options.signal?.addEventListener('abort', cancel, { once: true });
   const started = performance.now();
   const history = resumed?.history ? structuredClone(resumed.history) : emptyHistory();
@@ -192,10 +192,10 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
           options.onProgress!(p);
         } catch (error) {
           callbackError ??= error;
-          model.native.cancel();
+          nativeOf(model).cancel();
         }
       }));
-      const outcome: NativeTrainOutcome = await runNative('train', threads, () => model.native.train({
+      const outcome: NativeTrainOutcome = await runNative('train', threads, () => nativeOf(model).train({
         train: trainData, validation, probe: model.probe.data, scale,
         epochs: training.maxEpochs, batchSize: training.batchSize, learningRate: training.learningRate,
         seed: training.seed, loss: training.lossMode, scheduler: training.scheduler,

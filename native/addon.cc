@@ -7,7 +7,6 @@
 #include "allocator.h"
 #include "iterative_js.h"
 #include "js_boundary.h"
-#include "metrics_js.h"
 #include "model_wrap.h"
 #include "physics.h"
 #include "stitching.h"
@@ -152,7 +151,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("propagate", Napi::Function::New(env, Entry<Propagate>, "propagate"));
   exports.Set("mergeGroup", Napi::Function::New(env, Entry<MergeGroup>, "mergeGroup"));
   exports.Set("Model", ModelWrap::Define(env));
-  RegisterMetrics(env, exports);
   RegisterIterative(env, exports);
   exports.Set("poissonLossGradient", Napi::Function::New(env, Entry<PoissonLossGradient>, "poissonLossGradient"));
   return exports;

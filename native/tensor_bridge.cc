@@ -20,48 +20,14 @@ int64_t Numel(const std::vector<int64_t>& shape) {
 template <typename T>
 at::Tensor View(const Napi::Value& value, std::vector<int64_t> shape, const char* what, napi_typedarray_type type,
                 const char* typeName, at::ScalarType dtype, int64_t lanes = 1, bool copy = true) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a " + typeName);
-  }
+  CheckTypedArray(value, static_cast<size_t>(lanes * Numel(shape)), what, type, typeName);
   auto array = value.As<Napi::TypedArrayOf<T>>();
-  bool detached = false;
-  napi_is_detached_arraybuffer(value.Env(), array.ArrayBuffer(), &detached);
-  if (detached) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + "'s buffer has been detached (transferred)");
-  }
-  const int64_t expected = lanes * Numel(shape);
-  if (static_cast<int64_t>(array.ElementLength()) != expected) {
-    throw Napi::RangeError::New(value.Env(), std::string(what) + " has " + std::to_string(array.ElementLength()) +
-                                                 " elements, its shape needs " + std::to_string(expected));
-  }
   if (lanes > 1) shape.push_back(lanes);
   const at::Tensor view = at::from_blob(array.Data(), shape, at::TensorOptions().dtype(dtype));
   return copy ? view.clone() : view;
 }
 
 }  // namespace
-
-std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what) {
-  if (!value.IsArray()) {
-    throw Napi::TypeError::New(value.Env(), std::string(what) + " shape must be an array");
-  }
-  auto array = value.As<Napi::Array>();
-  if (array.Length() > 8) {
-    throw Napi::RangeError::New(value.Env(), std::string(what) + " shape has more than 8 dimensions");
-  }
-  std::vector<int64_t> shape;
-  double numel = 1;
-  for (uint32_t i = 0; i < array.Length(); ++i) {
-    shape.push_back(
-        IntegerArg(array.Get(i), std::string(what) + " shape[" + std::to_string(i) + "]", 0, int64_t{1} << 31));
-    numel *= static_cast<double>(shape.back());
-  }
-  // a typed array holds at most 2^32 elements here: a larger shape cannot match any array
-  if (numel > 4294967296.0) {
-    throw Napi::RangeError::New(value.Env(), std::string(what) + " shape holds more than 2^32 elements");
-  }
-  return shape;
-}
 
 at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
   return View<float>(value, shape, what, napi_float32_array, "Float32Array", at::kFloat);

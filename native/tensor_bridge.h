@@ -1,4 +1,5 @@
-// TypedArray <-> torch::Tensor without copies: the one place where JS memory meets LibTorch.
+// TypedArray <-> torch::Tensor: the one place where JS memory meets LibTorch. Inputs are copied
+// (a caller may detach or transfer a buffer while a worker reads it); outputs are not.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -6,12 +7,11 @@
 
 #include <vector>
 
+#include "js_boundary.h"
+
 namespace ptpinn {
 
-std::vector<int64_t> ShapeFromJs(const Napi::Value& value, const char* what);
-
-// A view of a Float32Array as a float32 tensor of `shape` (no copy). The caller keeps the
-// array alive (TorchJob's keepAlive) for as long as the tensor is used.
+// A copy of a Float32Array as a float32 tensor of `shape`.
 at::Tensor FloatView(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what);
 
 // Rows `rows` (int64) of a Float32Array of `shape`, copied: what one call needs of a large array,
@@ -22,7 +22,7 @@ at::Tensor RowsOf(const Napi::Value& value, const std::vector<int64_t>& shape, c
 // The same for a Float64Array (scan positions keep their float64 precision).
 at::Tensor Float64View(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what);
 
-// A view of an interleaved (re, im) Float32Array as a complex64 tensor of `shape` (no copy).
+// A copy of an interleaved (re, im) Float32Array as a complex64 tensor of `shape`.
 at::Tensor ComplexView(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what);
 
 // A Float32Array over the tensor's memory (complex tensors as interleaved re, im). The tensor,

@@ -1,42 +1,12 @@
-// A promise-returning AsyncWorker that runs LibTorch numerics off the main thread.
+// LibTorch's jobs off the main thread: a Job (native/job.h) with its own LibTorch thread count.
 #pragma once
 
-#include <napi.h>
-
-#include <functional>
+#include "job.h"
 
 namespace ptpinn {
 
-class TorchJob : public Napi::AsyncWorker {
- public:
-  using Compute = std::function<void()>;
-  using Resolve = std::function<Napi::Value(Napi::Env)>;
-
-  // `compute` runs on a libuv pool thread and must not touch JS values: its inputs are tensors
-  // copied on the JS thread (tensor_bridge), so nothing the caller does to its buffers meanwhile
-  // can reach it.
-  TorchJob(Napi::Env env, int threads, Compute compute, Resolve resolve);
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override;
-  void OnOK() override;
-  void OnError(const Napi::Error& error) override;
-
- private:
-  // The rejection's Error, created when the call was made so that it carries the caller's stack
-  // (an Error created when the job settles has none).
-  Napi::Error Rejection(const std::string& message);
-
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference callSite_;
-  int threads_;
-  Compute compute_;
-  Resolve resolve_;
-};
-
-// Queues the job and returns its promise.
-Napi::Promise RunTorchJob(Napi::Env env, int threads, TorchJob::Compute compute, TorchJob::Resolve resolve);
+// Queues `compute` with LibTorch set to `threads` on its pool thread (0: LibTorch's default) and
+// returns the promise of `resolve`'s value.
+Napi::Promise RunTorchJob(Napi::Env env, int threads, Job::Compute compute, Job::Resolve resolve);
 
 }  // namespace ptpinn

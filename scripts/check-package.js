@@ -3,7 +3,9 @@
 // What a user gets from the registry, checked on this machine: `npm pack`, then the tarball
 // installed into a new project with no compiler on PATH (stubs named cc, c++, g++, gcc, cmake,
 // make stand first and fail), then `ptychopinn --version`, `info` (must name the prebuild),
-// `inspect`, and a tiny train + infer from that install. CI runs it after `npm run prebuild`.
+// `inspect`, a tiny train + infer and a `compare` from that install. api.nuget.org is out of reach
+// (a dead proxy), as on an offline machine: onnxruntime-node's own install then fails, the
+// package's install must not, ONNX inference must say what to run, and what it says must work. CI runs it after `npm run prebuild`.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +44,7 @@ try {
   const listing = run('list the tarball', 'tar', ['-tzf', tarball]);
   const prebuild = /package\/prebuilds\/linux-x64\/ptychopinn\.torch-[\d.]+\.napi\.node/.exec(listing)?.[0];
   expect(prebuild !== undefined, 'the tarball holds no prebuilt addon: run `npm run prebuild` first');
+  expect(listing.includes('package/prebuilds/linux-x64/ptychopinn-metrics.napi.node'), 'the tarball holds no prebuilt metrics addon');
   expect(!/package\/build\//.test(listing), 'the tarball holds build/');
   console.log(`check-package: the tarball has ${prebuild}`);
 
@@ -61,9 +64,13 @@ try {
     PATH: `${stubs}:${process.env.PATH}`,
     CC: join(stubs, 'cc'),
     CXX: join(stubs, 'c++'),
-    // onnxruntime-node's own install script downloads GPU libraries; this machine has no internet
-    ONNXRUNTIME_NODE_INSTALL: 'skip',
+    // onnxruntime-node's install script downloads GPU libraries from api.nuget.org through
+    // global-agent: a proxy on a closed port makes it fail at once, with or without internet
+    GLOBAL_AGENT_HTTPS_PROXY: 'http://127.0.0.1:9',
+    GLOBAL_AGENT_HTTP_PROXY: 'http://127.0.0.1:9',
   };
+  delete env.ONNXRUNTIME_NODE_INSTALL;
+  delete env.npm_config_onnxruntime_node_install;
   // the system LibTorch is the one prebuilds serve: no other may be chosen before it
   delete env.LIBTORCH;
   delete env.Torch_DIR;
@@ -91,7 +98,23 @@ try {
   npx('ptychopinn infer (32 patterns)', ['infer', '--model_path', join(out, 'train'), '--test_data', fixture,
     '--output_dir', join(out, 'infer'), '--n_images', '32']);
   expect(existsSync(join(out, 'infer', 'reconstructed_phase.png')), 'infer wrote no reconstructed_phase.png');
-  console.log('check-package: the packed package installs without a compiler, loads its prebuild, trains and infers');
+  expect(existsSync(join(out, 'infer', 'metrics.json')), 'infer wrote no metrics.json (the metrics addon)');
+  const compared = npx('ptychopinn compare', ['compare', join(out, 'infer', 'reconstruction.npz'), fixture]);
+  expect(/phase/.test(compared) && /SSIM/.test(compared), `compare printed no scores:\n${compared}`);
+
+  // ONNX Runtime: left out by the install (its download failed), said so, then installed as said
+  expect(!existsSync(join(project, 'node_modules', 'onnxruntime-node')), 'onnxruntime-node was installed although api.nuget.org was out of reach');
+  const onnxArgs = ['infer', '--backend', 'onnx', '--model_path', join(out, 'train'), '--test_data', fixture,
+    '--output_dir', join(out, 'onnx'), '--n_images', '32'];
+  const refused = spawnSync('npx', ['--no-install', 'ptychopinn', ...onnxArgs], { cwd: project, env, encoding: 'utf8' });
+  const advice = /`(ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node)`/.exec(refused.stderr);
+  expect(refused.status === 1 && advice !== null, `infer --backend onnx without onnxruntime-node (exit ${refused.status}):\n${refused.stderr}`);
+  console.log('check-package: infer --backend onnx without onnxruntime-node says what to run: ok');
+  run('npm install onnxruntime-node as advised', 'npm', ['install', '--no-audit', '--no-fund', 'onnxruntime-node'],
+    { cwd: project, env: { ...env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+  npx('ptychopinn infer --backend onnx (32 patterns)', onnxArgs);
+  expect(existsSync(join(out, 'onnx', 'metrics.json')), 'infer --backend onnx wrote no metrics.json');
+  console.log('check-package: the packed package installs without a compiler or api.nuget.org, loads its prebuilds, trains, infers (LibTorch and ONNX) and compares');
 } catch (error) {
   failed = true;
   console.error(`check-package: ${error instanceof Error ? error.message : error}`);

@@ -4,8 +4,9 @@
 // missing (announced first; PTYCHOPINN_LIBTORCH=skip refuses), then take the prebuilt addon made
 // for that LibTorch when the package has one that loads (scripts/prebuilds.cjs), else build the
 // addon with cmake-js (always with `npm install --build-from-source`).
-// Without any LibTorch the install still succeeds, addon-less: what needs no LibTorch works, and
-// what needs it says what is missing. `--dry-run` prints the plan and changes nothing;
+// Without any LibTorch the install still succeeds without that addon: what needs no LibTorch works
+// (the metrics addon, which links none, comes from its prebuild or is built alone), and what
+// needs LibTorch says what is missing. `--dry-run` prints the plan and changes nothing;
 // `--no-build` carries out the plan (the apt install) but builds nothing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,15 +26,59 @@ if (dryRun) {
   console.log(JSON.stringify(plan, null, 2));
   process.exit(plan.source === 'none' ? 1 : 0);
 }
+const prebuilds = /** @type {import('./prebuilds.cjs')} */ (createRequire(import.meta.url)('./prebuilds.cjs'));
+// a git checkout is where native/ gets edited: it always builds (a prebuild would hide the edit)
+const checkout = existsSync(join(root, '.git'));
+const fromSource = checkout || process.argv.includes('--build-from-source') ||
+  /^(1|true)$/.test(process.env.npm_config_build_from_source ?? '');
+const buildDir = join(root, 'build');
+const stamp = join(buildDir, 'libtorch-choice.json');
+const missingTools = () => ['cmake', process.env.CXX || 'c++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
+
+/**
+ * cmake-js over CMakeLists.txt with these -D definitions; a different set than the last build's
+ * needs a clean build (CMake keeps the old Torch_DIR in its cache). False when it failed.
+ * @param {string[]} defines
+ */
+function cmakeBuild(defines) {
+  const choice = JSON.stringify({ source: plan.source, defines });
+  const same = existsSync(stamp) && readFileSync(stamp, 'utf8') === choice;
+  const cmakeJs = createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
+  const args = [cmakeJs, same ? 'build' : 'rebuild', '--out', 'build',
+    '--parallel', String(Math.min(2, cpus().length)), ...defines.map((d) => `--CD${d}`)];
+  log(`building: cmake-js ${args.slice(1).join(' ')}`);
+  const build = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) return false;
+  mkdirSync(buildDir, { recursive: true });
+  writeFileSync(stamp, choice);
+  return true;
+}
+
+/**
+ * Where there is no LibTorch addon: the metrics addon (no LibTorch) from its prebuild, else built
+ * alone; never a reason to fail the install. Returns what to tell the user.
+ */
+function metricsWithoutLibtorch() {
+  const prebuilt = join(prebuilds.prebuildDir(root), prebuilds.METRICS_PREBUILD);
+  if (!fromSource && existsSync(prebuilt)) {
+    const error = prebuilds.loadError(prebuilt);
+    if (!error) return `the metrics (compare, metrics.json) use ${prebuilt}`;
+    log(`${prebuilt} does not load here (${error})`);
+  }
+  if (missingTools().length > 0) return 'the metrics are unavailable too (no prebuild fits, and cmake or g++ is missing)';
+  if (!cmakeBuild(['PTPINN_METRICS_ONLY=ON'])) return 'the metrics addon failed to build (the lines above say why)';
+  return 'the metrics addon (no LibTorch) was built: compare and metrics.json work';
+}
+
 log(plan.summary);
-if (plan.source === 'skip') process.exit(0);
 // a setting that is wrong (LIBTORCH, Torch_DIR, PTYCHOPINN_LIBTORCH=require) is a mistake to fix,
 // not a machine without LibTorch
 if (plan.error && plan.fatal) process.exit(1);
-if (plan.error) {
-  // the package is still usable without the addon: NPY/NPZ, inspect, export-onnx, ONNX inference;
-  // stderr, which npm shows more often than a script's stdout
-  console.error('ptychopinn: installed WITHOUT the native addon: commands that need LibTorch will say so. ' +
+if (plan.source === 'skip' || plan.error) {
+  const metrics = noBuild ? 'nothing built (--no-build)' : metricsWithoutLibtorch();
+  // the package is still usable without the addon: NPY/NPZ, inspect, compare, export-onnx, ONNX
+  // inference; stderr, which npm shows more often than a script's stdout
+  console.error(`ptychopinn: installed WITHOUT the LibTorch addon (${metrics}): commands that need LibTorch will say so. ` +
     'Once LibTorch is there, `npm rebuild ptychopinn` builds the addon (PTYCHOPINN_LIBTORCH=require makes this an error).');
   process.exit(0);
 }
@@ -59,11 +104,6 @@ if (plan.commands) {
 
 if (noBuild) process.exit(0);
 
-const prebuilds = /** @type {import('./prebuilds.cjs')} */ (createRequire(import.meta.url)('./prebuilds.cjs'));
-// a git checkout is where native/ gets edited: it always builds (a prebuild would hide the edit)
-const checkout = existsSync(join(root, '.git'));
-const fromSource = checkout || process.argv.includes('--build-from-source') ||
-  /^(1|true)$/.test(process.env.npm_config_build_from_source ?? '');
 let noPrebuild = 'no prebuilt addon fits';
 if (plan.source !== 'system') noPrebuild = `prebuilt addons serve only the system's LibTorch, and this install uses ${plan.source === 'python' ? 'a Python torch' : plan.source}`;
 else if (checkout) noPrebuild = 'a git checkout always builds from source';
@@ -74,48 +114,42 @@ if (plan.source === 'system' && !fromSource) {
   if (chosen) {
     // a prebuild that does not load here is no better than none
     const check = prebuilds.addonTorchVersion(chosen.file);
-    if ('version' in check) {
-      // a build left from before (another LibTorch, perhaps) would be loaded before the prebuild
-      rmSync(join(root, 'build', 'Release', 'ptychopinn.node'), { force: true });
-      rmSync(join(root, 'build', 'libtorch-choice.json'), { force: true });
-      log(`using ${chosen.file}: ${reason}; nothing to compile`);
+    const metrics = join(prebuilds.prebuildDir(root), prebuilds.METRICS_PREBUILD);
+    const metricsError = existsSync(metrics) ? prebuilds.loadError(metrics) : 'missing';
+    if ('version' in check && !metricsError) {
+      // a build left from before (another LibTorch, perhaps) would be loaded before the prebuilds
+      for (const name of ['ptychopinn.node', 'ptychopinn_metrics.node']) rmSync(join(buildDir, 'Release', name), { force: true });
+      rmSync(stamp, { force: true });
+      log(`using ${chosen.file}: ${reason}; and ${metrics}; nothing to compile`);
       process.exit(0);
     }
-    log(`${chosen.file} does not load here (${check.error}): building from source`);
+    if (metricsError) log(`${metrics}: ${metricsError}: building from source`);
+    else if ('error' in check) log(`${chosen.file} does not load here (${check.error}): building from source`);
   } else if (available.length > 0) {
     log(`${reason}: building from source`);
   }
 }
-const missingTools = ['cmake', process.env.CXX || 'c++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
-if (missingTools.length > 0) {
+const missing = missingTools();
+if (missing.length > 0) {
   // like a machine without LibTorch: usable without the addon, unless the addon was required
-  console.error(`ptychopinn: installed WITHOUT the native addon: ${missingTools.join(' and ')} not found on PATH, and ` +
+  console.error(`ptychopinn: installed WITHOUT the LibTorch addon (${metricsWithoutLibtorch()}): ${missing.join(' and ')} not found on PATH, and ` +
     `${noPrebuild}. ` +
     'Install cmake (>= 3.18) and g++ (C++20), e.g. `sudo apt-get install cmake g++`, then `npm rebuild ptychopinn`.');
   process.exit(process.env.PTYCHOPINN_LIBTORCH === 'require' ? 1 : 0);
 }
 
-// A different LibTorch than the cached configuration's needs a clean build: CMake would keep
-// the old Torch_DIR in its cache.
-const buildDir = join(root, 'build');
-const stamp = join(buildDir, 'libtorch-choice.json');
-const choice = JSON.stringify({ source: plan.source, defines: plan.cmakeDefines });
-const same = existsSync(stamp) && readFileSync(stamp, 'utf8') === choice;
-const cmakeJs = createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
-const args = [cmakeJs, same ? 'build' : 'rebuild', '--out', 'build',
-  '--parallel', String(Math.min(2, cpus().length)),
-  ...plan.cmakeDefines.map((d) => `--CD${d}`)];
-log(`building the addon: cmake-js ${args.slice(1).join(' ')}`);
-const build = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
-if (build.status !== 0) {
+if (!cmakeBuild(plan.cmakeDefines)) {
   log('the addon build failed; the lines above say why');
-  process.exit(build.status ?? 1);
+  process.exit(1);
 }
-mkdirSync(buildDir, { recursive: true });
-writeFileSync(stamp, choice);
 const built = prebuilds.addonTorchVersion(join(buildDir, 'Release', 'ptychopinn.node'));
 if ('error' in built) {
   log(`the built addon does not load: ${built.error}`);
   process.exit(1);
 }
-log(`built build/Release/ptychopinn.node against LibTorch ${built.version}`);
+const metricsError = prebuilds.loadError(join(buildDir, 'Release', 'ptychopinn_metrics.node'));
+if (metricsError) {
+  log(`the built metrics addon does not load: ${metricsError}`);
+  process.exit(1);
+}
+log(`built build/Release/ptychopinn.node against LibTorch ${built.version}, and build/Release/ptychopinn_metrics.node`);

@@ -50,8 +50,8 @@ export function planLibtorch(env, probe) {
   if (choice === 'skip') {
     return {
       source: 'skip', cmakeDefines: [],
-      summary: 'PTYCHOPINN_LIBTORCH=skip: no LibTorch looked for or installed, no addon built. ' +
-        'What needs no LibTorch works (NPY/NPZ, inspect, export-onnx, infer --backend onnx); ' +
+      summary: 'PTYCHOPINN_LIBTORCH=skip: no LibTorch looked for or installed, no LibTorch addon built. ' +
+        'What needs no LibTorch works (NPY/NPZ, inspect, compare, export-onnx, infer --backend onnx); ' +
         'for the rest, unset PTYCHOPINN_LIBTORCH and run `npm rebuild ptychopinn`.',
     };
   }

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // @ts-check
-// `npm run prebuild [-- --move] [-- ROOT]`: make the cmake-js build a prebuilt addon,
+// `npm run prebuild [-- --move] [-- ROOT]`: make the cmake-js build prebuilt addons,
 // prebuilds/<platform>-<arch>/ptychopinn.torch-<LibTorch version>.napi.node (under this package or
 // ROOT), which `npm pack` ships and the loader and the install pick on machines whose system
-// LibTorch has that version. `--move` removes the build, so that this checkout loads the prebuild
-// from then on (CI tests the prebuild that way).
+// LibTorch has that version, and beside it ptychopinn-metrics.napi.node, which needs no LibTorch.
+// `--move` removes the build, so that this checkout loads the prebuilds from then on (CI tests
+// the prebuilds that way).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -38,11 +39,18 @@ const system = prebuilds.systemLibtorch();
 if (!system || system.version !== version) {
   fail(`the build is for LibTorch ${version}, the system has ${system ? system.version : 'none'}`);
 }
+const builtMetrics = join(root, 'build', 'Release', 'ptychopinn_metrics.node');
+if (!existsSync(builtMetrics)) fail(`${builtMetrics} does not exist; run \`npm run build:addon\` first`);
+const metricsError = prebuilds.loadError(builtMetrics);
+if (metricsError) fail(`${builtMetrics} does not load: ${metricsError}`);
 const dir = prebuilds.prebuildDir(target);
 mkdirSync(dir, { recursive: true });
-const file = join(dir, prebuilds.prebuildName(version));
-// never a half-written prebuild: copy beside it, then rename
-copyFileSync(built, `${file}.tmp`);
-renameSync(`${file}.tmp`, file);
-if (move) rmSync(built);
-console.log(`ptychopinn: ${move ? 'moved' : 'copied'} ${built} to ${file} (LibTorch ${version})`);
+for (const [from, name, what] of [[built, prebuilds.prebuildName(version), `LibTorch ${version}`],
+  [builtMetrics, prebuilds.METRICS_PREBUILD, 'no LibTorch']]) {
+  const file = join(dir, name);
+  // never a half-written prebuild: copy beside it, then rename
+  copyFileSync(from, `${file}.tmp`);
+  renameSync(`${file}.tmp`, file);
+  if (move) rmSync(from);
+  console.log(`ptychopinn: ${move ? 'moved' : 'copied'} ${from} to ${file} (${what})`);
+}

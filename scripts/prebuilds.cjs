@@ -6,7 +6,9 @@
 // library folder that every machine with that package has. It is named by the LibTorch version
 // it was built against, prebuilds/<platform>-<arch>/ptychopinn.torch-<version>.napi.node, and is
 // used only where the system's LibTorch has that version: Node-API keeps the addon
-// independent of the Node version, but not of the C++ ABI of LibTorch.
+// independent of the Node version, but not of the C++ ABI of LibTorch. The metrics addon links no
+// LibTorch: one prebuild, prebuilds/<platform>-<arch>/ptychopinn-metrics.napi.node, serves every
+// machine of that platform.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { existsSync, readdirSync } = require('node:fs');
@@ -17,6 +19,7 @@ const SYSTEM_LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gn
 
 const PREFIX = 'ptychopinn.torch-';
 const SUFFIX = '.napi.node';
+const METRICS_PREBUILD = 'ptychopinn-metrics.napi.node';
 
 /** @param {string} version LibTorch's TORCH_VERSION, e.g. 1.13.0 */
 function prebuildName(version) {
@@ -90,6 +93,17 @@ function choosePrebuild(available, system) {
 }
 
 /**
+ * Whether an addon file loads, tried in a child process (a file that does not load must not take
+ * the caller down): null when it does, else the first line of the error.
+ * @param {string} file
+ * @returns {string | null}
+ */
+function loadError(file) {
+  const run = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', file], { encoding: 'utf8' });
+  return run.status === 0 ? null : run.stderr.trim().split('\n')[0] || `exit ${run.status ?? run.signal}`;
+}
+
+/**
  * The LibTorch version an addon file reports, read in a child process (the caller may load
  * another addon later, and a file that does not load must not take the caller down).
  * @param {string} file
@@ -101,4 +115,4 @@ function addonTorchVersion(file) {
   return { error: run.stderr.trim().split('\n')[0] || `exit ${run.status ?? run.signal}` };
 }
 
-module.exports = { SYSTEM_LIB_DIRS, prebuildName, prebuildDir, listPrebuilds, systemLibtorch, choosePrebuild, addonTorchVersion };
+module.exports = { SYSTEM_LIB_DIRS, METRICS_PREBUILD, loadError, prebuildName, prebuildDir, listPrebuilds, systemLibtorch, choosePrebuild, addonTorchVersion };

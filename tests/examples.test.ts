@@ -24,7 +24,7 @@ test('examples/train-and-reconstruct.mjs trains, saves, loads and reconstructs t
   t.true(Number.isFinite(summary.phaseCorrelation));
 });
 
-test('examples/ptychodus_adapter.py: export, train, reconstruct with progress, save and open, through --json', async (t) => {
+test('examples/ptychodus_adapter.py: export, train with validation, reconstruct with progress, cancel, save and open, through --json', async (t) => {
   t.timeout(600_000);
   const python = findPythonWithNumpy();
   if (!python) {
@@ -37,5 +37,8 @@ test('examples/ptychodus_adapter.py: export, train, reconstruct with progress, s
   t.is(result.self_test, 'passed');
   t.is(result.progress_goal, 512);
   t.is(result.training_loss.length, 2);
+  t.is(result.validation_loss.length, 2);
+  // a reconstruction abandoned after its first progress event: the child was stopped
+  t.not(result.cancelled_exit, 0);
   t.true(result.lit_pixels > 10_000);
 });

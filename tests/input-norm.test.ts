@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { loadModel, saveModel } from '../lib/bundle.js';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
-import { PtychoPinnModel } from '../lib/model.js';
+import { PtychoPinnModel, nativeOf } from '../lib/model.js';
 import { OnnxModel } from '../lib/onnx/model.js';
 import { inputNormalization } from '../lib/scaling.js';
 import { train } from '../lib/training.js';
@@ -53,7 +53,7 @@ test('training keeps the statistics of its patterns; the addon applies (x - mean
   const size = 64 * 64;
   const transformed = data.diffraction.data.map((v, i) => ((v / s - norm.mean[i % size]) / norm.std[i % size]) * s);
   // the addon's own call: a dataset of standardised values (negative ones too) is no dataset
-  const predict = (m: PtychoPinnModel, diffraction: Float32Array, inputNorm = m.inputNorm) => m.native.predict({
+  const predict = (m: PtychoPinnModel, diffraction: Float32Array, inputNorm = m.inputNorm) => nativeOf(m).predict({
     diffraction, nPatterns: data.diffraction.shape[0], groups: Int32Array.from({ length: 48 }, (_, i) => i), nGroups: 48,
     scale: s, inputNorm, batchSize: 16, precision: 'fp32', threads: 2, keepPatches: true,
   }).then((r) => r.patches!.data);

@@ -138,7 +138,7 @@ test('PTYCHOPINN_LIBTORCH=skip installs nothing and builds nothing, and says wha
   // --no-build: were skip ever ignored, the test must not rebuild this checkout's addon
   const out = install(['--no-build'], { PATH: `${bin}:${process.env.PATH}`, PTYCHOPINN_LIBTORCH: 'skip' });
   t.is(out.status, 0, out.stdout + out.stderr);
-  t.regex(out.stdout, /PTYCHOPINN_LIBTORCH=skip: no LibTorch looked for or installed, no addon built/);
+  t.regex(out.stdout, /PTYCHOPINN_LIBTORCH=skip: no LibTorch looked for or installed, no LibTorch addon built/);
   t.regex(out.stdout, /infer --backend onnx/);
   t.false(existsSync(calls));
   t.like(planLibtorch({ PTYCHOPINN_LIBTORCH: 'skip', LIBTORCH: '/opt/libtorch' }, probe(everything)), { source: 'skip' });
@@ -149,7 +149,7 @@ test('with nothing to find and no apt-get, install succeeds without the addon an
   mkdirSync(empty, { recursive: true });
   const out = install(['--no-build'], { PATH: empty, PYTHON: '/bin/false', PTYCHOPINN_TORCH_SYSTEM_DIRS: join(work, 'none') });
   t.is(out.status, 0);
-  t.regex(out.stderr, /installed WITHOUT the native addon/);
+  t.regex(out.stderr, /installed WITHOUT the LibTorch addon \(nothing built \(--no-build\)\)/);
   // where a missing LibTorch must be an error (CI, images), it is one
   const required = install(['--no-build'], { PATH: empty, PYTHON: '/bin/false', PTYCHOPINN_TORCH_SYSTEM_DIRS: join(work, 'none'), PTYCHOPINN_LIBTORCH: 'require' });
   t.is(required.status, 1);

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AddonLoadError, findAddon, libtorchOf, loadAddon, packageRoot } from '../lib/binding.js';
+import { AddonLoadError, findAddon, findMetricsAddon, libtorchOf, loadAddon, packageRoot } from '../lib/binding.js';
 import { readDynamicSection } from '../lib/elf.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ptpinn-loader-'));
@@ -13,6 +13,7 @@ test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
 const require = createRequire(import.meta.url);
 const prebuilds = require('../scripts/prebuilds.cjs') as {
+  METRICS_PREBUILD: string;
   prebuildName(version: string): string;
   systemLibtorch(dirs?: string[], list?: (dir: string) => string[]): { version: string; libdir: string } | null;
   choosePrebuild(available: { file: string; version: string }[], system: { version: string; libdir: string } | null): { chosen?: { file: string }; reason: string };
@@ -52,6 +53,8 @@ function installedWith(name: string, versions: string[]): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'ptychopinn' }));
   for (const v of versions) cpSync(loadAddon().file, join(dir, prebuilds.prebuildName(v)));
+  // the tarball's one metrics prebuild, which links no LibTorch
+  cpSync(findMetricsAddon().file, join(dir, prebuilds.METRICS_PREBUILD));
   return root;
 }
 
@@ -156,15 +159,17 @@ test('the install takes a fitting prebuild and compiles nothing; otherwise it sa
   // a build left from an earlier install would be loaded first: the install removes it
   mkdirSync(join(fitsRoot, 'build', 'Release'), { recursive: true });
   writeFileSync(join(fitsRoot, 'build', 'Release', 'ptychopinn.node'), 'stale');
+  writeFileSync(join(fitsRoot, 'build', 'Release', 'ptychopinn_metrics.node'), 'stale');
   const fits = install(fitsRoot);
   t.is(fits.status, 0, fits.stderr);
   t.false(existsSync(join(fitsRoot, 'build', 'Release', 'ptychopinn.node')));
+  t.false(existsSync(join(fitsRoot, 'build', 'Release', 'ptychopinn_metrics.node')));
   t.regex(fits.stdout, new RegExp(`using .*ptychopinn\\.torch-${system.version.replace(/\./g, '\\.')}\\.napi\\.node: prebuilt for the system's LibTorch .*nothing to compile`));
 
   const mismatch = install(installedWith('install-mismatch', ['0.0.1']));
   t.is(mismatch.status, 0, mismatch.stderr);
   t.regex(mismatch.stdout, /no prebuilt addon for the system's LibTorch .*prebuilt for: 0\.0\.1: building from source/);
-  t.regex(mismatch.stderr, /installed WITHOUT the native addon: cmake and c\+\+ not found on PATH, and no prebuilt addon fits/);
+  t.regex(mismatch.stderr, /installed WITHOUT the LibTorch addon \(the metrics \(compare, metrics\.json\) use .*ptychopinn-metrics\.napi\.node\): cmake and c\+\+ not found on PATH, and no prebuilt addon fits/);
 
   const required = install(installedWith('install-required', ['0.0.1']), { PTYCHOPINN_LIBTORCH: 'require' });
   t.is(required.status, 1);

@@ -1,11 +1,16 @@
-// Every raw entry point of the addon, called with wrong arguments: each must throw (or reject)
-// an Error and leave the process alive. Before the guard, diffract with an empty shape ended the
+// Every raw entry point of the addons (LibTorch's and the metrics one), called with wrong
+// arguments: each must throw (or reject) an Error and leave the process alive. Before the guard, diffract with an empty shape ended the
 // process with std::terminate (exit 134).
 import test from 'ava';
-import { addon } from '../lib/binding.js';
+import { addon, metricsAddon } from '../lib/binding.js';
 import { runNode } from './helpers/cli.js';
 
 const { binding } = addon();
+const metrics = metricsAddon().binding;
+const r = (n: number) => new Float64Array(n);
+const compareOptions = (over: object = {}) => ({
+  offsetRow: 0, offsetCol: 0, top: 0, left: 0, height: 32, width: 32, registration: true, maxShift: 8, upsample: 10, removeRamp: true, ...over,
+});
 const c = (n: number) => new Float32Array(2 * n);
 const detached = () => {
   const a = new Float32Array(8);
@@ -74,6 +79,18 @@ const cases: [string, () => unknown, RegExp][] = [
   ['setParameters: unknown name', () => model().setParameters([{ name: 'x', shape: [1], data: new Float32Array(1) }]), /unknown parameter 'x'/],
   ['setParameters: entry not an object', () => model().setParameters([3 as never]), /parameters\[0\] must be an object/],
   ['a disposed model', () => { const m = model(); m.dispose(); return m.getParameters(); }, /the model has been disposed/],
+  ['ssim: too small', () => metrics.ssim(r(100), r(100), [10, 10], 1), /images shape must be \[H, W\] with 11 to/],
+  ['ssim: NaN', () => metrics.ssim(r(144).fill(NaN), r(144), [12, 12], 1), /x must be finite/],
+  ['ssim: zero range', () => metrics.ssim(r(144), r(144), [12, 12], 0), /dataRange must be a finite number/],
+  ['frc: wrong length', () => metrics.frc(r(15), r(16), [4, 4]), /x has 15 elements, its shape needs 16/],
+  ['frc: Float32Array', () => metrics.frc(new Float32Array(16) as never, r(16), [4, 4]), /x must be a Float64Array/],
+  ['registerShift: 3-d shape', () => metrics.registerShift(r(8), r(8), [2, 2, 2], 1, 10), /images shape must be \[H, W\]/],
+  ['registerShift: upsample 0', () => metrics.registerShift(r(16), r(16), [4, 4], 1, 0), /upsample must be an integer from 1 to 1000/],
+  ['compareObjects: detached a', () => metrics.compareObjects(detached(), [2, 2], c(4), [2, 2], compareOptions()), /a's buffer has been detached/],
+  ['compareObjects: box past b', () => metrics.compareObjects(c(1024), [32, 32], c(1024), [32, 32], compareOptions({ top: 8 })), /height must be an integer from 1 to 24/],
+  ['compareObjects: box too small', () => metrics.compareObjects(c(1024), [32, 32], c(1024), [32, 32], compareOptions({ height: 8 })), /metrics need at least 16 x 16/],
+  ['compareObjects: nothing covered', () => metrics.compareObjects(c(1024), [32, 32], c(1024).fill(1), [32, 32], compareOptions()), /the reconstruction covers only 0 of the 1024 pixels/],
+  ['compareObjects: no options', () => metrics.compareObjects(c(4), [2, 2], c(4), [2, 2], undefined as never), /options must be an object/],
 ];
 
 for (const [name, call, message] of cases) {
@@ -94,17 +111,20 @@ for (const [name, call, message] of cases) {
 test('the process survives every case (run in a fresh process: a terminate would show as exit 134)', async (t) => {
   t.timeout(120_000);
   const script = `
-    import { addon } from './lib/binding.ts';
+    import { addon, metricsAddon } from './lib/binding.ts';
     const { binding } = addon();
+    const metrics = metricsAddon().binding;
     const calls = [
       () => binding.diffract(new Float32Array(2), [], new Float32Array(2), 1),
       () => binding.stitch(),
       () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: true, seed: 1 }).predict({}),
+      () => metrics.compareObjects(),
+      () => metrics.compareObjects(new Float32Array(2048), [32, 32], new Float32Array(2048), [32, 32], { offsetRow: 0, offsetCol: 0, top: 0, left: 0, height: 8, width: 8, registration: true, maxShift: 8, upsample: 10, removeRamp: true }),
     ];
     let errors = 0;
     for (const call of calls) { try { await call(); } catch { errors++; } }
     console.log('errors', errors);`;
   const run = await runNode(['--import=tsx', '--input-type=module', '-e', script]);
   t.is(run.code, 0, run.stderr);
-  t.regex(run.stdout, /errors 3/);
+  t.regex(run.stdout, /errors 5/);
 });

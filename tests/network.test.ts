@@ -1,5 +1,8 @@
 import test from 'ava';
 import { addon } from '../lib/binding.js';
+import { resolveModelConfig } from '../lib/config.js';
+import { PtychoPinnModel } from '../lib/index.js';
+import { nativeOf } from '../lib/internal.js';
 
 // The reference's state_dict at N = 64, gridsize 1 (PtychoPINN's PyTorch backend, CBAM off as in
 // SPEC section 5), less its 'autoencoder.' prefix: our parameters have the same names and shapes.
@@ -85,4 +88,15 @@ test('without probe_big the patch is zero outside its central N/2 x N/2', async 
   }
   t.is(outside, 0);
   t.true(inside > 0);
+});
+
+test('a model does not expose its network: only ptychopinn/internal reaches it', (t) => {
+  const n = 64;
+  const probe = { dtype: 'complex64' as const, shape: [n, n], data: new Float32Array(2 * n * n).fill(1) };
+  const model = new PtychoPinnModel({ config: resolveModelConfig({ N: n }), probe, intensityScale: 1, seed: 1 });
+  t.false('native' in model);
+  t.false(Object.values(model).some((v) => v !== null && typeof v === 'object' && 'predict' in v));
+  t.is(nativeOf(model).parameterCount, model.parameterCount);
+  model.dispose();
+  t.throws(() => nativeOf({} as never), { message: /not a PtychoPinnModel made by this package/ });
 });

@@ -10,7 +10,7 @@ import { loadModel, readBundle, saveModel, verifyBundle } from '../lib/bundle.js
 import { resolveModelConfig, type ModelConfig } from '../lib/config.js';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
 import { AbortedError } from '../lib/errors.js';
-import { PtychoPinnModel } from '../lib/model.js';
+import { PtychoPinnModel, nativeOf } from '../lib/model.js';
 import { writeNpy, readNpy } from '../lib/npy.js';
 import { ONNX_OPSET, encodeOnnxModel, onnxSchema } from '../lib/onnx/export.js';
 import { OnnxModel, OnnxModelError } from '../lib/onnx/model.js';
@@ -81,7 +81,7 @@ for (const partial of CONFIGS) {
     const n = config.N;
     const groups = 3;
     const x = amplitudes(groups * c * n * n, 5);
-    const native = await model.native.predict({
+    const native = await nativeOf(model).predict({
       diffraction: x, nPatterns: groups * c, groups: Int32Array.from({ length: groups * c }, (_, i) => i), nGroups: groups,
       scale: model.intensityScale, batchSize: groups * c, precision: 'fp32', threads: 2, keepPatches: true,
     });

@@ -60,7 +60,7 @@ test.serial('a wrong probe refined in training moves towards the true one and re
   const region = { top: 80, left: 80, bottom: 150, right: 150 };
   const score = async (m: typeof kept) => {
     const r = await m.reconstruct(data, { threads: 2 });
-    return compareObjects(r.object, r.origin, data.objectGuess!, { region, threads: 2 });
+    return compareObjects(r.object, r.origin, data.objectGuess!, { region });
   };
   const [k, r] = [await score(kept), await score(refined)];
   t.log(`phase correlation: probe kept ${k.phase.correlation.toFixed(3)}, refined ${r.phase.correlation.toFixed(3)}; ` +

@@ -4,8 +4,7 @@ import { type Command, Option } from 'commander';
 import { compareObjects, type Region } from '../metrics.js';
 import { readObject } from '../objects.js';
 import { writeFrcPlot } from '../outputs.js';
-import { ThreadsSchema } from '../config.js';
-import { UsageError, nonNegativeNumber, schemaValue } from './common.js';
+import { UsageError, nonNegativeNumber } from './common.js';
 import { describeComparison } from './summary.js';
 
 interface CompareFlags {
@@ -15,7 +14,6 @@ interface CompareFlags {
   ramp: boolean;
   max_shift: number;
   region?: Region;
-  threads?: number;
 }
 
 function parseRegion(value: string): Region {
@@ -38,7 +36,6 @@ export function registerCompare(program: Command): void {
     .option('--no-ramp', 'remove only the global phase offset, not a linear ramp')
     .option('--max_shift <px>', 'largest shift searched (default 8)', nonNegativeNumber('max_shift'), 8)
     .addOption(new Option('--region <box>', 'top,left,bottom,right in object pixels (default: the scanned region, or the overlap)').argParser(parseRegion))
-    .option('--threads <n>', 'LibTorch threads (default: all cores)', schemaValue(ThreadsSchema, 'threads'))
     .action(async (a: string, b: string, flags: CompareFlags) => runCompare(a, b, flags));
 }
 
@@ -47,7 +44,7 @@ async function runCompare(pathA: string, pathB: string, flags: CompareFlags): Pr
   const region = flags.region ?? a.region ?? b.region;
   const { images: _, ...c } = await compareObjects(a.object, a.origin, b.object, {
     referenceOrigin: b.origin, region, registration: flags.registration, removeRamp: flags.ramp,
-    maxShift: flags.max_shift, threads: flags.threads,
+    maxShift: flags.max_shift,
   });
   const result = { a: `${a.path}: ${a.key} (${a.kind})`, b: `${b.path}: ${b.key} (${b.kind})`, ...c };
   if (flags.plot) await writeFrcPlot(flags.plot, c, 'Fourier ring correlation');

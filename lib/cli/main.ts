@@ -1,7 +1,7 @@
 // The `ptychopinn` command. Exit codes: 0 ok, 1 failure, 2 usage error.
 import { Command, CommanderError } from 'commander';
 import { availableParallelism } from 'node:os';
-import { addon } from '../binding.js';
+import { addon, metricsAddon } from '../binding.js';
 import { ConfigError } from '../config.js';
 import { InterruptedError, PtychoPinnError } from '../errors.js';
 import { version } from '../version.js';
@@ -33,11 +33,17 @@ function makeProgram(): Command {
   registerInspect(program);
   registerExportOnnx(program);
   program.command('info')
-    .description('print the package version, the native addon loaded and its LibTorch')
+    .description('print the package version, the native addons loaded and their LibTorch')
     .action(() => {
       const { binding, file, origin } = addon();
       console.log(`ptychopinn ${version}`);
       console.log(`addon: ${file} (${origin})`);
+      try {
+        const metrics = metricsAddon();
+        console.log(`metrics addon: ${metrics.file} (${metrics.origin})`);
+      } catch (error) {
+        console.log(`metrics addon: none (${(error as Error).message})`);
+      }
       console.log(`LibTorch: ${binding.torchVersion}${binding.cudaAvailable ? ' (CUDA available)' : ' (CPU)'}`);
       console.log(`allocator: ${binding.allocator}`);
       console.log(`threads: ${availableParallelism()} (default)`);

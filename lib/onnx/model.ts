@@ -233,6 +233,15 @@ export class OnnxModel {
  * worker does not inherit tsx's loader, so a bootstrap registers it before importing the source.
  */
 function startWorker(setup: WorkerSetup): Worker {
+  try {
+    import.meta.resolve('onnxruntime-node');
+  } catch {
+    // an optional dependency: its own install fetches GPU libraries from nuget.org, and where that
+    // is out of reach npm leaves it out rather than fail the whole install
+    throw new PtychoPinnError('ERR_PTYCHOPINN_ONNX', 'ONNX Runtime (onnxruntime-node, an optional dependency of ptychopinn) ' +
+      'is not installed: its install downloads GPU libraries from api.nuget.org and fails where that cannot be reached. ' +
+      '`ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node` installs it without them (ONNX Runtime runs on the CPU here).');
+  }
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData: setup });
   const tsx = import.meta.resolve('tsx/esm/api');
   const source = new URL('./worker.ts', import.meta.url).href;

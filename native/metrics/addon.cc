@@ -1,16 +1,21 @@
-#include "metrics_js.h"
+// The metrics addon (ptychopinn_metrics.node): the quality metrics of metrics.h for JS, with no
+// LibTorch, so that `compare` and `infer --backend onnx` score reconstructions where LibTorch is
+// not installed. Its calls are checked like the LibTorch addon's (js_boundary.h).
+#include <napi.h>
 
 #include <cmath>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
-#include "js_boundary.h"
+#include "../job.h"
+#include "../js_boundary.h"
 #include "metrics.h"
-#include "tensor_bridge.h"
-#include "torch_job.h"
 
 namespace ptpinn {
+
+std::string ExceptionMessage(const std::exception& e) { return e.what(); }
+
 namespace {
 
 constexpr int64_t kMaxSide = int64_t{1} << 16;
@@ -50,6 +55,12 @@ Napi::Object ScoresToJs(Napi::Env env, const metrics::Scores& s) {
   return o;
 }
 
+Napi::Float32Array ImageToJs(Napi::Env env, const metrics::Real& image) {
+  auto out = Napi::Float32Array::New(env, image.v.size());
+  for (size_t i = 0; i < image.v.size(); ++i) out[i] = static_cast<float>(image.v[i]);
+  return out;
+}
+
 // (H, W) of a 2-d image of at least `min` a side
 std::vector<int64_t> ImageShape(const Napi::Value& value, const char* what, int64_t min) {
   auto shape = ShapeFromJs(value, what);
@@ -60,21 +71,47 @@ std::vector<int64_t> ImageShape(const Napi::Value& value, const char* what, int6
   return shape;
 }
 
-at::Tensor FiniteImage(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
-  at::Tensor t = Float64View(value, shape, what);
-  RequireFinite(value.Env(), t, what);
-  return t;
+void RequireFinite(Napi::Env env, bool finite, const char* what) {
+  if (!finite) throw Napi::RangeError::New(env, std::string(what) + " must be finite");
+}
+
+// A real Float64Array image, every value finite.
+metrics::Real FiniteImage(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
+  metrics::Real image(shape[0], shape[1]);
+  image.v = Float64Copy(value, image.v.size(), what);
+  bool finite = true;
+  for (double v : image.v) finite = finite && std::isfinite(v);
+  RequireFinite(value.Env(), finite, what);
+  return image;
+}
+
+// A complex object: interleaved (re, im) Float32Array, every value finite.
+metrics::Field ComplexImage(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
+  metrics::Field image(shape[0], shape[1]);
+  const std::vector<float> data = Float32Copy(value, 2 * image.v.size(), what);
+  bool finite = true;
+  for (size_t i = 0; i < image.v.size(); ++i) {
+    finite = finite && std::isfinite(data[2 * i]) && std::isfinite(data[2 * i + 1]);
+    image.v[i] = {data[2 * i], data[2 * i + 1]};
+  }
+  RequireFinite(value.Env(), finite, what);
+  return image;
+}
+
+metrics::Field ToField(const metrics::Real& r) {
+  metrics::Field f(r.h, r.w);
+  for (size_t i = 0; i < r.v.size(); ++i) f.v[i] = r.v[i];
+  return f;
 }
 
 // compareObjects(a: complex Float32Array, aShape, b: complex Float32Array, bShape,
-//   { offsetRow, offsetCol, top, left, height, width, registration, maxShift, upsample, removeRamp },
-//   threads) -> Promise<comparison>
+//   { offsetRow, offsetCol, top, left, height, width, registration, maxShift, upsample, removeRamp })
+//   -> Promise<comparison>
 Napi::Value CompareObjects(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto aShape = ImageShape(info[1], "a", 1), bShape = ImageShape(info[3], "b", 1);
-  const at::Tensor a = ComplexView(info[0], aShape, "a"), b = ComplexView(info[2], bShape, "b");
-  RequireFinite(env, a, "a");
-  RequireFinite(env, b, "b");
+  auto a = std::make_shared<metrics::Field>(ComplexImage(info[0], aShape, "a"));
+  auto b = std::make_shared<metrics::Field>(ComplexImage(info[2], bShape, "b"));
   const auto o = ObjectArg(info[4], "options");
   metrics::CompareOptions options;
   options.offsetRow = IntegerArg(o.Get("offsetRow"), "offsetRow", -kMaxSide, kMaxSide);
@@ -88,12 +125,8 @@ Napi::Value CompareObjects(const Napi::CallbackInfo& info) {
   options.upsample = IntegerArg(o.Get("upsample"), "upsample", 1, 1000);
   options.removeRamp = BoolArg(o.Get("removeRamp"), "removeRamp");
   auto result = std::make_shared<metrics::Comparison>();
-  return RunTorchJob(
-      env, ThreadsArg(info[5]),
-      [=] {
-        c10::InferenceMode guard;
-        *result = metrics::Compare(a, b, options);
-      },
+  return RunJob(
+      env, [=] { *result = metrics::Compare(*a, *b, options); },
       [=](Napi::Env env) {
         const auto& c = *result;
         auto out = Napi::Object::New(env);
@@ -112,11 +145,11 @@ Napi::Value CompareObjects(const Napi::CallbackInfo& info) {
         out.Set("amplitude", ScoresToJs(env, c.amplitude));
         out.Set("phase", ScoresToJs(env, c.phase));
         auto images = Napi::Object::New(env);
-        images.Set("amplitudeA", Float32ArrayFromTensor(env, c.amplitudeA));
-        images.Set("amplitudeB", Float32ArrayFromTensor(env, c.amplitudeB));
-        images.Set("phaseA", Float32ArrayFromTensor(env, c.phaseA));
-        images.Set("phaseB", Float32ArrayFromTensor(env, c.phaseB));
-        images.Set("covered", Float32ArrayFromTensor(env, c.covered));
+        images.Set("amplitudeA", ImageToJs(env, c.amplitudeA));
+        images.Set("amplitudeB", ImageToJs(env, c.amplitudeB));
+        images.Set("phaseA", ImageToJs(env, c.phaseA));
+        images.Set("phaseB", ImageToJs(env, c.phaseB));
+        images.Set("covered", ImageToJs(env, c.covered));
         out.Set("images", images);
         return out;
       });
@@ -126,8 +159,8 @@ Napi::Value CompareObjects(const Napi::CallbackInfo& info) {
 // registerShift(reference, moving, shape, maxShift, upsample) -> [dy, dx]
 Napi::Value RegisterShift(const Napi::CallbackInfo& info) {
   const auto shape = ImageShape(info[2], "images", 2);
-  const at::Tensor r = FiniteImage(info[0], shape, "reference"), m = FiniteImage(info[1], shape, "moving");
-  const auto [dy, dx] = metrics::RegisterShift(r, m, NumberArg(info[3], "maxShift", 0, kMaxSide),
+  const metrics::Real r = FiniteImage(info[0], shape, "reference"), m = FiniteImage(info[1], shape, "moving");
+  const auto [dy, dx] = metrics::RegisterShift(ToField(r), ToField(m), NumberArg(info[3], "maxShift", 0, kMaxSide),
                                                IntegerArg(info[4], "upsample", 1, 1000));
   auto out = Napi::Array::New(info.Env(), 2);
   out.Set(0u, dy);
@@ -149,12 +182,15 @@ Napi::Value Frc(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+}  // namespace ptpinn
 
-void RegisterMetrics(Napi::Env env, Napi::Object exports) {
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace ptpinn;
   exports.Set("compareObjects", Napi::Function::New(env, Entry<CompareObjects>, "compareObjects"));
   exports.Set("registerShift", Napi::Function::New(env, Entry<RegisterShift>, "registerShift"));
   exports.Set("ssim", Napi::Function::New(env, Entry<Ssim>, "ssim"));
   exports.Set("frc", Napi::Function::New(env, Entry<Frc>, "frc"));
+  return exports;
 }
 
-}  // namespace ptpinn
+NODE_API_MODULE(ptychopinn_metrics, Init)
