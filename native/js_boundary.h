@@ -3,8 +3,6 @@
 //
 // TypeScript validates what users pass; these checks are for the raw binding (and for bugs in the
 // TypeScript layer): whatever arrives, the process must get a thrown Error, never a terminate.
-#pragma once
-
 //
 // Both addons use this file: the LibTorch one and the metrics one, which has no LibTorch.
 #pragma once

@@ -9,7 +9,7 @@
 // needs LibTorch says what is missing. `--dry-run` prints the plan and changes nothing;
 // `--no-build` carries out the plan (the apt install) but builds nothing.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -36,29 +36,36 @@ const stamp = join(buildDir, 'libtorch-choice.json');
 const missingTools = () => ['cmake', process.env.CXX || 'c++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
 
 /**
- * cmake-js over CMakeLists.txt with these -D definitions; a different set than the last build's
- * needs a clean build (CMake keeps the old Torch_DIR in its cache). False when it failed.
- * @param {string[]} defines
+ * cmake-js over CMakeLists.txt into `out` with these -D definitions. A different set than the
+ * last build's needs a clean build (CMake keeps the old Torch_DIR in its cache): `stamp` records
+ * it. False when the build failed.
+ * @param {string} out @param {string[]} defines @param {string} stampFile
  */
-function cmakeBuild(defines) {
+function cmakeBuild(out, defines, stampFile) {
   const choice = JSON.stringify({ source: plan.source, defines });
-  const same = existsSync(stamp) && readFileSync(stamp, 'utf8') === choice;
+  const same = existsSync(stampFile) && readFileSync(stampFile, 'utf8') === choice;
   const cmakeJs = createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
-  const args = [cmakeJs, same ? 'build' : 'rebuild', '--out', 'build',
+  const args = [cmakeJs, same ? 'build' : 'rebuild', '--out', out,
     '--parallel', String(Math.min(2, cpus().length)), ...defines.map((d) => `--CD${d}`)];
   log(`building: cmake-js ${args.slice(1).join(' ')}`);
   const build = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) return false;
-  mkdirSync(buildDir, { recursive: true });
-  writeFileSync(stamp, choice);
+  writeFileSync(stampFile, choice);
   return true;
 }
 
 /**
- * Where there is no LibTorch addon: the metrics addon (no LibTorch) from its prebuild, else built
- * alone; never a reason to fail the install. Returns what to tell the user.
+ * The metrics addon (no LibTorch) where the LibTorch addon is not built here: a local build that
+ * loads, else the prebuild, else built alone in build/metrics-only (its own CMake folder: never
+ * the full build's, which a clean rebuild would delete) and copied where the loader looks. Never
+ * a reason to fail the install. Returns what to tell the user.
  */
-function metricsWithoutLibtorch() {
+function metricsAddon() {
+  const local = join(buildDir, 'Release', 'ptychopinn_metrics.node');
+  if (existsSync(local)) {
+    if (!prebuilds.loadError(local)) return `the metrics (compare, metrics.json) use ${local}`;
+    rmSync(local);
+  }
   const prebuilt = join(prebuilds.prebuildDir(root), prebuilds.METRICS_PREBUILD);
   if (!fromSource && existsSync(prebuilt)) {
     const error = prebuilds.loadError(prebuilt);
@@ -66,8 +73,13 @@ function metricsWithoutLibtorch() {
     log(`${prebuilt} does not load here (${error})`);
   }
   if (missingTools().length > 0) return 'the metrics are unavailable too (no prebuild fits, and cmake or g++ is missing)';
-  if (!cmakeBuild(['PTPINN_METRICS_ONLY=ON'])) return 'the metrics addon failed to build (the lines above say why)';
-  return 'the metrics addon (no LibTorch) was built: compare and metrics.json work';
+  const out = join(buildDir, 'metrics-only');
+  mkdirSync(out, { recursive: true });
+  if (!cmakeBuild(out, ['PTPINN_METRICS_ONLY=ON'], join(out, 'choice.json'))) return 'the metrics addon failed to build (the lines above say why)';
+  mkdirSync(dirname(local), { recursive: true });
+  copyFileSync(join(out, 'Release', 'ptychopinn_metrics.node'), `${local}.tmp`);
+  renameSync(`${local}.tmp`, local);
+  return `the metrics addon (no LibTorch) was built: compare and metrics.json use ${local}`;
 }
 
 log(plan.summary);
@@ -75,7 +87,7 @@ log(plan.summary);
 // not a machine without LibTorch
 if (plan.error && plan.fatal) process.exit(1);
 if (plan.source === 'skip' || plan.error) {
-  const metrics = noBuild ? 'nothing built (--no-build)' : metricsWithoutLibtorch();
+  const metrics = noBuild ? 'nothing built (--no-build)' : metricsAddon();
   // the package is still usable without the addon: NPY/NPZ, inspect, compare, export-onnx, ONNX
   // inference; stderr, which npm shows more often than a script's stdout
   console.error(`ptychopinn: installed WITHOUT the LibTorch addon (${metrics}): commands that need LibTorch will say so. ` +
@@ -114,17 +126,14 @@ if (plan.source === 'system' && !fromSource) {
   if (chosen) {
     // a prebuild that does not load here is no better than none
     const check = prebuilds.addonTorchVersion(chosen.file);
-    const metrics = join(prebuilds.prebuildDir(root), prebuilds.METRICS_PREBUILD);
-    const metricsError = existsSync(metrics) ? prebuilds.loadError(metrics) : 'missing';
-    if ('version' in check && !metricsError) {
-      // a build left from before (another LibTorch, perhaps) would be loaded before the prebuilds
-      for (const name of ['ptychopinn.node', 'ptychopinn_metrics.node']) rmSync(join(buildDir, 'Release', name), { force: true });
+    if ('version' in check) {
+      // a build left from before (another LibTorch, perhaps) would be loaded before the prebuild
+      rmSync(join(buildDir, 'Release', 'ptychopinn.node'), { force: true });
       rmSync(stamp, { force: true });
-      log(`using ${chosen.file}: ${reason}; and ${metrics}; nothing to compile`);
+      log(`using ${chosen.file}: ${reason}; nothing to compile; ${metricsAddon()}`);
       process.exit(0);
     }
-    if (metricsError) log(`${metrics}: ${metricsError}: building from source`);
-    else if ('error' in check) log(`${chosen.file} does not load here (${check.error}): building from source`);
+    log(`${chosen.file} does not load here (${check.error}): building from source`);
   } else if (available.length > 0) {
     log(`${reason}: building from source`);
   }
@@ -132,13 +141,14 @@ if (plan.source === 'system' && !fromSource) {
 const missing = missingTools();
 if (missing.length > 0) {
   // like a machine without LibTorch: usable without the addon, unless the addon was required
-  console.error(`ptychopinn: installed WITHOUT the LibTorch addon (${metricsWithoutLibtorch()}): ${missing.join(' and ')} not found on PATH, and ` +
+  console.error(`ptychopinn: installed WITHOUT the LibTorch addon (${metricsAddon()}): ${missing.join(' and ')} not found on PATH, and ` +
     `${noPrebuild}. ` +
     'Install cmake (>= 3.18) and g++ (C++20), e.g. `sudo apt-get install cmake g++`, then `npm rebuild ptychopinn`.');
   process.exit(process.env.PTYCHOPINN_LIBTORCH === 'require' ? 1 : 0);
 }
 
-if (!cmakeBuild(plan.cmakeDefines)) {
+mkdirSync(buildDir, { recursive: true });
+if (!cmakeBuild('build', plan.cmakeDefines, stamp)) {
   log('the addon build failed; the lines above say why');
   process.exit(1);
 }

@@ -10,6 +10,6 @@ import { preloadLibtorch } from '../binding.js';
 const [command, ...rest] = process.argv.slice(2);
 const onnx = rest.some((arg, i) => arg === '--backend=onnx' || (arg === '--backend' && rest[i + 1] === 'onnx'));
 const help = rest.some((arg) => arg === '--help' || arg === '-h');
-if (['train', 'infer', 'reconstruct', 'demo', 'simulate', 'compare', 'info'].includes(command) && !onnx && !help) preloadLibtorch();
+if (['train', 'infer', 'reconstruct', 'demo', 'simulate', 'info'].includes(command) && !onnx && !help) preloadLibtorch();
 
 await import('./main.js');

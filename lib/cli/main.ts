@@ -35,15 +35,16 @@ function makeProgram(): Command {
   program.command('info')
     .description('print the package version, the native addons loaded and their LibTorch')
     .action(() => {
-      const { binding, file, origin } = addon();
       console.log(`ptychopinn ${version}`);
-      console.log(`addon: ${file} (${origin})`);
+      // first: it is there without LibTorch, and the LibTorch addon's absence ends the command
       try {
         const metrics = metricsAddon();
         console.log(`metrics addon: ${metrics.file} (${metrics.origin})`);
       } catch (error) {
         console.log(`metrics addon: none (${(error as Error).message})`);
       }
+      const { binding, file, origin } = addon();
+      console.log(`addon: ${file} (${origin})`);
       console.log(`LibTorch: ${binding.torchVersion}${binding.cudaAvailable ? ' (CUDA available)' : ' (CPU)'}`);
       console.log(`allocator: ${binding.allocator}`);
       console.log(`threads: ${availableParallelism()} (default)`);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "../job.h"
 #include "../js_boundary.h"
@@ -77,8 +78,12 @@ void RequireFinite(Napi::Env env, bool finite, const char* what) {
 
 // A real Float64Array image, every value finite.
 metrics::Real FiniteImage(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
-  metrics::Real image(shape[0], shape[1]);
-  image.v = Float64Copy(value, image.v.size(), what);
+  // the array is checked against the shape before anything of the shape's size is allocated
+  std::vector<double> data = Float64Copy(value, static_cast<size_t>(shape[0] * shape[1]), what);
+  metrics::Real image;
+  image.h = shape[0];
+  image.w = shape[1];
+  image.v = std::move(data);
   bool finite = true;
   for (double v : image.v) finite = finite && std::isfinite(v);
   RequireFinite(value.Env(), finite, what);
@@ -87,8 +92,8 @@ metrics::Real FiniteImage(const Napi::Value& value, const std::vector<int64_t>& 
 
 // A complex object: interleaved (re, im) Float32Array, every value finite.
 metrics::Field ComplexImage(const Napi::Value& value, const std::vector<int64_t>& shape, const char* what) {
+  const std::vector<float> data = Float32Copy(value, static_cast<size_t>(2 * shape[0] * shape[1]), what);
   metrics::Field image(shape[0], shape[1]);
-  const std::vector<float> data = Float32Copy(value, 2 * image.v.size(), what);
   bool finite = true;
   for (size_t i = 0; i < image.v.size(); ++i) {
     finite = finite && std::isfinite(data[2 * i]) && std::isfinite(data[2 * i + 1]);
