@@ -21,14 +21,14 @@ serial('training on the fixture lowers the loss and reconstructs the ground-trut
   const before = await untrained.reconstruct(data, { threads: 2 });
   const chance = phaseCorrelation(before.object, before.origin, data.objectGuess!, interior, 4);
   const progress: TrainingProgress[] = [];
-  // the demo's short schedule: three epochs at 3e-3 (the reference's 1e-3 needs about four times as
-  // many), in fp32 as the demo runs it: at this budget the outcome depends on the seed and on the
-  // precision's rounding (README: Performance), and the threshold below is this path's
-  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 3, batchSize: 16, learningRate: 3e-3, precision: 'fp32' } },
+  // the demo's short schedule: three epochs at batch 4 and 1e-3, in fp32 as the demo runs it: at
+  // this budget the outcome still depends on the seed (README: the demo), and the threshold below
+  // is this path's
+  const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 3, batchSize: 4, learningRate: 1e-3, precision: 'fp32' } },
     { threads: 2, onProgress: (p) => progress.push(p) });
   const history = model.history!;
   // every report arrived before train() resolved
-  t.is(progress.length, 3 * 32);
+  t.is(progress.length, 3 * 128);
   // the loss's floor: the saturated model I = X^2 (normalised), which no model beats
   let floor = 0;
   for (const x of data.diffraction.data) {
@@ -44,22 +44,23 @@ serial('training on the fixture lowers the loss and reconstructs the ground-trut
   const quality = phaseCorrelation(r.object, r.origin, data.objectGuess!, interior, 4);
   t.log(`loss ${first.toFixed(0)} (first batch) -> ${last.toFixed(0)} (epoch 3), floor ${floor.toFixed(0)}: excess down ${(excess(first) / excess(last)).toFixed(1)}x`);
   t.log(`phase correlation with the ground truth: ${quality.correlation.toFixed(3)} at shift ${quality.shift} (untrained: ${chance.correlation.toFixed(3)})`);
-  t.log(`${(history.batchLoss.length * 16 / history.seconds).toFixed(1)} groups/s over ${history.seconds.toFixed(1)} s`);
+  t.log(`${(history.batchLoss.length * 4 / history.seconds).toFixed(1)} groups/s over ${history.seconds.toFixed(1)} s`);
   t.is(history.stop, 'completed');
   t.is(history.epochLoss.length, 3);
   t.true(excess(first) / excess(last) > 3);
   // the untrained network's output already follows the patterns a little, hence the margin
-  // the quality regression (issue 17): the normalised probe and the amplitude's start bought
-  // 0.933 here; the SPEC section 10 scores are logged and held to what this schedule gives
+  // the quality regression (issue 17): 0.900 here at the demo's batch 4 and 1e-3; the SPEC section
+  // 10 scores are logged and held to what this schedule gives (amplitude correlation 0.57: batch 16
+  // at 3e-3 gave 0.38 and less)
   t.true(quality.correlation > 0.85);
   t.true(quality.correlation > chance.correlation + 0.4);
   const scored = await compareObjects(r.object, r.origin, data.objectGuess!, { region: interior });
   t.log(`phase SSIM ${scored.phase.ssim.toFixed(3)}, correlation ${scored.phase.correlation.toFixed(3)}; amplitude SSIM ${scored.amplitude.ssim.toFixed(3)}, correlation ${scored.amplitude.correlation.toFixed(3)}`);
-  t.true(scored.phase.correlation > 0.85 && scored.amplitude.correlation > 0.25, `${scored.phase.correlation} ${scored.amplitude.correlation}`);
+  t.true(scored.phase.correlation > 0.85 && scored.amplitude.correlation > 0.45, `${scored.phase.correlation} ${scored.amplitude.correlation}`);
   // progress: every batch reported, the last of each epoch with the epoch's loss
-  t.is(progress.length, 3 * 32);
+  t.is(progress.length, 3 * 128);
   t.deepEqual(progress.filter((p) => p.epochEnd).map((p) => p.epochLoss), history.epochLoss);
-  t.true(progress.every((p) => p.samplesPerSecond > 0 && p.batches === 32 && p.epochs === 3));
+  t.true(progress.every((p) => p.samplesPerSecond > 0 && p.batches === 128 && p.epochs === 3));
   t.deepEqual(r.object.shape, [152, 153]);
 });
 
