@@ -344,9 +344,9 @@ export function findMetricsAddon(root: string = packageRoot()): { file: string; 
 let loadedMetrics: { binding: MetricsBinding; file: string; origin: string } | undefined;
 
 /** The metrics addon, loaded on first use. */
-export function metricsAddon(root: string = packageRoot()): { binding: MetricsBinding; file: string; origin: string } {
+export function metricsAddon(): { binding: MetricsBinding; file: string; origin: string } {
   if (loadedMetrics) return loadedMetrics;
-  const { file, origin } = findMetricsAddon(root);
+  const { file, origin } = findMetricsAddon();
   try {
     loadedMetrics = { binding: require(file) as MetricsBinding, file, origin };
   } catch (error) {
