@@ -76,15 +76,16 @@ test.serial('a wrong probe refined in training moves towards the true one and re
 });
 
 // What the loss hardly moves, the overlaps pin down: a few ePIE iterations over the training
-// patterns retrieve the probe before the network trains with it. (The network trained with it is
-// not better here: 5 epochs gave phase correlation 0.791, against 0.821 with the wrong probe kept
-// and 0.889 refined in training, so no quality is asserted.)
+// patterns retrieve the probe before the network trains with it. (Trained 5 epochs with it the
+// network gave phase correlation 0.945 here, against 0.836 with the wrong probe kept and 0.894
+// refined in training; with ePIE's full probe step, before, 0.791. One epoch is what this test
+// affords, so it asserts the retrieval, not the quality: the benchmark does that.)
 test.serial('probeInit epie retrieves the probe from the overlaps; the bundle keeps it', async (t) => {
   t.timeout(600_000);
   const model = await train(wrong, { model: { gridsize: 2 }, training: { nGroups: 512, maxEpochs: 1, batchSize: 16, probeInit: 'epie' } }, { threads: 2 });
   const found = probeOverlap(model.probe, data.probe);
   t.log(`overlap with the true probe: given ${probeOverlap(wrong.probe, data.probe).toFixed(4)}, retrieved by 10 ePIE iterations ${found.toFixed(4)}`);
-  t.true(found > 0.97, `overlap ${found}`);
+  t.true(found > 0.95, `overlap ${found}`);
   t.true(Math.abs(power(model.probe) / 32 ** 2 - 1) < 1e-4, `power ${power(model.probe)}`);
   const path = join(dir, 'retrieved.ptpinn');
   await saveModel(model, path);
