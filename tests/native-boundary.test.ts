@@ -1,6 +1,6 @@
 // Every raw entry point of the addons (LibTorch's and the metrics one), called with wrong
-// arguments: each must throw (or reject) an Error and leave the process alive. Before the guard, diffract with an empty shape ended the
-// process with std::terminate (exit 134).
+// arguments: each must throw (or reject) an Error and leave the process alive. Before the guard,
+// diffract with an empty shape ended the process with std::terminate (exit 134).
 import test from 'ava';
 import { addon, metricsAddon } from '../lib/binding.js';
 import { runNode } from './helpers/cli.js';
