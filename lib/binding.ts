@@ -285,12 +285,16 @@ export class AddonLoadError extends PtychoPinnError {
   }
 }
 
+/** This package's own scripts/prebuilds.cjs (it ships with the package, and the install used it too). */
+function prebuildsModule(): Prebuilds {
+  return require(join(packageRoot(), 'scripts', 'prebuilds.cjs')) as Prebuilds;
+}
+
 /** The addon file to load under `root` and why, or the error that says what is missing. */
 export function findAddon(root: string = packageRoot()): { file: string; origin: string } {
   const local = join(root, 'build', 'Release', 'ptychopinn.node');
   if (existsSync(local)) return { file: local, origin: 'a local build' };
-  // this package's own copy (scripts/ ships with it), which the install used too
-  const prebuilds = require(join(packageRoot(), 'scripts', 'prebuilds.cjs')) as Prebuilds;
+  const prebuilds = prebuildsModule();
   const available = prebuilds.listPrebuilds(root);
   // not the environment: LIBTORCH chooses what the install builds against, while a prebuild's
   // RPATH (a system folder) decides what it loads
@@ -332,7 +336,7 @@ export function addon(): LoadedAddon {
 export function findMetricsAddon(root: string = packageRoot()): { file: string; origin: string } {
   const local = join(root, 'build', 'Release', 'ptychopinn_metrics.node');
   if (existsSync(local)) return { file: local, origin: 'a local build' };
-  const prebuilds = require(join(packageRoot(), 'scripts', 'prebuilds.cjs')) as Prebuilds;
+  const prebuilds = prebuildsModule();
   const prebuilt = join(prebuilds.prebuildDir(root), prebuilds.METRICS_PREBUILD);
   if (existsSync(prebuilt)) return { file: prebuilt, origin: 'prebuilt (it links no LibTorch)' };
   throw new AddonLoadError(

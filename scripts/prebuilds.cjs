@@ -99,8 +99,20 @@ function choosePrebuild(available, system) {
  * @returns {string | null}
  */
 function loadError(file) {
-  const run = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', file], { encoding: 'utf8' });
-  return run.status === 0 ? null : run.stderr.trim().split('\n')[0] || `exit ${run.status ?? run.signal}`;
+  const run = loadInChild(file, 'require(process.argv[1])');
+  return 'error' in run ? run.error : null;
+}
+
+/**
+ * Runs `expression` in a child Node with `file` as its argument: its stdout, or the first line of
+ * its error.
+ * @param {string} file @param {string} expression
+ * @returns {{ stdout: string } | { error: string }}
+ */
+function loadInChild(file, expression) {
+  const run = spawnSync(process.execPath, ['-e', expression, file], { encoding: 'utf8' });
+  if (run.status === 0) return { stdout: run.stdout };
+  return { error: run.stderr.trim().split('\n')[0] || `exit ${run.status ?? run.signal}` };
 }
 
 /**
@@ -110,9 +122,8 @@ function loadError(file) {
  * @returns {{ version: string } | { error: string }}
  */
 function addonTorchVersion(file) {
-  const run = spawnSync(process.execPath, ['-e', 'console.log(require(process.argv[1]).torchVersion)', file], { encoding: 'utf8' });
-  if (run.status === 0) return { version: run.stdout.trim() };
-  return { error: run.stderr.trim().split('\n')[0] || `exit ${run.status ?? run.signal}` };
+  const run = loadInChild(file, 'console.log(require(process.argv[1]).torchVersion)');
+  return 'error' in run ? run : { version: run.stdout.trim() };
 }
 
 module.exports = { SYSTEM_LIB_DIRS, METRICS_PREBUILD, loadError, prebuildName, prebuildDir, listPrebuilds, systemLibtorch, choosePrebuild, addonTorchVersion };

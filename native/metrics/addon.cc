@@ -103,12 +103,6 @@ metrics::Field ComplexImage(const Napi::Value& value, const std::vector<int64_t>
   return image;
 }
 
-metrics::Field ToField(const metrics::Real& r) {
-  metrics::Field f(r.h, r.w);
-  for (size_t i = 0; i < r.v.size(); ++i) f.v[i] = r.v[i];
-  return f;
-}
-
 // compareObjects(a: complex Float32Array, aShape, b: complex Float32Array, bShape,
 //   { offsetRow, offsetCol, top, left, height, width, registration, maxShift, upsample, removeRamp })
 //   -> Promise<comparison>
@@ -165,8 +159,9 @@ Napi::Value CompareObjects(const Napi::CallbackInfo& info) {
 Napi::Value RegisterShift(const Napi::CallbackInfo& info) {
   const auto shape = ImageShape(info[2], "images", 2);
   const metrics::Real r = FiniteImage(info[0], shape, "reference"), m = FiniteImage(info[1], shape, "moving");
-  const auto [dy, dx] = metrics::RegisterShift(ToField(r), ToField(m), NumberArg(info[3], "maxShift", 0, kMaxSide),
-                                               IntegerArg(info[4], "upsample", 1, 1000));
+  const auto [dy, dx] =
+      metrics::RegisterShift(metrics::ToField(r), metrics::ToField(m), NumberArg(info[3], "maxShift", 0, kMaxSide),
+                             IntegerArg(info[4], "upsample", 1, 1000));
   auto out = Napi::Array::New(info.Env(), 2);
   out.Set(0u, dy);
   out.Set(1u, dx);

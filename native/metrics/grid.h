@@ -25,6 +25,20 @@ struct Grid {
 using Real = Grid<double>;
 using Field = Grid<Complex>;
 
+// A real image as a complex one.
+inline Field ToField(const Real& r) {
+  Field f(r.h, r.w);
+  for (size_t i = 0; i < r.v.size(); ++i) f.v[i] = r.v[i];
+  return f;
+}
+
+template <typename T>
+T Mean(const Grid<T>& g) {
+  T total{};
+  for (const T& x : g.v) total += x;
+  return total / static_cast<double>(g.v.size());
+}
+
 // a * b without the C99 Annex G checks for infinities (GCC calls __muldc3 for those), which make
 // std::complex's product several times slower in the transforms' inner loops
 inline Complex Mul(const Complex& a, const Complex& b) {

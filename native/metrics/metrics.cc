@@ -34,12 +34,6 @@ std::pair<int64_t, int64_t> ArgMax2d(const Real& t) {
   return {at / t.w, at % t.w};
 }
 
-Field ToField(const Real& r) {
-  Field f(r.h, r.w);
-  for (size_t i = 0; i < r.v.size(); ++i) f.v[i] = r.v[i];
-  return f;
-}
-
 Field Transformed(Field f, bool inverse) {
   Fft2(f, inverse);
   return f;
@@ -95,9 +89,7 @@ Field Tapered(Field image, int64_t width) {
     return r;
   };
   const std::vector<double> rows = ramp(image.h), cols = ramp(image.w);
-  Complex mean{};
-  for (const Complex& z : image.v) mean += z;
-  mean /= static_cast<double>(image.v.size());
+  const Complex mean = Mean(image);
   for (int64_t r = 0; r < image.h; ++r) {
     for (int64_t c = 0; c < image.w; ++c) {
       // untouched away from the edges: mean + (z - mean) is not always z in floating point, and an
@@ -314,9 +306,7 @@ FrcCurve Frc(const Real& x, const Real& y) {
   };
   const std::vector<double> wr = hann(h), wc = hann(w);
   auto spectrum = [&](const Real& t) {
-    double mean = 0;
-    for (double v : t.v) mean += v;
-    mean /= static_cast<double>(t.v.size());
+    const double mean = Mean(t);
     Field f(h, w);
     for (int64_t r = 0; r < h; ++r) {
       for (int64_t c = 0; c < w; ++c) f(r, c) = (t(r, c) - mean) * (wr[r] * wc[c]);
@@ -381,9 +371,7 @@ Comparison Compare(const Field& a, const Field& b, const CompareOptions& o) {
   for (int64_t c = 0; c < bw; ++c) xxBig[c] = static_cast<double>(c - m) - (w - 1) / 2.0;
   // b's box inside a zero margin, against a with its margin: every shift tried compares the same
   // pixels of b with real content of a, so the box's edges do not pull the peak towards 0
-  Complex meanB{};
-  for (const Complex& z : B.v) meanB += z;
-  meanB /= static_cast<double>(B.v.size());
+  const Complex meanB = Mean(B);
   Field framedB(bh, bw);
   Real support(bh, bw);
   for (int64_t r = 0; r < h; ++r) {
