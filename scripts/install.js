@@ -33,7 +33,10 @@ const fromSource = checkout || process.argv.includes('--build-from-source') ||
   /^(1|true)$/.test(process.env.npm_config_build_from_source ?? '');
 const buildDir = join(root, 'build');
 const stamp = join(buildDir, 'libtorch-choice.json');
-const missingTools = () => ['cmake', process.env.CXX || 'c++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0);
+/** @type {string[] | undefined} */
+let missingCache;
+// asked once: without a compiler both the metrics addon and the LibTorch one ask
+const missingTools = () => (missingCache ??= ['cmake', process.env.CXX || 'c++'].filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0));
 
 /**
  * cmake-js over CMakeLists.txt into `out` with these -D definitions. A different set than the
