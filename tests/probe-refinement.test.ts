@@ -1,7 +1,8 @@
 // Probe refinement inside PINN training (--probe_trainable): the fixture's probe given wrong
 // (defocused and 20 % too bright, as a probe from another plane or another run would be), the
 // network trained with the probe fixed and with it refined; refinement moves the probe towards the
-// true one, keeps its power, fits the data better and gives a better reconstruction. Gridsize 2:
+// true one, keeps its power and does not lose the object (whether it reconstructs better than the
+// probe kept depends on the machine's rounding: see the test). Gridsize 2:
 // at gridsize 1 each pattern constrains only the product of object and probe, and the probe
 // stays where it started (3 epochs: overlap 0.746 -> 0.734). The bundle keeps the refined probe.
 import test from 'ava';
@@ -40,7 +41,7 @@ test('probeOverlap: 1 up to a global phase and scale, 0 for disjoint probes, 1/s
 
 const power = (p: ComplexArray) => p.data.reduce((s, v) => s + v * v, 0);
 
-test.serial('a wrong probe refined in training moves towards the true one and reconstructs better than kept', async (t) => {
+test.serial('a wrong probe refined in training moves towards the true one, keeps its power and the object, and the bundle keeps it', async (t) => {
   t.timeout(900_000);
   const schedule = { nGroups: 512, maxEpochs: 5, batchSize: 16, learningRate: 1e-3 };
   const kept = await train(wrong, { model: { gridsize: 2 }, training: schedule }, { threads: 2 });
@@ -49,23 +50,27 @@ test.serial('a wrong probe refined in training moves towards the true one and re
   t.deepEqual(kept.probe.data, normalizeProbe(wrong.probe).probe.data);
   const before = probeOverlap(wrong.probe, data.probe);
   const after = probeOverlap(refined.probe, data.probe);
-  t.log(`overlap with the true probe: given ${before.toFixed(4)}, refined ${after.toFixed(4)}`);
-  t.true(after > before, `refined ${after}, given ${before}`);
   const [keptLoss, refinedLoss] = [kept.history!.epochLoss.at(-1)!, refined.history!.epochLoss.at(-1)!];
-  t.log(`last epoch's loss: probe kept ${keptLoss.toFixed(1)}, refined ${refinedLoss.toFixed(1)}`);
-  t.true(refinedLoss < keptLoss);
-  // held at the normalised power (N/2)^2
-  t.true(Math.abs(power(refined.probe) / 32 ** 2 - 1) < 1e-4, `power ${power(refined.probe)}`);
-
   const region = { top: 80, left: 80, bottom: 150, right: 150 };
   const score = async (m: typeof kept) => {
     const r = await m.reconstruct(data, { threads: 2 });
     return compareObjects(r.object, r.origin, data.objectGuess!, { region });
   };
   const [k, r] = [await score(kept), await score(refined)];
+  // every figure first, so that a failure shows them all
+  t.log(`overlap with the true probe: given ${before.toFixed(4)}, refined ${after.toFixed(4)}`);
+  t.log(`last epoch's loss: probe kept ${keptLoss.toFixed(1)}, refined ${refinedLoss.toFixed(1)}`);
   t.log(`phase correlation: probe kept ${k.phase.correlation.toFixed(3)}, refined ${r.phase.correlation.toFixed(3)}; ` +
     `phase SSIM ${k.phase.ssim.toFixed(3)} -> ${r.phase.ssim.toFixed(3)}`);
-  t.true(r.phase.correlation > k.phase.correlation + 0.02);
+  t.true(after > before, `refined ${after}, given ${before}`);
+  // held at the normalised power (N/2)^2
+  t.true(Math.abs(power(refined.probe) / 32 ** 2 - 1) < 1e-4, `power ${power(refined.probe)}`);
+  // Not "better than kept": on one CPU (AVX-512) refined beat kept (0.894 against 0.836, loss
+  // 7210 against 7238), on another (AVX2) it did not (0.919 against 0.929, loss 7199 against
+  // 7191): five epochs on the fixture are one trajectory among many, and the probe moves by 0.008
+  // of overlap. What holds on both is that refinement does not lose the object, as a probe stepped
+  // too fast does (10 times the network's rate: phase correlation 0.20).
+  t.true(r.phase.correlation > k.phase.correlation - 0.05, `refined ${r.phase.correlation}, kept ${k.phase.correlation}`);
 
   // the bundle holds the refined probe, bit for bit
   const path = join(dir, 'refined.ptpinn');
