@@ -3,7 +3,8 @@
 // probe or Run1084's, with the training options that were tried. 300 spiral positions 5 px apart,
 // 1e6 photons, N = 64, gridsize 2. One JSON line per case: phase and amplitude correlation and
 // phase SSIM over the scanned region, the epoch losses, seconds; with --out, the images too.
-// Run: npx tsx bench/siemens-star.ts [--where centre|off-centre] [--probe pinhole|run1084]
+// With --object run1084, Run1084's published object takes the star's place (same scan and dose).
+// Run: npx tsx bench/siemens-star.ts [--where centre|off-centre] [--probe pinhole|run1084] [--object star|run1084]
 //   [--defocus 150] [--epochs 8] [--positions 300] [--input-norm none|pixel] [--learning-rate 1e-3]
 //   [--loss poisson|mae] [--batch 16] [--gridsize 2] [--threads T] [--out DIR]
 import { parseArgs } from 'node:util';
@@ -22,6 +23,7 @@ const { values } = parseArgs({
   options: {
     where: { type: 'string', default: 'centre' },
     probe: { type: 'string', default: 'pinhole' },
+    object: { type: 'string', default: 'star' },
     defocus: { type: 'string', default: '150' },
     epochs: { type: 'string', default: '8' },
     positions: { type: 'string', default: '300' },
@@ -45,8 +47,9 @@ function corner(o: ComplexArray, size: number): ComplexArray {
 }
 
 // off-centre: the corner of a star twice the size, whose centre then lies 226 px from the scan's
-const truth = values.where === 'centre' ? siemensStar(320) : corner(siemensStar(640), 320);
-const probe = values.probe === 'run1084' ? (await readRun1084()).probe : await pinholeProbe(64, 10, Number(values.defocus), { threads });
+const run1084 = values.object === 'run1084' || values.probe === 'run1084' ? await readRun1084() : undefined;
+const truth = values.object === 'run1084' ? run1084!.object : values.where === 'centre' ? siemensStar(320) : corner(siemensStar(640), 320);
+const probe = values.probe === 'run1084' ? run1084!.probe : await pinholeProbe(64, 10, Number(values.defocus), { threads });
 const positions = Number(values.positions);
 const { dataset } = await simulate(truth, probe, spiralScan(truth.shape, 128, { count: positions, step: 5 }), { photons: 1e6, seed: 3, threads });
 const started = performance.now();
@@ -60,7 +63,7 @@ const model = await train(dataset, {
 const r = await model.reconstruct(dataset, { threads });
 const c = await compareObjects(r.object, r.origin, truth, { region: scannedRegion(dataset.xcoords, dataset.ycoords, 16) });
 console.log(JSON.stringify({
-  bench: 'siemens-star', where: values.where, probe: values.probe, defocus: values.probe === 'pinhole' ? Number(values.defocus) : null,
+  bench: 'siemens-star', object: values.object, where: values.object === 'star' ? values.where : null, probe: values.probe, defocus: values.probe === 'pinhole' ? Number(values.defocus) : null,
   positions, epochs: Number(values.epochs), gridsize: Number(values.gridsize), batch: Number(values.batch), learning_rate: Number(values['learning-rate']),
   loss: values.loss, input_norm: values['input-norm'], ...machine(),
   phase_corr: +c.phase.correlation.toFixed(4), amp_corr: +c.amplitude.correlation.toFixed(4), phase_ssim: +c.phase.ssim.toFixed(4),
