@@ -52,7 +52,7 @@ async function child(spec: string) {
   const before = process.resourceUsage().maxRSS;
   if (mode === 'infer') {
     const model = new PtychoPinnModel({
-      config: { N, gridsize, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false },
+      config: { N, gridsize, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false, memberNetwork: 'joint' },
       probe, intensityScale: 10, seed: 1,
     });
     await model.reconstruct(dataset, { inferenceBatchSize: Number(batch) * Number(c), precision: precision as 'fp32' | 'bf16', threads });

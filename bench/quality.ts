@@ -9,10 +9,14 @@
 //   methods pinn1w / pinn2w: trained on a wrong probe (defocusProbe(probe, 5), 20 % too
 //   bright) kept fixed; pinn1r / pinn2r: the same wrong probe refined in training (probeTrainable);
 //   pinn1e / pinn2e: the probe retrieved from the wrong one by ePIE before training (probeInit epie)
+//   [--wrong-probe defocus|astigmatism] (the wrong probe: the defocused one above, or the true probe
+//   times exp(1.5 i ((x^2 - y^2) / (N/4)^2)), a phase aberration)
+//   [--probe-init-iterations K] (ePIE iterations of pinn1e / pinn2e; the default is train's)
+//   [--member-network joint|shared] (the network at gridsize > 1; the default is train's)
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Precision } from '../lib/config.js';
+import { MEMBER_NETWORKS, type MemberNetwork, type Precision } from '../lib/config.js';
 import type { Dataset } from '../lib/dataset.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative } from '../lib/iterative.js';
@@ -20,7 +24,7 @@ import { type Comparison, compareObjects } from '../lib/metrics.js';
 import { type ReconstructionLike, scannedRegion, writeReconstruction } from '../lib/outputs.js';
 import { spiralScan } from '../lib/scan.js';
 import { simulate } from '../lib/simulation.js';
-import { defocusProbe, probeOverlap, scaleProbe } from '../lib/probe.js';
+import { astigmatizeProbe, defocusProbe, probeOverlap, scaleProbe } from '../lib/probe.js';
 import { train } from '../lib/training.js';
 import { machine } from './machine.js';
 
@@ -35,8 +39,17 @@ const { values } = parseArgs({
     'train-precision': { type: 'string' },
     seed: { type: 'string' },
     save: { type: 'string' },
+    'wrong-probe': { type: 'string', default: 'defocus' },
+    'probe-init-iterations': { type: 'string' },
+    'member-network': { type: 'string' },
   },
 });
+if (values['member-network'] !== undefined && !(MEMBER_NETWORKS as readonly string[]).includes(values['member-network'])) {
+  throw new Error(`--member-network must be one of ${MEMBER_NETWORKS.join(', ')}, got ${values['member-network']}`);
+}
+if (!['defocus', 'astigmatism'].includes(values['wrong-probe'])) {
+  throw new Error(`--wrong-probe must be defocus or astigmatism, got ${values['wrong-probe']}`);
+}
 const epochs = Number(values.epochs);
 const iterations = Number(values.iterations);
 const threads = values.threads ? Number(values.threads) : undefined;
@@ -86,11 +99,15 @@ for (const scan of values.scans.split(',')) {
         const wrongProbe = /[wre]$/.test(method);
         const probeTrainable = method.endsWith('r');
         const probeInit = method.endsWith('e') ? 'epie' as const : 'file' as const;
-        const given = wrongProbe ? { ...dataset, probe: scaleProbe(await defocusProbe(dataset.probe, 5, { threads }), 1.2) } : dataset;
+        const wrong = async () => values['wrong-probe'] === 'astigmatism'
+          ? astigmatizeProbe(dataset.probe, 1.5)
+          : scaleProbe(await defocusProbe(dataset.probe, 5, { threads }), 1.2);
+        const given = wrongProbe ? { ...dataset, probe: await wrong() } : dataset;
         const started = performance.now();
-        const model = await train(given, { model: { gridsize }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable, probeInit,
+        const model = await train(given, { model: { gridsize, ...(values['member-network'] ? { memberNetwork: values['member-network'] as MemberNetwork } : {}) }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable, probeInit,
           ...(values['train-precision'] ? { precision: values['train-precision'] as Precision } : {}),
-          ...(values.seed ? { seed: Number(values.seed) } : {}) } }, { threads });
+          ...(values.seed ? { seed: Number(values.seed) } : {}),
+          ...(values['probe-init-iterations'] ? { probeInitIterations: Number(values['probe-init-iterations']) } : {}) } }, { threads });
         const trained = performance.now();
         const r = await model.reconstruct(given, { threads });
         const seconds = (performance.now() - trained) / 1000;
@@ -101,7 +118,8 @@ for (const scan of values.scans.split(',')) {
           fp32 = (await score(q.object, q.origin, dataset, q.xcoords, q.ycoords)).phase;
         }
         console.log(JSON.stringify({
-          ...base, method: 'pinn', gridsize, epochs, train_precision: model.training?.precision, seed: model.training?.seed, precision: r.precision, probe: wrongProbe ? (probeTrainable ? 'wrong, refined' : probeInit === 'epie' ? 'wrong, retrieved by ePIE' : 'wrong, fixed') : 'true',
+          ...base, method: 'pinn', gridsize, member_network: model.config.memberNetwork, epochs, train_precision: model.training?.precision, seed: model.training?.seed, precision: r.precision, probe: wrongProbe ? (probeTrainable ? 'wrong, refined' : probeInit === 'epie' ? 'wrong, retrieved by ePIE' : 'wrong, fixed') : 'true',
+          ...(wrongProbe ? { wrong_probe: values['wrong-probe'] } : {}), ...(probeInit === 'epie' ? { probe_init_iterations: model.training?.probeInitIterations } : {}),
           ...(wrongProbe ? { probe_overlap: +probeOverlap(model.probe, dataset.probe).toFixed(4) } : {}), ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
           ...(fp32 ? { fp32_phase: fp32 } : {}),
           train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +seconds.toFixed(2), ms_per_pattern: +(1000 * seconds / count).toFixed(3),

@@ -6,9 +6,9 @@
 // With --object run1084, Run1084's published object takes the star's place (same scan and dose).
 // Run: npx tsx bench/siemens-star.ts [--where centre|off-centre] [--probe pinhole|run1084] [--object star|run1084]
 //   [--defocus 150] [--epochs 8] [--positions 300] [--input-norm none|pixel] [--learning-rate 1e-3]
-//   [--loss poisson|mae] [--batch 16] [--gridsize 2] [--threads T] [--out DIR]
+//   [--loss poisson|mae] [--batch 16] [--gridsize 2] [--member-network joint|shared] [--threads T] [--out DIR]
 import { parseArgs } from 'node:util';
-import type { InputNormMode, LossMode } from '../lib/config.js';
+import { type InputNormMode, type LossMode, MEMBER_NETWORKS, type MemberNetwork } from '../lib/config.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { compareObjects } from '../lib/metrics.js';
 import type { ComplexArray } from '../lib/ndarray.js';
@@ -32,11 +32,17 @@ const { values } = parseArgs({
     loss: { type: 'string', default: 'poisson' },
     batch: { type: 'string', default: '16' },
     gridsize: { type: 'string', default: '2' },
+    'member-network': { type: 'string', default: 'joint' },
     threads: { type: 'string' },
     out: { type: 'string' },
   },
 });
 const threads = values.threads ? Number(values.threads) : undefined;
+for (const [name, allowed] of [['where', ['centre', 'off-centre']], ['probe', ['pinhole', 'run1084']], ['object', ['star', 'run1084']],
+  ['member-network', MEMBER_NETWORKS]] as const) {
+  const value = values[name];
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${name} must be one of ${allowed.join(', ')}, got ${value}`);
+}
 
 /** The top-left size x size of an object. */
 function corner(o: ComplexArray, size: number): ComplexArray {
@@ -54,7 +60,7 @@ const positions = Number(values.positions);
 const { dataset } = await simulate(truth, probe, spiralScan(truth.shape, 128, { count: positions, step: 5 }), { photons: 1e6, seed: 3, threads });
 const started = performance.now();
 const model = await train(dataset, {
-  model: { gridsize: Number(values.gridsize) },
+  model: { gridsize: Number(values.gridsize), memberNetwork: values['member-network'] as MemberNetwork },
   training: {
     maxEpochs: Number(values.epochs), batchSize: Number(values.batch), nGroups: positions, learningRate: Number(values['learning-rate']),
     lossMode: values.loss as LossMode, inputNorm: values['input-norm'] as InputNormMode,
@@ -64,7 +70,7 @@ const r = await model.reconstruct(dataset, { threads });
 const c = await compareObjects(r.object, r.origin, truth, { region: scannedRegion(dataset.xcoords, dataset.ycoords, 16) });
 console.log(JSON.stringify({
   bench: 'siemens-star', object: values.object, where: values.object === 'star' ? values.where : null, probe: values.probe, defocus: values.probe === 'pinhole' ? Number(values.defocus) : null,
-  positions, epochs: Number(values.epochs), gridsize: Number(values.gridsize), batch: Number(values.batch), learning_rate: Number(values['learning-rate']),
+  positions, epochs: Number(values.epochs), gridsize: Number(values.gridsize), member_network: values['member-network'], batch: Number(values.batch), learning_rate: Number(values['learning-rate']),
   loss: values.loss, input_norm: values['input-norm'], ...machine(),
   phase_corr: +c.phase.correlation.toFixed(4), amp_corr: +c.amplitude.correlation.toFixed(4), phase_ssim: +c.phase.ssim.toFixed(4),
   epoch_loss: model.history?.epochLoss.map((v) => +v.toPrecision(5)), seconds: +((performance.now() - started) / 1000).toFixed(1),

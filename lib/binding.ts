@@ -132,6 +132,8 @@ export interface NativeModelConfig {
   filterScale: number;
   ampActivation: string;
   probeBig: boolean;
+  /** The C members through one single-pattern network (member_network shared). */
+  sharedMembers: boolean;
   seed: number;
 }
 

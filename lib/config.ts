@@ -30,6 +30,8 @@ export const PRECISIONS = ['auto', 'fp32', 'bf16'] as const;
 export const PROBE_INITS = ['file', 'epie'] as const;
 export const INPUT_NORMS = ['none', 'pixel'] as const;
 export const INFERENCE_GROUPINGS = ['cover', 'every'] as const;
+/** At gridsize > 1: one network over a group's C patterns as channels (the reference's), or one single-pattern network shared by the members. */
+export const MEMBER_NETWORKS = ['joint', 'shared'] as const;
 
 /** What the network is: fixed at training, restored from a bundle. */
 export const ModelConfigSchema = z.strictObject({
@@ -40,6 +42,12 @@ export const ModelConfigSchema = z.strictObject({
   ampActivation: flag(oneOf(AMP_ACTIVATIONS).default('silu'), 'amp_activation'),
   probeBig: flag(boolean().default(true), 'probe_big'),
   objectBig: flag(boolean().default(true), 'object_big'),
+  /**
+   * At gridsize > 1, `joint` feeds a group's C patterns to the network as channels and has it
+   * return C patches (the reference's); `shared` runs each member's pattern through the same
+   * single-pattern network, so the members meet only in the object_big merge and the physics.
+   */
+  memberNetwork: flag(oneOf(MEMBER_NETWORKS).default('joint'), 'member_network'),
   /** Soft circular mask on the probe (radius N/2). */
   probeMask: flag(boolean().default(false), 'probe_mask'),
 });
@@ -130,6 +138,7 @@ export type Scheduler = (typeof SCHEDULERS)[number];
 export type Precision = (typeof PRECISIONS)[number];
 export type InferenceGrouping = (typeof INFERENCE_GROUPINGS)[number];
 export type InputNormMode = (typeof INPUT_NORMS)[number];
+export type MemberNetwork = (typeof MEMBER_NETWORKS)[number];
 /** A complete, validated model configuration. */
 export type ModelConfig = z.output<typeof ModelConfigSchema>;
 /** A complete, validated training configuration. */

@@ -47,7 +47,7 @@ export { readObject, type ObjectFile } from './objects.js';
 export {
   reconstructIterative, refineReconstruction, type IterativeMethod, type IterativeOptions, type IterativeProgress, type IterativeReconstruction,
 } from './iterative.js';
-export { maskProbe, defocusProbe, pinholeProbe, scaleProbe, normalizeProbe, probeOverlap } from './probe.js';
+export { maskProbe, defocusProbe, astigmatizeProbe, pinholeProbe, scaleProbe, normalizeProbe, probeOverlap } from './probe.js';
 export { siemensStar, type SiemensStarOptions } from './simulation.js';
 export { writeReconstruction, writeLossPlot, writeFrcPlot, type ReconstructionLike, type WrittenOutputs, type WriteOptions } from './outputs.js';
 export { renderImage, writeImage, robustRange, imageSize, type RenderOptions, type ColorMap } from './images.js';

@@ -144,7 +144,7 @@ export class PtychoPinnModel {
     this.trainingData = state.trainingData;
     networks.set(this, nativeSync('creating the network', () => new (addon().binding.Model)({
       n: config.N, channels: config.gridsize ** 2, filterScale: config.nFiltersScale,
-      ampActivation: config.ampActivation, probeBig: config.probeBig, seed: this.seed,
+      ampActivation: config.ampActivation, probeBig: config.probeBig, sharedMembers: config.memberNetwork === 'shared', seed: this.seed,
     })));
   }
 

@@ -56,6 +56,33 @@ export async function pinholeProbe(n: number, radius: number, defocus: number, o
   return defocusProbe({ dtype: 'complex64', shape: [n, n], data }, defocus, options);
 }
 
+/**
+ * The probe times exp(i a ((x^2 - y^2) / (N/4)^2)), x and y in pixels from the window's centre:
+ * astigmatism, a phase aberration a defocus cannot undo, so a probe given with it is wrong in a way
+ * that a short probe retrieval only partly corrects.
+ */
+export function astigmatizeProbe(probe: ComplexArray, amount: number): ComplexArray {
+  const n = probe.shape[0];
+  if (probe.dtype !== 'complex64' || probe.shape.length !== 2 || probe.shape[1] !== n) {
+    throw new ArgumentError(`the probe must be complex64 (N, N), got ${probe.dtype} ${probe.shape.join(' x ')}`);
+  }
+  if (!Number.isFinite(amount)) throw new ArgumentError(`the astigmatism must be a finite number, got ${amount}`);
+  const data = new Float32Array(probe.data.length);
+  const unit = n / 4;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const y = (i - n / 2) / unit;
+      const x = (j - n / 2) / unit;
+      const phase = amount * (x * x - y * y);
+      const k = 2 * (i * n + j);
+      const [re, im] = [probe.data[k], probe.data[k + 1]];
+      data[k] = re * Math.cos(phase) - im * Math.sin(phase);
+      data[k + 1] = re * Math.sin(phase) + im * Math.cos(phase);
+    }
+  }
+  return { dtype: 'complex64', shape: [n, n], data };
+}
+
 /** The probe times a real factor: a probe given at the wrong intensity scale. */
 export function scaleProbe(probe: ComplexArray, factor: number): ComplexArray {
   return { ...probe, shape: [...probe.shape], data: probe.data.map((v) => v * factor) };

@@ -183,7 +183,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                       InstanceAccessor<&ModelWrap::ParameterCount>("parameterCount")});
 }
 
-// new Model({ n, channels, filterScale, ampActivation, probeBig, seed })
+// new Model({ n, channels, filterScale, ampActivation, probeBig, sharedMembers, seed })
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   Guarded(info.Env(), [&] {
     const auto o = ObjectArg(info[0], "model config");
@@ -192,6 +192,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     config.channels = IntegerArg(o.Get("channels"), "channels", 1, 16);
     config.filterScale = IntegerArg(o.Get("filterScale"), "filterScale", 1, 8);
     config.probeBig = BoolArg(o.Get("probeBig"), "probeBig");
+    config.sharedMembers = BoolArg(o.Get("sharedMembers"), "sharedMembers");
     config.ampActivation = static_cast<Activation>(
         ChoiceArg(o.Get("ampActivation"), "ampActivation", {"silu", "sigmoid", "softplus", "relu"}));
     const auto seed = static_cast<uint64_t>(IntegerArg(o.Get("seed"), "seed", 0, (int64_t{1} << 32) - 1));

@@ -65,7 +65,7 @@ torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) { return torch::rel
 
 EncoderImpl::EncoderImpl(const NetworkConfig& c) {
   const int64_t depth = EncoderDepth(c.n);
-  int64_t in = c.channels;
+  int64_t in = c.NetworkChannels();
   for (int64_t i = 0; i < depth; ++i) {
     // channels double each block and end at 128f
     const int64_t out = 128 * c.filterScale >> (depth - 1 - i);
@@ -89,7 +89,7 @@ DecoderLastImpl::DecoderLastImpl(const NetworkConfig& c, DecoderKind k)
       outerChannels(32 * c.filterScale / 8),
       probeBig(c.probeBig) {
   const int64_t channels = 32 * c.filterScale;
-  conv1 = register_module("conv1", Conv3x3(channels - outerChannels, c.channels));
+  conv1 = register_module("conv1", Conv3x3(channels - outerChannels, c.NetworkChannels()));
   if (k == DecoderKind::kAmplitude) {
     // The object is normalised to amplitude ~1 (the probe is scaled to the data): start the
     // amplitude there, on the rising side of the activation. From ~0 a SiLU amplitude can slide
@@ -99,7 +99,7 @@ DecoderLastImpl::DecoderLastImpl(const NetworkConfig& c, DecoderKind k)
   }
   if (probeBig) {
     conv_up_block = register_module("conv_up_block", ConvBlock(outerChannels, channels));
-    conv2 = register_module("conv2", Conv3x3(channels, c.channels));
+    conv2 = register_module("conv2", Conv3x3(channels, c.NetworkChannels()));
   }
 }
 
@@ -141,12 +141,14 @@ PtychoPinnImpl::PtychoPinnImpl(const NetworkConfig& c)
       decoder_phase(register_module("decoder_phase", Decoder(c, DecoderKind::kPhase))) {}
 
 torch::Tensor PtychoPinnImpl::forward(const torch::Tensor& x) {
-  torch::Tensor features = encoder(x);
+  const auto sizes = x.sizes().vec();
+  torch::Tensor features = encoder(config.sharedMembers ? x.flatten(0, 1).unsqueeze(1) : x);
   // fp32 from here on whatever precision the convolutions ran in: the physics needs it
   const torch::Tensor amplitude = decoder_amp(features).to(torch::kFloat);
   const torch::Tensor phase = decoder_phase(features).to(torch::kFloat);
   // not torch::polar: SiLU amplitudes may be slightly negative
-  return torch::complex(amplitude * torch::cos(phase), amplitude * torch::sin(phase));
+  const torch::Tensor out = torch::complex(amplitude * torch::cos(phase), amplitude * torch::sin(phase));
+  return config.sharedMembers ? out.reshape(sizes) : out;
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> CopyParameters(PtychoPinn& net) {

@@ -38,6 +38,13 @@ struct NetworkConfig {
   int64_t filterScale = 2;  // n_filters_scale f
   Activation ampActivation = Activation::kSilu;
   bool probeBig = true;
+  // Each of the C members through the same single-pattern network (batch B * C, one channel):
+  // the members then meet only in the object_big merge. On a Siemens star under a compact probe
+  // the C-channel network fits the data no better than a constant object while this one resolves
+  // the spokes (README, "member_network").
+  bool sharedMembers = false;
+  // the channels the convolutions see and return
+  int64_t NetworkChannels() const { return sharedMembers ? 1 : channels; }
 };
 
 // conv -> ReLU -> conv -> ReLU (3x3, padding 1, biases).

@@ -61,6 +61,23 @@ test('a model field given explicitly must match the bundle', async (t) => {
   t.is(error!.code, 'ERR_PTYCHOPINN_CONFIG');
 });
 
+test('member_network shared: trained, saved and loaded, it reconstructs as in memory', async (t) => {
+  t.timeout(300_000);
+  const shared = await train(data, { model: { gridsize: 2, memberNetwork: 'shared' }, training: { nGroups: 16, maxEpochs: 1, batchSize: 8 } }, { threads: 2 });
+  const file = join(dir, 'shared.ptpinn');
+  await saveModel(shared, file);
+  const manifest = await readManifest(file);
+  t.is(manifest.config.model.memberNetwork, 'shared');
+  // one single-pattern network, whatever the gridsize
+  t.is(manifest.parameterCount, 2_336_308);
+  const loaded = await loadModel(file);
+  t.is(loaded.config.memberNetwork, 'shared');
+  const [a, b] = [await shared.reconstruct(data, { nImages: 24, threads: 2 }), await loaded.reconstruct(data, { nImages: 24, threads: 2 })];
+  t.deepEqual(Buffer.from(b.object.data.buffer), Buffer.from(a.object.data.buffer));
+  shared.dispose();
+  loaded.dispose();
+});
+
 // Rewrites the bundle with `change` applied to its members.
 async function rewrite(name: string, change: (members: Map<string, Uint8Array>) => void): Promise<string> {
   const zip = await ZipArchive.open(path, 'a bundle');
@@ -74,6 +91,20 @@ async function rewrite(name: string, change: (members: Map<string, Uint8Array>) 
 }
 
 const manifestOf = (m: Map<string, Uint8Array>) => JSON.parse(Buffer.from(m.get('manifest.json')!).toString());
+
+test('a bundle written before member_network existed loads as the joint network it holds', async (t) => {
+  t.timeout(180_000);
+  const older = await rewrite('older.ptpinn', (m) => {
+    const manifest = manifestOf(m);
+    t.is(manifest.config.model.memberNetwork, 'joint');
+    delete manifest.config.model.memberNetwork;
+    m.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
+  });
+  const loaded = await loadModel(older);
+  t.is(loaded.config.memberNetwork, 'joint');
+  t.is(loaded.parameterCount, model.parameterCount);
+  loaded.dispose();
+});
 
 test('a bundle from a newer format version asks for an upgrade', async (t) => {
   t.timeout(180_000);

@@ -44,6 +44,7 @@ test('usage errors exit 2 and name the flag', async (t) => {
     [['train', '--train_data_file', FIXTURE, '--output_dir', FIXTURE], /--output_dir .*run1084_sim\.npz is a file, expected a folder/],
     [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--loss_mode', 'l2'], /'--loss_mode <mode>' argument 'l2' is invalid\. Allowed choices are poisson, mae/],
     [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--input_norm', 'global'], /'--input_norm <mode>' argument 'global' is invalid\. Allowed choices are none, pixel/],
+    [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--member_network', 'both'], /'--member_network <kind>' argument 'both' is invalid\. Allowed choices are joint, shared/],
     [['infer', '--model_path', bundle, '--test_data', FIXTURE, '--output_dir', dir, '--inference_groups', 'all'], /'--inference_groups <groups>' argument 'all' is invalid\. Allowed choices are cover, every/],
     [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--resume', bundle], /holds no training state to resume from/],
     [['train', '--train_data_file', FIXTURE, '--output_dir', dir, '--device', 'cuda'], /--device cuda: the LibTorch this addon was built against .* has no CUDA/],
@@ -139,6 +140,17 @@ test('--logger csv writes metrics.csv and --quiet prints nothing', async (t) => 
   t.is(r.stdout, '');
   t.regex(await readFile(join(out, 'metrics.csv'), 'utf8'), /^step,key,value\n1,train_loss,-?\d/);
   t.regex(await readFile(join(out, 'train.log'), 'utf8'), /epoch 1\/1/);
+});
+
+test('train --member_network shared: the bundle holds one single-pattern network and says so', async (t) => {
+  t.timeout(300_000);
+  const out = join(dir, 'shared');
+  const r = await runCli(['train', '--train_data_file', FIXTURE, '--output_dir', out, '--max_epochs', '1', '--n_images', '4',
+    '--batch_size', '4', '--gridsize', '2', '--member_network', 'shared', '--logger', 'none', '--quiet']);
+  t.is(r.code, 0, r.stderr);
+  const model = await runCli(['inspect', join(out, 'model.ptpinn')]);
+  t.is(model.code, 0, model.stderr);
+  t.regex(model.stdout, /gridsize 2, .*member_network shared; 2,336,308 parameters/);
 });
 
 test('inspect describes datasets and bundles without training anything', async (t) => {

@@ -16,7 +16,7 @@ const gc = runInNewContext('gc') as () => void;
 let data: Dataset;
 test.before(async () => { data = await loadDataset('fixtures/run1084_sim.npz'); });
 
-const tiny = { N: 64, gridsize: 1, nFiltersScale: 1, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false } as const;
+const tiny = { N: 64, gridsize: 1, nFiltersScale: 1, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false, memberNetwork: 'joint' } as const;
 
 test.serial('1000 reconstruct calls in one process keep RSS flat', async (t) => {
   t.timeout(900_000);

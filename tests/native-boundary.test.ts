@@ -17,7 +17,7 @@ const detached = () => {
   structuredClone(a.buffer, { transfer: [a.buffer] });
   return a;
 };
-const model = () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: true, seed: 1 });
+const model = () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: true, sharedMembers: false, seed: 1 });
 const grouped = (over: object = {}) => ({
   diffraction: new Float32Array(64 * 64), nPatterns: 1, groups: new Int32Array([0]), nGroups: 1, offsets: new Float32Array(2), ...over,
 });
@@ -58,10 +58,11 @@ const cases: [string, () => unknown, RegExp][] = [
   ['mergeGroup: far offsets', () => binding.mergeGroup(c(16), [1, 1, 4, 4], new Float32Array([1e9, 0]), 1), /more than 2N = 8/],
   ['mergeGroup: NaN offsets', () => binding.mergeGroup(c(16), [1, 1, 4, 4], new Float32Array([NaN, 0]), 1), /offsets must be finite/],
   ['Model: no config', () => new binding.Model(undefined as never), /model config must be an object, got undefined/],
-  ['Model: N of 65', () => new binding.Model({ n: 65, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: true, seed: 1 }), /N must be 64, 128 or 256/],
-  ['Model: unknown activation', () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'tanh', probeBig: true, seed: 1 }), /ampActivation must be one of silu, sigmoid, softplus, relu, got 'tanh'/],
-  ['Model: negative seed', () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: true, seed: -1 }), /seed must be an integer from 0/],
-  ['Model: probeBig a string', () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: 'yes' as never, seed: 1 }), /probeBig must be a boolean/],
+  ['Model: N of 65', () => new binding.Model({ n: 65, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: true, sharedMembers: false, seed: 1 }), /N must be 64, 128 or 256/],
+  ['Model: unknown activation', () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'tanh', probeBig: true, sharedMembers: false, seed: 1 }), /ampActivation must be one of silu, sigmoid, softplus, relu, got 'tanh'/],
+  ['Model: negative seed', () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: true, sharedMembers: false, seed: -1 }), /seed must be an integer from 0/],
+  ['Model: probeBig a string', () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: 'yes' as never, sharedMembers: false, seed: 1 }), /probeBig must be a boolean/],
+  ['Model: sharedMembers absent', () => new binding.Model({ n: 64, channels: 4, filterScale: 1, ampActivation: 'silu', probeBig: true, seed: 1 } as never), /sharedMembers must be a boolean/],
   ['predict: index out of range', () => model().predict({ ...grouped({ groups: new Int32Array([5]) }), scale: 1, batchSize: 1, precision: 'fp32', keepPatches: true, threads: 1 }), /predict\.groups must hold pattern indices from 0 to 0/],
   ['predict: negative index', () => model().predict({ ...grouped({ groups: new Int32Array([-1]) }), scale: 1, batchSize: 1, precision: 'fp32', keepPatches: true, threads: 1 }), /pattern indices/],
   ['predict: NaN scale', () => model().predict({ ...grouped(), scale: NaN, batchSize: 1, precision: 'fp32', keepPatches: true, threads: 1 }), /scale must be a finite number/],
@@ -117,7 +118,7 @@ test('the process survives every case (run in a fresh process: a terminate would
     const calls = [
       () => binding.diffract(new Float32Array(2), [], new Float32Array(2), 1),
       () => binding.stitch(),
-      () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: true, seed: 1 }).predict({}),
+      () => new binding.Model({ n: 64, channels: 1, filterScale: 1, ampActivation: 'silu', probeBig: true, sharedMembers: false, seed: 1 }).predict({}),
       () => metrics.compareObjects(),
       () => metrics.compareObjects(new Float32Array(2048), [32, 32], new Float32Array(2048), [32, 32], { offsetRow: 0, offsetCol: 0, top: 0, left: 0, height: 8, width: 8, registration: true, maxShift: 8, upsample: 10, removeRamp: true }),
     ];

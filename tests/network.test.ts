@@ -53,8 +53,8 @@ const REFERENCE_N64_G1: [string, number[]][] = [
   ['decoder_phase.phase.conv2.bias', [1]],
 ];
 
-const make = (n: number, channels: number, probeBig = true) =>
-  new (addon().binding.Model)({ n, channels, filterScale: 2, ampActivation: 'silu', probeBig, seed: 1 });
+const make = (n: number, channels: number, probeBig = true, sharedMembers = false) =>
+  new (addon().binding.Model)({ n, channels, filterScale: 2, ampActivation: 'silu', probeBig, sharedMembers, seed: 1 });
 
 test('parameter names and shapes equal the reference network at N = 64, gridsize 1', (t) => {
   t.timeout(120_000);
@@ -69,6 +69,31 @@ test('parameter counts match SPEC section 5 (C amplitude outputs at gridsize 2)'
   t.is(make(64, 4).parameterCount, 2_341_282 + 3 * (56 + 64) * 9 + 3 * 2);
   t.is(make(128, 1).parameterCount, 4_724_052);
   t.throws(() => make(96, 1), { message: /N must be 64, 128 or 256, got 96/ });
+});
+
+test('member_network shared: the gridsize-1 network run on each member, weight for weight', async (t) => {
+  t.timeout(120_000);
+  const n = 64;
+  const single = make(n, 1);
+  const shared = make(n, 4, true, true);
+  // the same seed draws the same weights: the shared network has the single-pattern one's shapes
+  const [a, b] = [shared.getParameters(), single.getParameters()];
+  t.deepEqual(a.map((p) => [p.name, p.shape]), b.map((p) => [p.name, p.shape]));
+  t.true(a.every((p, i) => p.data.every((v, k) => v === b[i].data[k])));
+  t.is(shared.parameterCount, 2_336_308);
+  const diffraction = Float32Array.from({ length: 8 * n * n }, (_, i) => ((i * 7919) % 31) / 31);
+  const run = (model: typeof single, groups: number[], c: number) => model.predict({
+    diffraction, nPatterns: 8, groups: Int32Array.from(groups), nGroups: groups.length / c, scale: 1, batchSize: 2, precision: 'fp32', keepPatches: true, threads: 2,
+  });
+  const order = [3, 0, 7, 5, 1, 2, 6, 4];
+  const one = (await run(single, order, 1)).patches!;
+  const four = (await run(shared, order, 4)).patches!;
+  t.deepEqual(four.shape, [2, 4, n, n]);
+  let worst = 0;
+  for (let k = 0; k < one.data.length; k++) worst = Math.max(worst, Math.abs(one.data[k] - four.data[k]));
+  t.true(worst < 1e-5, `largest difference ${worst}`);
+  // a joint network of the same seed is another network: its first layer sees 4 channels
+  t.notDeepEqual(make(n, 4).getParameters()[0].shape, shared.getParameters()[0].shape);
 });
 
 test('without probe_big the patch is zero outside its central N/2 x N/2', async (t) => {

@@ -69,11 +69,13 @@ const CONFIGS: Partial<ModelConfig>[] = [
   { N: 64, gridsize: 1, ampActivation: 'relu' },
   { N: 64, gridsize: 2, nFiltersScale: 3, probeBig: false },
   { N: 256, gridsize: 1, nFiltersScale: 1 },
+  { N: 64, gridsize: 2, memberNetwork: 'shared' },
+  { N: 128, gridsize: 3, memberNetwork: 'shared', probeBig: false },
 ];
 
 for (const partial of CONFIGS) {
   const config = resolveModelConfig(partial);
-  const name = `N = ${config.N}, gridsize ${config.gridsize}, ${config.ampActivation}, probe_big ${config.probeBig}, f = ${config.nFiltersScale}`;
+  const name = `N = ${config.N}, gridsize ${config.gridsize}, ${config.ampActivation}, probe_big ${config.probeBig}, f = ${config.nFiltersScale}, ${config.memberNetwork}`;
   test.serial(`the exported graph (${name}) gives LibTorch's patches within 1e-4`, async (t) => {
     t.timeout(300_000);
     const model = wideNetwork(config, 11);

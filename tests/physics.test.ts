@@ -2,6 +2,7 @@ import test from 'ava';
 import { addon } from '../lib/binding.js';
 import type { ComplexArray, FloatArray } from '../lib/ndarray.js';
 import { diffract, poissonLossGradient } from '../lib/physics.js';
+import { astigmatizeProbe, probeOverlap } from '../lib/probe.js';
 import { intensity, maxAbs, maxAbsDiff, poissonGradient, poissonLoss } from './helpers/dft.js';
 import { seeded } from './helpers/random.js';
 
@@ -150,4 +151,27 @@ test('errors inside a native job reach JS as rejections with the caller\'s stack
   t.regex(error!.stack!, /^Error: a patch falls outside/);
   t.regex(error!.stack!, /physics\.test\.ts/);
   t.throws(() => binding.diffract(new Float32Array(3), [1, 2, 2], new Float32Array(8), 1), { message: /patch has 3 elements, its shape needs 8/ });
+});
+
+test('astigmatizeProbe multiplies by exp(i a ((x^2 - y^2) / (N/4)^2)) and keeps |P|', (t) => {
+  const n = 16;
+  const random = seeded(5);
+  const probe: ComplexArray = { dtype: 'complex64', shape: [n, n], data: Float32Array.from({ length: 2 * n * n }, () => random() - 0.5) };
+  const out = astigmatizeProbe(probe, 1.5);
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const k = 2 * (i * n + j);
+      // the factor read back: out / probe
+      const [a, b, c, d] = [probe.data[k], probe.data[k + 1], out.data[k], out.data[k + 1]];
+      const power = a * a + b * b;
+      const [re, im] = [(c * a + d * b) / power, (d * a - c * b) / power];
+      const phase = 1.5 * (((j - n / 2) / 4) ** 2 - ((i - n / 2) / 4) ** 2);
+      worst = Math.max(worst, Math.hypot(re - Math.cos(phase), im - Math.sin(phase)));
+    }
+  }
+  t.true(worst < 1e-5, `largest error of the factor ${worst}`);
+  t.true(probeOverlap(out, probe) < 0.9);
+  t.is(probeOverlap(astigmatizeProbe(out, -1.5), probe) > 1 - 1e-6, true);
+  t.throws(() => astigmatizeProbe(probe, Number.NaN), { message: /astigmatism must be a finite number/ });
 });

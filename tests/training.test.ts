@@ -17,7 +17,7 @@ const allFinite = (model: PtychoPinnModel) => model.parameters().every((p) => p.
 
 serial('training on the fixture lowers the loss and reconstructs the ground-truth phase', async (t) => {
   t.timeout(600_000);
-  const untrained = new PtychoPinnModel({ config: { N: 64, gridsize: 1, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false }, probe: data.probe, intensityScale: 31.25, seed: 42 });
+  const untrained = new PtychoPinnModel({ config: { N: 64, gridsize: 1, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false, memberNetwork: 'joint' }, probe: data.probe, intensityScale: 31.25, seed: 42 });
   const before = await untrained.reconstruct(data, { threads: 2 });
   const chance = phaseCorrelation(before.object, before.origin, data.objectGuess!, interior, 4);
   const progress: TrainingProgress[] = [];
@@ -110,7 +110,7 @@ serial('gridsize 2 trains with object_big and reconstructs from its groups', asy
 serial('aborting returns the weights trained so far', async (t) => {
   t.timeout(600_000);
   const controller = new AbortController();
-  const initial = new PtychoPinnModel({ config: { N: 64, gridsize: 1, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false }, probe: data.probe, intensityScale: 1, seed: 42 }).parameters();
+  const initial = new PtychoPinnModel({ config: { N: 64, gridsize: 1, nFiltersScale: 2, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false, memberNetwork: 'joint' }, probe: data.probe, intensityScale: 1, seed: 42 }).parameters();
   let ticks = 0;
   const timer = setInterval(() => ticks++, 5);
   const model = await train(data, { model: { gridsize: 1 }, training: { nGroups: 512, maxEpochs: 50, batchSize: 8 } },

@@ -30,7 +30,7 @@ async function seeds(): Promise<Record<string, Uint8Array>> {
     ycoords: { dtype: 'float64', shape: [2], data: Float64Array.of(40, 41) },
   }, { compress: true });
   const model = new PtychoPinnModel({
-    config: { N: 64, gridsize: 1, nFiltersScale: 1, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false },
+    config: { N: 64, gridsize: 1, nFiltersScale: 1, ampActivation: 'silu', probeBig: true, objectBig: true, probeMask: false, memberNetwork: 'joint' },
     probe: { dtype: 'complex64', shape: [n, n], data: new Float32Array(2 * n * n).fill(0.5) }, intensityScale: 1, seed: 1,
   });
   const bundle = join(dir, 'seed.ptpinn');

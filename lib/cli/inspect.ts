@@ -33,7 +33,7 @@ async function runInspect(file: string): Promise<void> {
     const model = m.config.model;
     console.log(`${file}: ptychopinn model bundle, format ${m.formatVersion}, written by ptychopinn ${m.package.version} with LibTorch ${m.libtorch} on ${m.created}`);
     console.log(`network: N = ${model.N}, gridsize ${model.gridsize}, n_filters_scale ${model.nFiltersScale}, amp_activation ${model.ampActivation}, ` +
-      `probe_big ${model.probeBig}, object_big ${model.objectBig}, probe_mask ${model.probeMask}; ${m.parameterCount.toLocaleString('en')} parameters`);
+      `probe_big ${model.probeBig}, object_big ${model.objectBig}, probe_mask ${model.probeMask}, member_network ${model.memberNetwork}; ${m.parameterCount.toLocaleString('en')} parameters`);
     console.log(`intensity scale ${m.intensityScale}, seed ${m.seed}`);
     if (m.config.training) console.log(`training: ${JSON.stringify(m.config.training)}`);
     const h = m.history;

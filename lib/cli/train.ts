@@ -9,6 +9,7 @@ import {
   AMP_ACTIVATIONS, type AmpActivation, LOSS_MODES, type LossMode, ModelConfigSchema, PRECISIONS, type Precision, SCHEDULERS, type Scheduler,
   ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig, flagOf,
   INPUT_NORMS,
+  MEMBER_NETWORKS,
   PROBE_INITS,
 } from '../config.js';
 import { loadDataset, looksLikeCounts } from '../dataset.js';
@@ -50,6 +51,7 @@ interface TrainFlags {
   neighbor_count?: number;
   oversample?: boolean;
   probe_mask?: boolean;
+  member_network?: 'joint' | 'shared';
   probe_trainable?: boolean;
   probe_lr_scale?: number;
   probe_init?: 'file' | 'epie';
@@ -108,6 +110,7 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--amp_activation <name>', `amplitude activation (default ${dm.ampActivation})`).choices(AMP_ACTIVATIONS))
     .option('--no-probe_big', 'decoders fill only the centre N/2 x N/2 of a patch')
     .option('--no-object_big', 'at gridsize > 1, no merge of a group\'s patches')
+    .addOption(new Option('--member_network <kind>', `at gridsize > 1: joint feeds a group's patterns to one network as channels (the reference's); shared runs each through the same single-pattern network, at four times the cost per group: on a compact probe it learns where joint does not (default ${dm.memberNetwork})`).choices(MEMBER_NETWORKS))
     .option('--intensities', 'the file holds photon counts, not amplitudes')
     .option('--checkpoint_every <k>', 'every K epochs write checkpoints/last.ptpinn (resumable) and checkpoints/best.ptpinn', integer('checkpoint_every'))
     .option('--json', JSON_HELP)
@@ -162,7 +165,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
 
   const model = { gridsize: flags.gridsize, nFiltersScale: flags.n_filters_scale, ampActivation: flags.amp_activation,
     probeBig: flags.probe_big === false ? false : undefined, objectBig: flags.object_big === false ? false : undefined,
-    probeMask: flags.probe_mask };
+    probeMask: flags.probe_mask, memberNetwork: flags.member_network };
   const training = { maxEpochs: flags.max_epochs, batchSize: flags.batch_size, learningRate: flags.learning_rate,
     nGroups: flags.n_images, neighborCount: flags.neighbor_count, oversample: flags.oversample,
     seed: flags.seed, lossMode: flags.loss_mode, scheduler: flags.scheduler, earlyStopPatience: flags.early_stop_patience,

@@ -141,6 +141,9 @@ class Graph {
 function buildGraph(g: Graph, config: ModelConfig, input: string): void {
   const f = config.nFiltersScale;
   const c = config.gridsize ** 2;
+  // member_network shared: the group's C patterns as a batch of single-pattern inputs
+  const shared = config.memberNetwork === 'shared' && c > 1;
+  const cnet = shared ? 1 : c;
   const depth = Math.round(Math.log2(config.N)) - 3;
   const outer = (32 * f) / 8;
   const scales = g.floats('upsample_scales', [4], Float32Array.of(1, 1, 2, 2));
@@ -155,8 +158,8 @@ function buildGraph(g: Graph, config: ModelConfig, input: string): void {
   const channels = (x: string, from: number, to: number, name: string) => g.op('Slice', [x,
     g.int64s(`${name}_starts`, [from]), g.int64s(`${name}_ends`, [to]), g.int64s(`${name}_axes`, [1])]);
 
-  let x = input;
-  let cin = c;
+  let x = shared ? g.op('Reshape', [input, g.int64s('members_as_batch', [-1, 1, config.N, config.N])]) : input;
+  let cin = cnet;
   for (let i = 0; i < depth; i++) {
     const cout = (128 * f) >> (depth - 1 - i);
     x = g.op('MaxPool', [block(x, `encoder.blocks.${i}`, cin, cout)], { kernel_shape: [2, 2], strides: [2, 2] });
@@ -177,18 +180,20 @@ function buildGraph(g: Graph, config: ModelConfig, input: string): void {
       din = dout;
     }
     const last = `${prefix}.${kind}`;
-    let inner = conv(channels(y, 0, din - outer, `${kind}_inner`), `${last}.conv1`, din - outer, c);
+    let inner = conv(channels(y, 0, din - outer, `${kind}_inner`), `${last}.conv1`, din - outer, cnet);
     if (kind === 'phase') inner = g.op('Mul', [g.op('Tanh', [inner]), pi]);
     else inner = activation(g, inner, config.ampActivation, silu);
     let out = g.op('Pad', [inner, pads], { mode: 'constant' });
     if (config.probeBig) {
       const full = upsample(block(channels(y, din - outer, din, `${kind}_outer`), `${last}.conv_up_block`, outer, din));
-      out = g.op('Add', [out, silu(conv(full, `${last}.conv2`, din, c))]);
+      out = g.op('Add', [out, silu(conv(full, `${last}.conv2`, din, cnet))]);
     }
     return out;
   };
-  const amplitude = decoder('amp');
-  const phase = decoder('phase');
+  const back = shared ? g.int64s('batch_as_members', [-1, c, config.N, config.N]) : '';
+  const members = (y: string) => shared ? g.op('Reshape', [y, back]) : y;
+  const amplitude = members(decoder('amp'));
+  const phase = members(decoder('phase'));
   g.op('Mul', [amplitude, g.op('Cos', [phase])], {}, ONNX_OUTPUTS[0]);
   g.op('Mul', [amplitude, g.op('Sin', [phase])], {}, ONNX_OUTPUTS[1]);
 }
