@@ -110,7 +110,7 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--amp_activation <name>', `amplitude activation (default ${dm.ampActivation})`).choices(AMP_ACTIVATIONS))
     .option('--no-probe_big', 'decoders fill only the centre N/2 x N/2 of a patch')
     .option('--no-object_big', 'at gridsize > 1, no merge of a group\'s patches')
-    .addOption(new Option('--member_network <kind>', `at gridsize > 1: joint feeds a group's patterns to one network as channels (the reference's); shared runs each through the same single-pattern network, at four times the cost per group: on a compact probe it learns where joint does not (default ${dm.memberNetwork})`).choices(MEMBER_NETWORKS))
+    .addOption(new Option('--member_network <kind>', `at gridsize > 1: joint feeds a group's patterns to one network as channels (the reference's); shared runs each through the same single-pattern network, at C times the cost and activation memory per group: on a compact probe it learns where joint does not (default ${dm.memberNetwork})`).choices(MEMBER_NETWORKS))
     .option('--intensities', 'the file holds photon counts, not amplitudes')
     .option('--checkpoint_every <k>', 'every K epochs write checkpoints/last.ptpinn (resumable) and checkpoints/best.ptpinn', integer('checkpoint_every'))
     .option('--json', JSON_HELP)
