@@ -27,15 +27,21 @@ export function maskProbe(probe: ComplexArray): ComplexArray {
   return { dtype: 'complex64', shape: [n, n], data };
 }
 
+/** N of a complex64 (N, N) probe; anything else is the caller's error. */
+function squareProbeSize(probe: ComplexArray): number {
+  const n = probe.shape[0];
+  if (probe.dtype !== 'complex64' || probe.shape.length !== 2 || probe.shape[1] !== n) {
+    throw new ArgumentError(`the probe must be complex64 (N, N), got ${probe.dtype} ${probe.shape.join(' x ')}`);
+  }
+  return n;
+}
+
 /**
  * The probe propagated by `defocus` (Fresnel, in pixel^2 units: lambda dz / dx^2): what a probe
  * measured at one plane looks like at another, the usual way a given probe is wrong.
  */
 export async function defocusProbe(probe: ComplexArray, defocus: number, options: NativeOptions = {}): Promise<ComplexArray> {
-  const n = probe.shape[0];
-  if (probe.dtype !== 'complex64' || probe.shape.length !== 2 || probe.shape[1] !== n) {
-    throw new ArgumentError(`the probe must be complex64 (N, N), got ${probe.dtype} ${probe.shape.join(' x ')}`);
-  }
+  const n = squareProbeSize(probe);
   if (!Number.isFinite(defocus)) throw new ArgumentError(`defocus must be a finite number, got ${defocus}`);
   const threads = resolveThreads(options.threads);
   const out = await runNative('propagate', threads, () => addon().binding.propagate(probe.data, n, defocus, threads));
@@ -62,10 +68,7 @@ export async function pinholeProbe(n: number, radius: number, defocus: number, o
  * that a short probe retrieval only partly corrects.
  */
 export function astigmatizeProbe(probe: ComplexArray, amount: number): ComplexArray {
-  const n = probe.shape[0];
-  if (probe.dtype !== 'complex64' || probe.shape.length !== 2 || probe.shape[1] !== n) {
-    throw new ArgumentError(`the probe must be complex64 (N, N), got ${probe.dtype} ${probe.shape.join(' x ')}`);
-  }
+  const n = squareProbeSize(probe);
   if (!Number.isFinite(amount)) throw new ArgumentError(`the astigmatism must be a finite number, got ${amount}`);
   const data = new Float32Array(probe.data.length);
   const unit = n / 4;

@@ -74,7 +74,9 @@ test('a Siemens star at N = 128 with a wrong probe: refinement recovers what the
   t.true(found > given && found > 0.9, `probe correlation ${given} -> ${found}`);
 });
 
-test('an aborted reconstruction stops early and returns what it reached', async (t) => {
+// Serial tests run before the file's concurrent ones: on one core this one would otherwise wait in
+// the job queue behind the three-minute reconstructions below, and its timeout with it.
+test.serial('an aborted reconstruction stops early and returns what it reached', async (t) => {
   t.timeout(120_000);
   const data = await loadDataset(FIXTURE);
   const stop = new AbortController();
