@@ -188,6 +188,15 @@ PtychoPinn ChannelsLastCopy(PtychoPinn& net) {
   return copy;
 }
 
+bool InferenceChannelsLast() {
+#if TORCH_VERSION_MAJOR < 2 && (defined(__x86_64__) || defined(__i386__))
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+#else
+  return true;
+#endif
+}
+
 // LibTorch 2.4 replaced the CPU-specific autocast calls by ones taking the device type.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 #define PTPINN_AUTOCAST_DEVICE_API 1

@@ -114,4 +114,12 @@ PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed);
 // its blocked layout at each layer. Training keeps NCHW (see MakeNetwork).
 PtychoPinn ChannelsLastCopy(PtychoPinn& net);
 
+// Whether inference runs channels-last: every LibTorch 2.x, and 1.x on CPUs with AVX-512. The
+// oneDNN of LibTorch 1.13 (Debian's links oneDNN 2.6) has slower NHWC than NCHW convolutions on
+// AVX2 alone. Network rates at batch 16, N = 64, fp32, NCHW -> NHWC: 1.13 on AVX2 57 -> 48
+// patterns/s; 2.13 on the same CPU 48 -> 70; on an AVX-512 CPU the whole infer 8.3 -> 7.4 s
+// with 1.13 and 10.2 -> 7.1 s with 2.13. A fixed rule, not a timing at run time: the two
+// layouts' kernels round differently, and the same call must give the same numbers.
+bool InferenceChannelsLast();
+
 }  // namespace ptpinn

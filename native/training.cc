@@ -276,9 +276,10 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
 Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch::Tensor& groups,
                    const PredictOptions& options) {
   // no eval(): several predictions may overlap, and the network has no train/eval difference
-  // 1087 patterns, fp32: 8.3 -> 7.4 s on LibTorch 1.13, 10.2 -> 7.1 s on 2.13 (bf16 6.7 -> 3.9 s).
-  // Made outside inference mode: its parameters are ordinary tensors, like the network's.
-  net = ChannelsLastCopy(net);
+  // The channels-last copy is made outside inference mode: its parameters are ordinary tensors,
+  // like the network's.
+  const bool channelsLast = InferenceChannelsLast();
+  if (channelsLast) net = ChannelsLastCopy(net);
   c10::InferenceMode guard;
   const PrecisionScope precision(options.precision);
   const int64_t count = groups.size(0), c = groups.size(1), n = diffraction.size(-1);
@@ -297,7 +298,7 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
     const int64_t size = std::min(perBatch, count - start);
     const torch::Tensor idx = groups.narrow(0, start, size).reshape({-1});
     torch::Tensor x = options.inputNorm.Apply(diffraction.index_select(0, idx).view({size, c, n, n}) / options.scale);
-    x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    if (channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     const torch::Tensor patches = net->forward(x);
     if (options.keepPatches) out.patches.narrow(0, start, size).copy_(patches);
     if (sum) sum->Add(patches.reshape({size * c, n, n}), options.positions.narrow(0, start * c, size * c));
