@@ -3,17 +3,23 @@
 // Memory: each measurement is a fresh process (peak RSS from the kernel), an untrained network at
 // N = 64 or 128, gridsize 1 or 2, inference (fp32 and bf16) and training (fp32) at batch 1 and 16;
 // "per pattern" is (peak at 16 - peak at 1) / 15, what a batch adds beyond the fixed cost.
-// Quality: a Siemens star under a pinhole probe (the probe's size and the scan in the same units of
+// Quality: a Siemens star (or Run1084's object) under a pinhole probe (the probe's size and the scan in the same units of
 // object pixels at both N: the N = 128 probe is the N = 64 one padded, so each pattern sees the same
 // beam at twice the angular range), PtychoPINN gridsize 2 and ePIE 100 iterations at both N.
+// With --object run1084, Run1084's published object takes the star's place (the star's centre is
+// a case the network fails at N = 64 already; Run1084's object under this probe is one it learns).
 // Run: npx tsx bench/pattern-size.ts [--skip-memory] [--skip-quality] [--epochs 10] [--positions 400]
+//   [--object star|run1084] [--out DIR] (the network's reconstructions, as `infer` writes them, in DIR/N64, DIR/N128)
 import { execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative } from '../lib/iterative.js';
 import { compareObjects } from '../lib/metrics.js';
 import type { ComplexArray } from '../lib/ndarray.js';
-import { scannedRegion } from '../lib/outputs.js';
+import { scannedRegion, writeReconstruction } from '../lib/outputs.js';
 import { pinholeProbe } from '../lib/probe.js';
 import { spiralScan } from '../lib/scan.js';
 import { siemensStar, simulate } from '../lib/simulation.js';
@@ -26,11 +32,14 @@ const { values } = parseArgs({
     'skip-quality': { type: 'boolean', default: false },
     epochs: { type: 'string', default: '10' },
     positions: { type: 'string', default: '400' },
+    object: { type: 'string', default: 'star' },
+    out: { type: 'string' },
     threads: { type: 'string' },
     child: { type: 'string' },
   },
 });
 const threads = values.threads ? Number(values.threads) : undefined;
+if (!['star', 'run1084'].includes(values.object)) throw new Error(`--object must be star or run1084, got ${values.object}`);
 const host = machine();
 
 /** The child's job: one network, one mode, one batch; prints its peak RSS. */
@@ -87,7 +96,7 @@ async function memory() {
 }
 
 async function quality() {
-  const truth = siemensStar(320);
+  const truth = values.object === 'run1084' ? (await readRun1084()).object : siemensStar(320);
   const small = await pinholeProbe(64, 10, 150);
   for (const n of [64, 128]) {
     // the same beam in a window twice as wide (zero padding), so only the patterns' size differs
@@ -100,11 +109,15 @@ async function quality() {
       return { phase_ssim: +c.phase.ssim.toFixed(4), phase_corr: +c.phase.correlation.toFixed(4), amp_corr: +c.amplitude.correlation.toFixed(4),
         phase_frc_half_period_px: c.phase.frc.resolution === null ? '<=1' : +c.phase.frc.resolution.toFixed(2) };
     };
-    const base = { bench: 'pattern-size', part: 'quality', N: n, patterns: dataset.diffraction.shape[0], photons: 1e6, ...host };
+    const base = { bench: 'pattern-size', part: 'quality', object: values.object, N: n, patterns: dataset.diffraction.shape[0], photons: 1e6, ...host };
     const started = performance.now();
     const model = await train(dataset, { model: { gridsize: 2 }, training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: dataset.diffraction.shape[0] } }, { threads });
     const trained = performance.now();
     const r = await model.reconstruct(dataset, { threads });
+    if (values.out) {
+      await mkdir(join(values.out, `N${n}`), { recursive: true });
+      await writeReconstruction(join(values.out, `N${n}`), r, dataset);
+    }
     console.log(JSON.stringify({ ...base, method: 'pinn', gridsize: 2, epochs: Number(values.epochs), ...await score(r.object, r.origin),
       train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +((performance.now() - trained) / 1000).toFixed(2) }));
     model.dispose();
