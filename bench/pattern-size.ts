@@ -11,7 +11,6 @@
 // Run: npx tsx bench/pattern-size.ts [--skip-memory] [--skip-quality] [--epochs 10] [--positions 400]
 //   [--object star|run1084] [--out DIR] (the network's reconstructions, as `infer` writes them, in DIR/N64, DIR/N128)
 import { execFileSync } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -114,10 +113,7 @@ async function quality() {
     const model = await train(dataset, { model: { gridsize: 2 }, training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: dataset.diffraction.shape[0] } }, { threads });
     const trained = performance.now();
     const r = await model.reconstruct(dataset, { threads });
-    if (values.out) {
-      await mkdir(join(values.out, `N${n}`), { recursive: true });
-      await writeReconstruction(join(values.out, `N${n}`), r, dataset);
-    }
+    if (values.out) await writeReconstruction(join(values.out, `N${n}`), r, dataset);
     console.log(JSON.stringify({ ...base, method: 'pinn', gridsize: 2, epochs: Number(values.epochs), ...await score(r.object, r.origin),
       train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +((performance.now() - trained) / 1000).toFixed(2) }));
     model.dispose();

@@ -13,7 +13,6 @@
 //   times exp(1.5 i ((x^2 - y^2) / (N/4)^2)), a phase aberration)
 //   [--probe-init-iterations K] (ePIE iterations of pinn1e / pinn2e; the default is train's)
 //   [--member-network joint|shared] (the network at gridsize > 1; the default is train's)
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MEMBER_NETWORKS, type MemberNetwork, type Precision } from '../lib/config.js';
@@ -73,7 +72,6 @@ function scores(c: Comparison) {
 
 async function save(name: string, r: ReconstructionLike, data: Dataset) {
   if (!values.save) return;
-  await mkdir(join(values.save, name), { recursive: true });
   await writeReconstruction(join(values.save, name), r, data, { threads });
 }
 

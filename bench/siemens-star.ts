@@ -7,7 +7,6 @@
 // Run: npx tsx bench/siemens-star.ts [--where centre|off-centre] [--probe pinhole|run1084] [--object star|run1084]
 //   [--defocus 150] [--epochs 8] [--positions 300] [--input-norm none|pixel] [--learning-rate 1e-3]
 //   [--loss poisson|mae] [--batch 16] [--gridsize 2] [--member-network joint|shared] [--threads T] [--out DIR]
-import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type InputNormMode, type LossMode, MEMBER_NETWORKS, type MemberNetwork } from '../lib/config.js';
 import { readRun1084 } from '../lib/fixture.js';
@@ -76,8 +75,5 @@ console.log(JSON.stringify({
   phase_corr: +c.phase.correlation.toFixed(4), amp_corr: +c.amplitude.correlation.toFixed(4), phase_ssim: +c.phase.ssim.toFixed(4),
   epoch_loss: model.history?.epochLoss.map((v) => +v.toPrecision(5)), seconds: +((performance.now() - started) / 1000).toFixed(1),
 }));
-if (values.out) {
-  await mkdir(values.out, { recursive: true });
-  await writeReconstruction(values.out, r, dataset);
-}
+if (values.out) await writeReconstruction(values.out, r, dataset);
 model.dispose();

@@ -1,7 +1,7 @@
 // What `infer` and `reconstruct` leave in their output folder (SPEC section 7): reconstruction.npz,
 // the amplitude and phase PNGs and, when the data has a reference object, metrics.json (and an
 // FRC plot); `train` adds its loss curve.
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomically } from './atomic.js';
 import type { Dataset, ObjectKind } from './dataset.js';
@@ -131,9 +131,10 @@ export async function writeLossPlot(path: string, history: { epochLoss: number[]
   await writePlot(path, { title: 'training loss', xLabel: 'epoch', yLabel: 'loss', series, logY: values.every((v) => v > 0) });
 }
 
-/** Writes what `infer` writes: amplitude and phase PNGs, the object as NPZ, and, unless the dataset's objectGuess is an initial guess, the comparison and FRC plot. */
+/** Writes what `infer` writes into `dir` (created if missing): amplitude and phase PNGs, the object as NPZ, and, unless the dataset's objectGuess is an initial guess, the comparison and FRC plot. */
 export async function writeReconstruction(dir: string, r: ReconstructionLike, dataset: Pick<Dataset, 'source' | 'probe' | 'objectGuess' | 'objectKind'>,
   options: WriteOptions = {}): Promise<WrittenOutputs> {
+  await mkdir(dir, { recursive: true });
   const npz = join(dir, 'reconstruction.npz');
   const arrays: Record<string, NdArray> = {
     object: r.object,

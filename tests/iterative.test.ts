@@ -1,7 +1,7 @@
 // The iterative baseline: ePIE and rPIE reconstruct simulated data against the ground truth, with
 // the probe given right, and given wrong (defocused, 20 % scale error) and refined.
 import test from 'ava';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadDataset, type Dataset } from '../lib/dataset.js';
@@ -11,7 +11,7 @@ import { train } from '../lib/training.js';
 import { compareObjects } from '../lib/metrics.js';
 import type { ComplexArray } from '../lib/ndarray.js';
 import { readNpz } from '../lib/npz.js';
-import { scannedRegion } from '../lib/outputs.js';
+import { scannedRegion, writeReconstruction } from '../lib/outputs.js';
 import { defocusProbe, pinholeProbe, scaleProbe } from '../lib/probe.js';
 import { spiralScan } from '../lib/scan.js';
 import { siemensStar, simulate } from '../lib/simulation.js';
@@ -88,6 +88,19 @@ test.serial('an aborted reconstruction stops early and returns what it reached',
   await t.throwsAsync(reconstructIterative(data, { signal: stop.signal }), { name: 'AbortedError' });
   await t.throwsAsync(reconstructIterative(data, { method: 'dm' as 'epie' }), { message: /epie or rpie/ });
   await t.throwsAsync(reconstructIterative(data, { iterations: 0 }), { message: /at least 1/ });
+});
+
+test.serial('writeReconstruction creates a folder that does not exist yet and writes what infer writes', async (t) => {
+  t.timeout(300_000);
+  const out = await mkdtemp(join(tmpdir(), 'ptpinn-write-'));
+  t.teardown(() => rm(out, { recursive: true, force: true }));
+  const data = await loadDataset(FIXTURE);
+  const r = await reconstructIterative(data, { iterations: 1 });
+  const dir = join(out, 'not', 'there');
+  const written = await writeReconstruction(dir, r, data);
+  t.is(written.npz, join(dir, 'reconstruction.npz'));
+  t.deepEqual((await readdir(dir)).sort(), ['frc.png', 'metrics.json', 'reconstructed_amplitude.png', 'reconstructed_phase.png', 'reconstruction.npz']);
+  t.deepEqual((await readNpz(written.npz)).object.shape, r.object.shape);
 });
 
 test('reconstruct --method rpie writes the object, the refined probe, images and metrics', async (t) => {
