@@ -116,7 +116,7 @@ async function quality() {
       ? await simulate(replicate2(truth), probe, { x: scan.x.map((v) => 2 * v + 0.5), y: scan.y.map((v) => 2 * v + 0.5) }, { photons: 1e6, seed: 3, threads })
       : await simulate(truth, probe, scan, { photons: 1e6, seed: 3, threads });
     const score = async (object: ComplexArray, origin: [number, number]) => {
-      const c = fine ? await compareObjects(...bin2(object, origin), truth, { region }) : await compareObjects(object, origin, truth, { region });
+      const c = await compareObjects(...(fine ? bin2(object, origin) : [object, origin] as const), truth, { region });
       return { phase_ssim: +c.phase.ssim.toFixed(4), phase_corr: +c.phase.correlation.toFixed(4), amp_corr: +c.amplitude.correlation.toFixed(4),
         phase_frc_half_period_px: c.phase.frc.resolution === null ? '<=1' : +c.phase.frc.resolution.toFixed(2) };
     };
