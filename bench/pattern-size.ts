@@ -14,10 +14,12 @@
 // a case the network fails at N = 64 already; Run1084's object under this probe is one it learns).
 // Run: npx tsx bench/pattern-size.ts [--skip-memory] [--skip-quality] [--epochs 10] [--positions 400]
 //   [--object star|run1084] [--sampling padded|fine] [--out DIR] (the network's reconstructions, as `infer` writes them, in DIR/N64, DIR/N128)
+//   [--sizes 64,128] (the quality part's N) [--scheduler none|exponential|plateau|cosine] (training's; default train's)
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SCHEDULERS, type Scheduler } from '../lib/config.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative } from '../lib/iterative.js';
 import { compareObjects } from '../lib/metrics.js';
@@ -38,6 +40,8 @@ const { values } = parseArgs({
     object: { type: 'string', default: 'star' },
     sampling: { type: 'string', default: 'padded' },
     out: { type: 'string' },
+    sizes: { type: 'string', default: '64,128' },
+    scheduler: { type: 'string' },
     threads: { type: 'string' },
     child: { type: 'string' },
   },
@@ -45,6 +49,9 @@ const { values } = parseArgs({
 const threads = values.threads ? Number(values.threads) : undefined;
 if (!['star', 'run1084'].includes(values.object)) throw new Error(`--object must be star or run1084, got ${values.object}`);
 if (!['padded', 'fine'].includes(values.sampling)) throw new Error(`--sampling must be padded or fine, got ${values.sampling}`);
+if (values.scheduler !== undefined && !(SCHEDULERS as readonly string[]).includes(values.scheduler)) throw new Error(`--scheduler must be one of ${SCHEDULERS.join(', ')}, got ${values.scheduler}`);
+const sizes = values.sizes.split(',').map(Number);
+if (!sizes.every((n) => n === 64 || n === 128)) throw new Error(`--sizes must list 64 and/or 128, got ${values.sizes}`);
 const host = machine();
 
 /** The child's job: one network, one mode, one batch; prints its peak RSS. */
@@ -105,7 +112,7 @@ async function quality() {
   const small = await pinholeProbe(64, 10, 150);
   const scan = spiralScan(truth.shape, 128, { count: Number(values.positions), step: 5 });
   const region = scannedRegion(scan.x, scan.y, 16);
-  for (const n of [64, 128]) {
+  for (const n of sizes) {
     // padded: the same beam in a window twice as wide (zero padding), so the patterns sample the
     // same angles twice as finely. fine: the same beam, object and scan sampled at half the pixel
     // size, so the patterns reach twice the angles (a detector with twice the pixels across); the
@@ -122,11 +129,12 @@ async function quality() {
     };
     const base = { bench: 'pattern-size', part: 'quality', object: values.object, N: n, sampling: n === 64 ? null : values.sampling, patterns: dataset.diffraction.shape[0], photons: 1e6, ...host };
     const started = performance.now();
-    const model = await train(dataset, { model: { gridsize: 2 }, training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: dataset.diffraction.shape[0] } }, { threads });
+    const model = await train(dataset, { model: { gridsize: 2 }, training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: dataset.diffraction.shape[0],
+      ...(values.scheduler ? { scheduler: values.scheduler as Scheduler } : {}) } }, { threads });
     const trained = performance.now();
     const r = await model.reconstruct(dataset, { threads });
     if (values.out) await writeReconstruction(join(values.out, `N${n}`), r, dataset);
-    console.log(JSON.stringify({ ...base, method: 'pinn', gridsize: 2, epochs: Number(values.epochs), ...await score(r.object, r.origin),
+    console.log(JSON.stringify({ ...base, method: 'pinn', gridsize: 2, epochs: Number(values.epochs), scheduler: model.training?.scheduler, ...await score(r.object, r.origin),
       train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +((performance.now() - trained) / 1000).toFixed(2) }));
     model.dispose();
     const e = await reconstructIterative(dataset, { method: 'epie', iterations: 100, probeStart: 5, threads });

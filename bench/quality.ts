@@ -13,9 +13,11 @@
 //   times exp(1.5 i ((x^2 - y^2) / (N/4)^2)), a phase aberration)
 //   [--probe-init-iterations K] (ePIE iterations of pinn1e / pinn2e; the default is train's)
 //   [--member-network joint|shared] (the network at gridsize > 1; the default is train's)
+//   [--n-filters-scale F] (the network's width factor; the default is train's, 2)
+//   [--learning-rate R] [--scheduler none|exponential|plateau|cosine] (training's; the defaults are train's)
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MEMBER_NETWORKS, type MemberNetwork, type Precision } from '../lib/config.js';
+import { MEMBER_NETWORKS, type MemberNetwork, type Precision, SCHEDULERS, type Scheduler } from '../lib/config.js';
 import type { Dataset } from '../lib/dataset.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative } from '../lib/iterative.js';
@@ -41,10 +43,16 @@ const { values } = parseArgs({
     'wrong-probe': { type: 'string', default: 'defocus' },
     'probe-init-iterations': { type: 'string' },
     'member-network': { type: 'string' },
+    'n-filters-scale': { type: 'string' },
+    'learning-rate': { type: 'string' },
+    scheduler: { type: 'string' },
   },
 });
 if (values['member-network'] !== undefined && !(MEMBER_NETWORKS as readonly string[]).includes(values['member-network'])) {
   throw new Error(`--member-network must be one of ${MEMBER_NETWORKS.join(', ')}, got ${values['member-network']}`);
+}
+if (values.scheduler !== undefined && !(SCHEDULERS as readonly string[]).includes(values.scheduler)) {
+  throw new Error(`--scheduler must be one of ${SCHEDULERS.join(', ')}, got ${values.scheduler}`);
 }
 if (!['defocus', 'astigmatism'].includes(values['wrong-probe'])) {
   throw new Error(`--wrong-probe must be defocus or astigmatism, got ${values['wrong-probe']}`);
@@ -102,9 +110,12 @@ for (const scan of values.scans.split(',')) {
           : scaleProbe(await defocusProbe(dataset.probe, 5, { threads }), 1.2);
         const given = wrongProbe ? { ...dataset, probe: await wrong() } : dataset;
         const started = performance.now();
-        const model = await train(given, { model: { gridsize, ...(values['member-network'] ? { memberNetwork: values['member-network'] as MemberNetwork } : {}) }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable, probeInit,
+        const model = await train(given, { model: { gridsize, ...(values['member-network'] ? { memberNetwork: values['member-network'] as MemberNetwork } : {}),
+          ...(values['n-filters-scale'] ? { nFiltersScale: Number(values['n-filters-scale']) } : {}) }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable, probeInit,
           ...(values['train-precision'] ? { precision: values['train-precision'] as Precision } : {}),
           ...(values.seed ? { seed: Number(values.seed) } : {}),
+          ...(values['learning-rate'] ? { learningRate: Number(values['learning-rate']) } : {}),
+          ...(values.scheduler ? { scheduler: values.scheduler as Scheduler } : {}),
           ...(values['probe-init-iterations'] ? { probeInitIterations: Number(values['probe-init-iterations']) } : {}) } }, { threads });
         const trained = performance.now();
         const r = await model.reconstruct(given, { threads });
@@ -116,7 +127,8 @@ for (const scan of values.scans.split(',')) {
           fp32 = (await score(q.object, q.origin, dataset, q.xcoords, q.ycoords)).phase;
         }
         console.log(JSON.stringify({
-          ...base, method: 'pinn', gridsize, member_network: model.config.memberNetwork, epochs, train_precision: model.training?.precision, seed: model.training?.seed, precision: r.precision, probe: wrongProbe ? (probeTrainable ? 'wrong, refined' : probeInit === 'epie' ? 'wrong, retrieved by ePIE' : 'wrong, fixed') : 'true',
+          ...base, method: 'pinn', gridsize, member_network: model.config.memberNetwork, n_filters_scale: model.config.nFiltersScale, epochs,
+          learning_rate: model.training?.learningRate, scheduler: model.training?.scheduler, train_precision: model.training?.precision, seed: model.training?.seed, precision: r.precision, probe: wrongProbe ? (probeTrainable ? 'wrong, refined' : probeInit === 'epie' ? 'wrong, retrieved by ePIE' : 'wrong, fixed') : 'true',
           ...(wrongProbe ? { wrong_probe: values['wrong-probe'] } : {}), ...(probeInit === 'epie' ? { probe_init_iterations: model.training?.probeInitIterations } : {}),
           ...(wrongProbe ? { probe_overlap: +probeOverlap(model.probe, dataset.probe).toFixed(4) } : {}), ...await score(r.object, r.origin, dataset, r.xcoords, r.ycoords),
           ...(fp32 ? { fp32_phase: fp32 } : {}),

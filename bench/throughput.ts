@@ -5,6 +5,7 @@
 // FMA peak (bench/peak.ts), not a constant.
 // Run: npm run build:ts && [PYTHON=/path/to/python-with-torch] npx tsx bench/throughput.ts [--threads T]
 //   [--quick]   (fewer measures: the defaults below take about 6 minutes on 2 cores, 10,000-pattern infers included)
+//   [--n-filters-scale F]   (the network's width for every measure, ours and the twin's; default 2)
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -22,13 +23,26 @@ import { machine } from './machine.js';
 import { measurePeak } from './peak.js';
 import { runMeasured } from './process.js';
 
-const { values } = parseArgs({ options: { threads: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { threads: { type: 'string' }, quick: { type: 'boolean', default: false }, 'n-filters-scale': { type: 'string', default: '2' } } });
 const threads = Number(values.threads ?? availableParallelism());
 const quick = values.quick;
-// SPEC section 5: N = 64, f = 2, gridsize 1
-const GFLOP = { train: 4.81, infer: 1.6 };
+const filterScale = Number(values['n-filters-scale']);
+if (!Number.isInteger(filterScale) || filterScale < 1 || filterScale > 8) throw new Error(`--n-filters-scale must be an integer from 1 to 8, got ${values['n-filters-scale']}`);
+
+// Multiply-adds of the 3 x 3 convolutions at N = 64, gridsize 1, width f (SPEC section 5), times 2.
+function convolutionFlops(f: number): number {
+  const conv = (cin: number, cout: number, side: number) => 2 * 9 * cin * cout * side * side;
+  const encoder = conv(1, 32 * f, 64) + conv(32 * f, 32 * f, 64) + conv(32 * f, 64 * f, 32) + conv(64 * f, 64 * f, 32) + conv(64 * f, 128 * f, 16) + conv(128 * f, 128 * f, 16);
+  const outer = (32 * f) / 8;
+  const decoder = conv(128 * f, 64 * f, 8) + conv(64 * f, 64 * f, 8) + conv(64 * f, 32 * f, 16) + conv(32 * f, 32 * f, 16)
+    + conv(32 * f - outer, 1, 32) + conv(outer, 32 * f, 32) + conv(32 * f, 32 * f, 32) + conv(32 * f, 1, 64);
+  return encoder + 2 * decoder;
+}
+// SPEC section 5's figures at f = 2 (N = 64, gridsize 1), scaled by the convolutions' count at f
+const widthFactor = convolutionFlops(filterScale) / convolutionFlops(2);
+const GFLOP = { train: 4.81 * widthFactor, infer: 1.6 * widthFactor };
 const here = dirname(fileURLToPath(import.meta.url));
-const host = { ...machine(), threads };
+const host = { ...machine(), threads, n_filters_scale: filterScale };
 const peak = measurePeak(threads);
 console.log(JSON.stringify({ bench: 'peak', ...host, ...peak }));
 
@@ -86,18 +100,18 @@ const fixture = await loadDataset(resolve(here, '..', 'fixtures', 'run1084_sim.n
 const trainCases: [number, 'fp32' | 'bf16'][] = quick ? [[16, 'fp32']] : [[4, 'fp32'], [16, 'fp32'], [16, 'bf16']];
 for (const [batchSize, precision] of trainCases) {
   let rate = 0;
-  const model = await train(fixture, { model: { gridsize: 1 }, training: { nGroups: batchSize * 16, maxEpochs: 2, batchSize, precision } }, {
+  const model = await train(fixture, { model: { gridsize: 1, nFiltersScale: filterScale }, training: { nGroups: batchSize * 16, maxEpochs: 2, batchSize, precision } }, {
     threads, onProgress: (p) => { if (p.epoch === 2) rate = p.samplesPerSecond; },
   });
   model.dispose();
-  const twinArgs = ['--mode', 'train', '--batch', String(batchSize), '--steps', '16', '--warmup', '3', ...(precision === 'bf16' ? ['--bf16'] : [])];
+  const twinArgs = ['--mode', 'train', '--filter-scale', String(filterScale), '--batch', String(batchSize), '--steps', '16', '--warmup', '3', ...(precision === 'bf16' ? ['--bf16'] : [])];
   report('train', precision, batchSize, rate, 'samples', GFLOP.train, twin(twinArgs), batchSize === 16 ? twin([...twinArgs, '--channels-last']) : null);
 }
 
 // Inference: the network alone (patches kept, nothing stitched), then the stitching alone. Our
 // figure is the whole native call (gathering and scaling the batch, the complex patches copied
 // out); the twin's is the forward pass over batches already in memory: the ratio leans its way.
-const model = await train(fixture, { model: { gridsize: 1 }, training: { nGroups: 32, maxEpochs: 1, batchSize: 16 } }, { threads });
+const model = await train(fixture, { model: { gridsize: 1, nFiltersScale: filterScale }, training: { nGroups: 32, maxEpochs: 1, batchSize: 16 } }, { threads });
 const count = fixture.diffraction.shape[0];
 const all = Int32Array.from({ length: count }, (_, i) => i);
 const inferCases: [number, 'fp32' | 'bf16'][] = quick ? [[16, 'fp32']] : [[1, 'fp32'], [16, 'fp32'], [64, 'fp32'], [16, 'bf16']];
@@ -111,7 +125,7 @@ for (const [batchSize, precision] of inferCases) {
   const started = performance.now();
   patches = (await predict()).patches!.data;
   const rate = count / ((performance.now() - started) / 1000);
-  const twinArgs = ['--mode', 'infer', '--batch', String(batchSize), '--patterns', String(count), ...(precision === 'bf16' ? ['--bf16'] : [])];
+  const twinArgs = ['--mode', 'infer', '--filter-scale', String(filterScale), '--batch', String(batchSize), '--patterns', String(count), ...(precision === 'bf16' ? ['--bf16'] : [])];
   report('infer.network', precision, batchSize, rate, 'patterns', GFLOP.infer, twin(twinArgs), twin([...twinArgs, '--channels-last']));
 }
 {
@@ -134,7 +148,7 @@ try {
   const cli = resolve(here, '..', 'dist', 'lib', 'cli', 'bin.js');
   const run = (args: string[]) => runMeasured(process.execPath, [cli, ...args, '--threads', String(threads), '--quiet']);
   const modelDir = join(dir, 'model');
-  await run(['train', '--train_data_file', data, '--output_dir', modelDir, '--max_epochs', '1', '--n_images', '32', '--gridsize', '1', '--disable_mlflow']);
+  await run(['train', '--train_data_file', data, '--output_dir', modelDir, '--max_epochs', '1', '--n_images', '32', '--gridsize', '1', '--n_filters_scale', String(filterScale), '--disable_mlflow']);
   for (const precision of quick ? ['fp32'] : ['fp32', 'bf16']) {
     const r = await run(['infer', '--model_path', modelDir, '--test_data', data, '--output_dir', join(dir, `infer-${precision}`), '--n_images', '1087', '--precision', precision]);
     console.log(JSON.stringify({ bench: 'infer.cli', ...host, precision, patterns: 1087, seconds: +r.seconds.toFixed(2), patterns_per_s: +(1087 / r.seconds).toFixed(1), peak_mb: Math.round(r.peakMb) }));
@@ -150,7 +164,7 @@ try {
     const data10k = join(dir, 'run1084_10000.npz');
     await saveDataset(data10k, big.dataset as Dataset);
     const model2 = join(dir, 'model2');
-    await run(['train', '--train_data_file', data, '--output_dir', model2, '--max_epochs', '1', '--n_images', '32', '--gridsize', '2', '--disable_mlflow']);
+    await run(['train', '--train_data_file', data, '--output_dir', model2, '--max_epochs', '1', '--n_images', '32', '--gridsize', '2', '--n_filters_scale', String(filterScale), '--disable_mlflow']);
     for (const [gridsize, model] of [[1, modelDir], [2, model2]] as const) {
       const peaks: number[] = [];
       for (const [patterns, file] of [[1087, data], [10_000, data10k]] as const) {
