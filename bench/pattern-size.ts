@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SCHEDULERS, type Scheduler } from '../lib/config.js';
+import { resolveTrainingConfig } from '../lib/config.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative } from '../lib/iterative.js';
 import { compareObjects } from '../lib/metrics.js';
@@ -49,7 +49,8 @@ const { values } = parseArgs({
 const threads = values.threads ? Number(values.threads) : undefined;
 if (!['star', 'run1084'].includes(values.object)) throw new Error(`--object must be star or run1084, got ${values.object}`);
 if (!['padded', 'fine'].includes(values.sampling)) throw new Error(`--sampling must be padded or fine, got ${values.sampling}`);
-if (values.scheduler !== undefined && !(SCHEDULERS as readonly string[]).includes(values.scheduler)) throw new Error(`--scheduler must be one of ${SCHEDULERS.join(', ')}, got ${values.scheduler}`);
+// checked by the library's schema now rather than after the memory part
+const scheduler = resolveTrainingConfig({ scheduler: values.scheduler }).scheduler;
 const sizes = values.sizes.split(',').map(Number);
 if (!sizes.every((n) => n === 64 || n === 128)) throw new Error(`--sizes must list 64 and/or 128, got ${values.sizes}`);
 const host = machine();
@@ -129,8 +130,7 @@ async function quality() {
     };
     const base = { bench: 'pattern-size', part: 'quality', object: values.object, N: n, sampling: n === 64 ? null : values.sampling, patterns: dataset.diffraction.shape[0], photons: 1e6, ...host };
     const started = performance.now();
-    const model = await train(dataset, { model: { gridsize: 2 }, training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: dataset.diffraction.shape[0],
-      ...(values.scheduler ? { scheduler: values.scheduler as Scheduler } : {}) } }, { threads });
+    const model = await train(dataset, { model: { gridsize: 2 }, training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: dataset.diffraction.shape[0], scheduler } }, { threads });
     const trained = performance.now();
     const r = await model.reconstruct(dataset, { threads });
     if (values.out) await writeReconstruction(join(values.out, `N${n}`), r, dataset);

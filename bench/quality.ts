@@ -17,7 +17,7 @@
 //   [--learning-rate R] [--scheduler none|exponential|plateau|cosine] (training's; the defaults are train's)
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MEMBER_NETWORKS, type MemberNetwork, type Precision, SCHEDULERS, type Scheduler } from '../lib/config.js';
+import { type MemberNetwork, type Precision, resolveModelConfig, resolveTrainingConfig, type Scheduler } from '../lib/config.js';
 import type { Dataset } from '../lib/dataset.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative } from '../lib/iterative.js';
@@ -48,12 +48,6 @@ const { values } = parseArgs({
     scheduler: { type: 'string' },
   },
 });
-if (values['member-network'] !== undefined && !(MEMBER_NETWORKS as readonly string[]).includes(values['member-network'])) {
-  throw new Error(`--member-network must be one of ${MEMBER_NETWORKS.join(', ')}, got ${values['member-network']}`);
-}
-if (values.scheduler !== undefined && !(SCHEDULERS as readonly string[]).includes(values.scheduler)) {
-  throw new Error(`--scheduler must be one of ${SCHEDULERS.join(', ')}, got ${values.scheduler}`);
-}
 if (!['defocus', 'astigmatism'].includes(values['wrong-probe'])) {
   throw new Error(`--wrong-probe must be defocus or astigmatism, got ${values['wrong-probe']}`);
 }
@@ -63,6 +57,16 @@ const threads = values.threads ? Number(values.threads) : undefined;
 const host = machine();
 const source = await readRun1084();
 const N = source.probe.shape[0];
+// The flags' share of every run's model and training configuration (an absent flag is undefined and
+// takes train's default), checked by the library's schemas now rather than after minutes of simulation.
+const number = (v: string | undefined) => (v ? Number(v) : undefined);
+const modelFlags = { memberNetwork: values['member-network'] as MemberNetwork | undefined, nFiltersScale: number(values['n-filters-scale']) };
+const trainingFlags = {
+  precision: values['train-precision'] as Precision | undefined, seed: number(values.seed), learningRate: number(values['learning-rate']),
+  scheduler: values.scheduler as Scheduler | undefined, probeInitIterations: number(values['probe-init-iterations']),
+};
+resolveModelConfig({ ...modelFlags, N });
+resolveTrainingConfig(trainingFlags);
 
 function positions(scan: string): { x: Float64Array; y: Float64Array } {
   if (scan === 'run1084') return { x: source.x, y: source.y };
@@ -110,13 +114,8 @@ for (const scan of values.scans.split(',')) {
           : scaleProbe(await defocusProbe(dataset.probe, 5, { threads }), 1.2);
         const given = wrongProbe ? { ...dataset, probe: await wrong() } : dataset;
         const started = performance.now();
-        const model = await train(given, { model: { gridsize, ...(values['member-network'] ? { memberNetwork: values['member-network'] as MemberNetwork } : {}),
-          ...(values['n-filters-scale'] ? { nFiltersScale: Number(values['n-filters-scale']) } : {}) }, training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable, probeInit,
-          ...(values['train-precision'] ? { precision: values['train-precision'] as Precision } : {}),
-          ...(values.seed ? { seed: Number(values.seed) } : {}),
-          ...(values['learning-rate'] ? { learningRate: Number(values['learning-rate']) } : {}),
-          ...(values.scheduler ? { scheduler: values.scheduler as Scheduler } : {}),
-          ...(values['probe-init-iterations'] ? { probeInitIterations: Number(values['probe-init-iterations']) } : {}) } }, { threads });
+        const model = await train(given, { model: { gridsize, ...modelFlags },
+          training: { maxEpochs: epochs, batchSize: 16, nGroups: count, probeTrainable, probeInit, ...trainingFlags } }, { threads });
         const trained = performance.now();
         const r = await model.reconstruct(given, { threads });
         const seconds = (performance.now() - trained) / 1000;

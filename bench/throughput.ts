@@ -12,6 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { resolveModelConfig } from '../lib/config.js';
 import { type Dataset, loadDataset, saveDataset } from '../lib/dataset.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { nativeOf } from '../lib/model.js';
@@ -26,8 +27,7 @@ import { runMeasured } from './process.js';
 const { values } = parseArgs({ options: { threads: { type: 'string' }, quick: { type: 'boolean', default: false }, 'n-filters-scale': { type: 'string', default: '2' } } });
 const threads = Number(values.threads ?? availableParallelism());
 const quick = values.quick;
-const filterScale = Number(values['n-filters-scale']);
-if (!Number.isInteger(filterScale) || filterScale < 1 || filterScale > 8) throw new Error(`--n-filters-scale must be an integer from 1 to 8, got ${values['n-filters-scale']}`);
+const filterScale = resolveModelConfig({ N: 64, nFiltersScale: Number(values['n-filters-scale']) }).nFiltersScale;
 
 // Multiply-adds of the 3 x 3 convolutions at N = 64, gridsize 1, width f (SPEC section 5), times 2.
 function convolutionFlops(f: number): number {
