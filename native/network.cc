@@ -48,6 +48,39 @@ double AmplitudeBias(Activation a) {
 
 torch::Tensor Upsample2(const torch::Tensor& x) { return torch::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2}); }
 
+// A 3 x 3 convolution to a few output channels (the decoders' heads: C of them from 28f or 32f
+// inputs), in fp32 inference: a 1 x 1 convolution to the nine taps' partial sums, then their
+// shifted sum. oneDNN pads output channels to its vector block (8 on AVX2, 16 on AVX-512), so as a
+// 3 x 3 convolution a one-channel head did 8-16 times its multiply-adds: on AVX2 at n_filters_scale
+// 1 the heads took 15 % of the convolutions' time for 2 % of their work. The 1 x 1 convolution
+// calls oneDNN directly: for 1 x 1 kernels on one thread below batch 16 LibTorch picks its
+// im2col path, which runs on the reference BLAS in Debian's build. Training keeps the plain
+// convolution (its backward, and the trajectories the tests were tuned on), as does bf16, whose
+// oneDNN path depends on the CPU.
+torch::Tensor HeadConv(torch::nn::Conv2d& conv, const torch::Tensor& x) {
+  if (torch::GradMode::is_enabled() || x.scalar_type() != torch::kFloat || !at::hasMKLDNN()) return conv(x);
+  const torch::Tensor& w = conv->weight;  // (O, I, 3, 3)
+  const int64_t out = w.size(0), h = x.size(2), width = x.size(3);
+  // tap-major (ky, kx, O, I): tap k's O outputs are channels k O ... k O + O - 1
+  const torch::Tensor taps = w.permute({2, 3, 0, 1}).reshape({9 * out, w.size(1), 1, 1});
+  const torch::Tensor z =
+      torch::constant_pad_nd(at::mkldnn_convolution(x, taps, {}, {0, 0}, {1, 1}, {1, 1}, 1), {1, 1, 1, 1});
+  torch::Tensor y = conv->bias.view({1, out, 1, 1}) + z.narrow(1, 0, out).narrow(2, 0, h).narrow(3, 0, width);
+  for (int64_t k = 1; k < 9; ++k) y.add_(z.narrow(1, k * out, out).narrow(2, k / 3, h).narrow(3, k % 3, width));
+  return y;
+}
+
+// 2 x 2 max pooling. In inference, the maximum of the four strided quarter grids: LibTorch's CPU
+// max_pool2d also computes the indices that only its backward needs, and was 5 times as slow
+// (16 x 32 x 64 x 64 fp32 on one AVX2 core: 12.3 against 2.4 ms), 8 % of inference's time. The
+// same values: a maximum is exact. Training keeps max_pool2d and its backward.
+torch::Tensor MaxPool2(const torch::Tensor& x) {
+  const int64_t h = x.size(2), w = x.size(3);
+  if (torch::GradMode::is_enabled() || h % 2 != 0 || w % 2 != 0) return torch::max_pool2d(x, 2);
+  auto quarter = [&](int64_t dy, int64_t dx) { return x.slice(2, dy, h, 2).slice(3, dx, w, 2); };
+  return torch::maximum(torch::maximum(quarter(0, 0), quarter(0, 1)), torch::maximum(quarter(1, 0), quarter(1, 1)));
+}
+
 // Number of encoder blocks: N / 2^blocks = 8.
 int64_t EncoderDepth(int64_t n) {
   if (n != 64 && n != 128 && n != 256) {
@@ -80,7 +113,7 @@ EncoderImpl::EncoderImpl(const NetworkConfig& c) {
 
 torch::Tensor EncoderImpl::forward(torch::Tensor x) {
   for (const auto& block : *blocks) {
-    x = torch::max_pool2d(block->as<ConvBlock>()->forward(x), 2);
+    x = MaxPool2(block->as<ConvBlock>()->forward(x));
   }
   return x;
 }
@@ -108,13 +141,13 @@ DecoderLastImpl::DecoderLastImpl(const NetworkConfig& c, DecoderKind k)
 
 torch::Tensor DecoderLastImpl::forward(const torch::Tensor& x) {
   const int64_t channels = x.size(1);
-  torch::Tensor inner = conv1(x.narrow(1, 0, channels - outerChannels));
+  torch::Tensor inner = HeadConv(conv1, x.narrow(1, 0, channels - outerChannels));
   inner = kind == DecoderKind::kPhase ? M_PI * torch::tanh(inner) : Activate(inner, activation);
   const int64_t pad = n / 4;
   torch::Tensor out = torch::constant_pad_nd(inner, {pad, pad, pad, pad}, 0);
   if (probeBig) {
     torch::Tensor full = Upsample2(conv_up_block(x.narrow(1, channels - outerChannels, outerChannels)));
-    out = out + torch::silu(conv2(full));
+    out = out + torch::silu(HeadConv(conv2, full));
   }
   return out;
 }
