@@ -52,7 +52,7 @@ torch::Tensor Upsample2(const torch::Tensor& x) { return torch::upsample_nearest
 // inputs), in fp32 inference: a 1 x 1 convolution to the nine taps' partial sums, then their
 // shifted sum. oneDNN pads output channels to its vector block (8 on AVX2, 16 on AVX-512), so as a
 // 3 x 3 convolution a one-channel head did 8-16 times its multiply-adds: on AVX2 at n_filters_scale
-// 1 the heads took 15 % of the convolutions' time for 2 % of their work. The 1 x 1 convolution
+// 1 the heads took 17 % of the convolutions' time for 1.4 % of their work. The 1 x 1 convolution
 // calls oneDNN directly: for 1 x 1 kernels on one thread below batch 16 LibTorch picks its
 // im2col path, which runs on the reference BLAS in Debian's build. Training keeps the plain
 // convolution (its backward, and the trajectories the tests were tuned on), as does bf16, whose
