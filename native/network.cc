@@ -54,9 +54,10 @@ torch::Tensor Upsample2(const torch::Tensor& x) { return torch::upsample_nearest
 // 3 x 3 convolution a one-channel head did 8-16 times its multiply-adds: on AVX2 at n_filters_scale
 // 1 the heads took 17 % of the convolutions' time for 1.4 % of their work. The 1 x 1 convolution
 // calls oneDNN directly: for 1 x 1 kernels on one thread below batch 16 LibTorch picks its
-// im2col path, which runs on the reference BLAS in Debian's build. Training keeps the plain
-// convolution (its backward, and the trajectories the tests were tuned on), as does bf16, whose
-// oneDNN path depends on the CPU.
+// im2col path, which runs on the reference BLAS in Debian's build. Training's steps keep the plain
+// convolution (its backward, and the trajectories the tests were tuned on; the validation loss,
+// without autograd, takes this path: differences near 1e-7), as does bf16, whose oneDNN path
+// depends on the CPU.
 torch::Tensor HeadConv(torch::nn::Conv2d& conv, const torch::Tensor& x) {
   if (torch::GradMode::is_enabled() || x.scalar_type() != torch::kFloat || !at::hasMKLDNN()) return conv(x);
   const torch::Tensor& w = conv->weight;  // (O, I, 3, 3)
