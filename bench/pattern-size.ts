@@ -14,7 +14,7 @@
 // a case the network fails at N = 64 already; Run1084's object under this probe is one it learns).
 // Run: npx tsx bench/pattern-size.ts [--skip-memory] [--skip-quality] [--epochs 10] [--positions 400]
 //   [--object star|run1084] [--sampling padded|fine] [--out DIR] (the network's reconstructions, as `infer` writes them, in DIR/N64, DIR/N128)
-//   [--sizes 64,128] (the quality part's N) [--scheduler none|exponential|plateau|cosine] (training's; default train's)
+//   [--sizes 64,128] (the quality part's N) [--scheduler none|exponential|plateau|cosine] [--seed S] (training's; default train's)
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     sizes: { type: 'string', default: '64,128' },
     scheduler: { type: 'string' },
+    seed: { type: 'string' },
     threads: { type: 'string' },
     child: { type: 'string' },
   },
@@ -50,7 +51,7 @@ const threads = values.threads ? Number(values.threads) : undefined;
 if (!['star', 'run1084'].includes(values.object)) throw new Error(`--object must be star or run1084, got ${values.object}`);
 if (!['padded', 'fine'].includes(values.sampling)) throw new Error(`--sampling must be padded or fine, got ${values.sampling}`);
 // checked by the library's schema now rather than after the memory part
-const scheduler = resolveTrainingConfig({ scheduler: values.scheduler }).scheduler;
+const { scheduler, seed } = resolveTrainingConfig({ scheduler: values.scheduler, seed: values.seed === undefined ? undefined : Number(values.seed) });
 const sizes = values.sizes.split(',').map(Number);
 if (!sizes.every((n) => n === 64 || n === 128)) throw new Error(`--sizes must list 64 and/or 128, got ${values.sizes}`);
 const host = machine();
@@ -130,11 +131,11 @@ async function quality() {
     };
     const base = { bench: 'pattern-size', part: 'quality', object: values.object, N: n, sampling: n === 64 ? null : values.sampling, patterns: dataset.diffraction.shape[0], photons: 1e6, ...host };
     const started = performance.now();
-    const model = await train(dataset, { model: { gridsize: 2 }, training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: dataset.diffraction.shape[0], scheduler } }, { threads });
+    const model = await train(dataset, { model: { gridsize: 2 }, training: { maxEpochs: Number(values.epochs), batchSize: 16, nGroups: dataset.diffraction.shape[0], scheduler, seed } }, { threads });
     const trained = performance.now();
     const r = await model.reconstruct(dataset, { threads });
     if (values.out) await writeReconstruction(join(values.out, `N${n}`), r, dataset);
-    console.log(JSON.stringify({ ...base, method: 'pinn', gridsize: 2, epochs: Number(values.epochs), scheduler: model.training?.scheduler, ...await score(r.object, r.origin),
+    console.log(JSON.stringify({ ...base, method: 'pinn', gridsize: 2, epochs: Number(values.epochs), scheduler: model.training?.scheduler, seed: model.training?.seed, ...await score(r.object, r.origin),
       train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +((performance.now() - trained) / 1000).toFixed(2) }));
     model.dispose();
     const e = await reconstructIterative(dataset, { method: 'epie', iterations: 100, probeStart: 5, threads });

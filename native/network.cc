@@ -58,11 +58,15 @@ torch::Tensor Upsample2(const torch::Tensor& x) { return torch::upsample_nearest
 // convolution (its backward, and the trajectories the tests were tuned on; the validation loss,
 // without autograd, takes this path: differences near 1e-7), as does bf16, whose oneDNN path
 // depends on the CPU. At 16 outputs (gridsize 4) nothing is padded and the taps measured 0.94 times
-// the plain convolution's rate at n_filters_scale 2 (gridsize 3's nine: 1.02-1.03 times, within the noise).
+// the plain convolution's rate at n_filters_scale 2 (gridsize 3's nine: 1.02-1.03 times, within the
+// noise). That was NCHW on Debian's 1.13. Channels-last inference (LibTorch 2.x, or 1.x with AVX-512)
+// keeps the plain convolution: against the wheel's 2.13 the taps measured 0.92 and 0.99 times its rate
+// (n_filters_scale 2, gridsize 2, one thread).
 torch::Tensor HeadConv(torch::nn::Conv2d& conv, const torch::Tensor& x) {
   const torch::Tensor& w = conv->weight;  // (O, I, 3, 3)
   const int64_t out = w.size(0), h = x.size(2), width = x.size(3);
-  if (out >= 16 || torch::GradMode::is_enabled() || x.scalar_type() != torch::kFloat || !at::hasMKLDNN())
+  if (out >= 16 || torch::GradMode::is_enabled() || x.scalar_type() != torch::kFloat || !at::hasMKLDNN() ||
+      x.suggest_memory_format() == at::MemoryFormat::ChannelsLast)
     return conv(x);
   // tap-major (ky, kx, O, I): tap k's O outputs are channels k O ... k O + O - 1
   const torch::Tensor taps = w.permute({2, 3, 0, 1}).reshape({9 * out, w.size(1), 1, 1});
