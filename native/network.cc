@@ -59,9 +59,9 @@ torch::Tensor Upsample2(const torch::Tensor& x) { return torch::upsample_nearest
 // without autograd, takes this path: differences near 1e-7), as does bf16, whose oneDNN path
 // depends on the CPU. At 16 outputs (gridsize 4) nothing is padded and the taps measured 0.94 times
 // the plain convolution's rate at n_filters_scale 2 (gridsize 3's nine: 1.02-1.03 times, within the
-// noise). That was NCHW on Debian's 1.13. Channels-last inference (LibTorch 2.x, or 1.x with AVX-512)
-// keeps the plain convolution: against the wheel's 2.13 the taps measured 0.92 and 0.99 times its rate
-// (n_filters_scale 2, gridsize 2, one thread).
+// noise). That was NCHW on Debian's 1.13. Channels-last inference (LibTorch 2.x; 1.x with AVX-512,
+// not measured) keeps the plain convolution: against the wheel's 2.13 the taps measured 0.92 and 0.99
+// times its rate at n_filters_scale 2, gridsize 2, one thread (gridsize 1 there: not settled).
 torch::Tensor HeadConv(torch::nn::Conv2d& conv, const torch::Tensor& x) {
   const torch::Tensor& w = conv->weight;  // (O, I, 3, 3)
   const int64_t out = w.size(0), h = x.size(2), width = x.size(3);
