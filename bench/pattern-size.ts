@@ -14,7 +14,7 @@
 // a case the network fails at N = 64 already; Run1084's object under this probe is one it learns).
 // Run: npx tsx bench/pattern-size.ts [--skip-memory] [--skip-quality] [--epochs 10] [--positions 400]
 //   [--object star|run1084] [--sampling padded|fine] [--out DIR] (the network's reconstructions, as `infer` writes them, in DIR/N64, DIR/N128)
-//   [--sizes 64,128] (the quality part's N) [--scheduler none|exponential|plateau|cosine] [--seed S] (training's; default train's)
+//   [--sizes 64,128] (the quality part's N) [--scheduler auto|none|exponential|plateau|cosine] [--seed S] (training's; default train's)
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -14,7 +14,7 @@
 //   [--probe-init-iterations K] (ePIE iterations of pinn1e / pinn2e; the default is train's)
 //   [--member-network joint|shared] (the network at gridsize > 1; the default is train's)
 //   [--n-filters-scale F] (the network's width factor; the default is train's, 2)
-//   [--learning-rate R] [--scheduler none|exponential|plateau|cosine] (training's; the defaults are train's)
+//   [--learning-rate R] [--scheduler auto|none|exponential|plateau|cosine] (training's; the defaults are train's)
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type MemberNetwork, type Precision, resolveModelConfig, resolveTrainingConfig, type Scheduler } from '../lib/config.js';

@@ -22,7 +22,8 @@ const flag = <T extends z.ZodType>(schema: T, name: string): T => schema.meta({ 
 
 export const AMP_ACTIVATIONS = ['silu', 'sigmoid', 'softplus', 'relu'] as const;
 export const LOSS_MODES = ['poisson', 'mae'] as const;
-export const SCHEDULERS = ['none', 'exponential', 'plateau', 'cosine'] as const;
+/** `auto`: `cosine` for patterns of 128 x 128 or larger, `none` below (README: Another object, and N = 128). */
+export const SCHEDULERS = ['auto', 'none', 'exponential', 'plateau', 'cosine'] as const;
 export const STITCH_WEIGHTS = ['center', 'probe'] as const;
 export const PATTERN_SIZES = [64, 128, 256] as const;
 /** `auto`: bf16 where the CPU has bf16 dot products (AVX512_BF16 or AMX), fp32 elsewhere. */
@@ -63,7 +64,13 @@ export const TrainingConfigSchema = z.strictObject({
   oversample: flag(boolean().default(false), 'oversample'),
   seed: flag(integer(0, 2 ** 32 - 1).default(42), 'seed'),
   lossMode: flag(oneOf(LOSS_MODES).default('poisson'), 'loss_mode'),
-  scheduler: flag(oneOf(SCHEDULERS).default('none'), 'scheduler'),
+  /**
+   * The learning rate's schedule. `auto`: cosine (a warm-up of at most an epoch, then a fall to 5 %
+   * of the rate) at N >= 128, where without it the network learnt a blurred object with one seed and
+   * nothing with another in 16 epochs; none at N = 64, where it changed the scores little and
+   * coarsened the FRC. A trained model records which ran.
+   */
+  scheduler: flag(oneOf(SCHEDULERS).default('auto'), 'scheduler'),
   earlyStopPatience: flag(integer(1, 1e6).default(100), 'early_stop_patience'),
   /**
    * Precision of the network's convolutions (bf16: LibTorch's CPU autocast; physics and loss fp32).
@@ -135,6 +142,8 @@ export const ThreadsSchema = flag(integer(1, 1024), 'threads');
 export type AmpActivation = (typeof AMP_ACTIVATIONS)[number];
 export type LossMode = (typeof LOSS_MODES)[number];
 export type Scheduler = (typeof SCHEDULERS)[number];
+/** A schedule the training loop runs: `auto` resolved by the pattern size. */
+export type ResolvedScheduler = Exclude<Scheduler, 'auto'>;
 export type Precision = (typeof PRECISIONS)[number];
 export type InferenceGrouping = (typeof INFERENCE_GROUPINGS)[number];
 export type InputNormMode = (typeof INPUT_NORMS)[number];
@@ -209,6 +218,12 @@ export function resolveModelConfig(partial: unknown, at = 'model'): ModelConfig 
 /** Validates a partial training configuration and fills in the defaults; throws `ConfigError` naming the field. */
 export function resolveTrainingConfig(partial: unknown = {}, at = 'training'): TrainingConfig {
   return parseConfig(TrainingConfigSchema, partial, at);
+}
+
+/** The schedule `auto` stands for at pattern size N; any other schedule is itself. */
+export function resolveScheduler(scheduler: Scheduler, N: number): ResolvedScheduler {
+  if (scheduler !== 'auto') return scheduler;
+  return N >= 128 ? 'cosine' : 'none';
 }
 
 /** Validates a partial inference configuration and fills in the defaults; throws `ConfigError` naming the field. */

@@ -3,7 +3,7 @@
 import type { NativeGrouped, NativeTrainOutcome } from './binding.js';
 import {
   ConfigError, type ModelConfig, ModelConfigSchema, type Precision, type TrainingConfig, TrainingConfigSchema, flagOf,
-  resolveModelConfig, resolveTrainingConfig,
+  type Scheduler, resolveModelConfig, resolveScheduler, resolveTrainingConfig,
 } from './config.js';
 import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
 import { countedProgress, runNative } from './jobs.js';
@@ -100,8 +100,9 @@ function resumedConfig(from: PtychoPinnModel, config: TrainConfig): { model: Mod
     for (const [key, value] of Object.entries(given ?? {})) {
       if (value === undefined || key === 'maxEpochs') continue;
       const before = (saved as Record<string, unknown>)[key];
-      // a bundle records the precision that ran, which `auto` may name again
-      const same = key === 'precision' ? resolvePrecision(value as Precision) === before : value === before;
+      // a bundle records the precision and schedule that ran, which `auto` may name again
+      const same = key === 'precision' ? resolvePrecision(value as Precision) === before
+        : key === 'scheduler' ? resolveScheduler(value as Scheduler, from.config.N) === before : value === before;
       if (!same) {
         throw new ConfigError(`${section}.${key}`, flagOf(section === 'model' ? ModelConfigSchema : TrainingConfigSchema, [key]),
           `is ${JSON.stringify(value)}, but the run being resumed used ${JSON.stringify(before)}; drop the option to resume`);
@@ -124,8 +125,8 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
   const { model: modelConfig, training: requested } = resumed
     ? resumedConfig(resumed, config)
     : { model: resolveModelConfig({ ...config.model, N }), training: resolveTrainingConfig(config.training) };
-  // the bundle records the precision that ran, not `auto`
-  const training = { ...requested, precision: resolvePrecision(requested.precision) };
+  // the bundle records the precision and schedule that ran, not `auto`
+  const training = { ...requested, precision: resolvePrecision(requested.precision), scheduler: resolveScheduler(requested.scheduler, N) };
   if (modelConfig.N !== N) throw new ArgumentError(`${dataset.source}: patterns are ${N} x ${N}, the run being resumed has N = ${modelConfig.N}`);
   const threads = resolveThreads(options.threads);
   if (options.checkpointEvery !== undefined && !(Number.isInteger(options.checkpointEvery) && options.checkpointEvery >= 1)) {

@@ -6,6 +6,9 @@ import { PtychoPinnModel } from '../lib/model.js';
 import { ConfigError } from '../lib/config.js';
 import { TrainingError, type TrainingProgress, train } from '../lib/training.js';
 import { phaseCorrelation } from './helpers/quality.js';
+import { pinholeProbe } from '../lib/probe.js';
+import { spiralScan } from '../lib/scan.js';
+import { simulate } from '../lib/simulation.js';
 
 // AVA runs a file's tests concurrently; these share two cores, so they run one at a time.
 const serial = test.serial;
@@ -141,4 +144,35 @@ serial('impossible configuration is refused before any work, naming the API fiel
   await t.throwsAsync(train(data, { training: { learningRate: '0.1' as never } }), { message: /^training\.learningRate must be a positive finite number, got "0\.1"/ });
   await t.throwsAsync(train(data, { training: { epochs: 3 } as never }), { message: /^training\.epochs is not an option here/ });
   await t.throwsAsync(train(data, {}, { threads: 100000 }), { message: /^threads must be an integer from 1 to 1024, got 100000/ });
+});
+
+serial('the default schedule is cosine for 128 x 128 patterns and none for 64 x 64, and the model records which ran', async (t) => {
+  t.timeout(900_000);
+  // the cosine schedule written out from its definition (README: Another object, and N = 128): a
+  // linear warm-up over min(an epoch, a tenth of the run), then a cosine fall to 5 % of the rate
+  const cosine = (base: number, step: number, total: number, perEpoch: number) => {
+    const warmup = Math.max(1, Math.min(perEpoch, Math.floor(total / 10)));
+    if (step < warmup) return base * (step + 1) / warmup;
+    const progress = Math.min(1, (step - warmup) / Math.max(1, total - 1 - warmup));
+    return base * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * progress)));
+  };
+  const rates = async (dataset: Dataset, training: { scheduler?: 'auto' | 'none' }) => {
+    const seen: number[] = [];
+    const model = await train(dataset, { model: { gridsize: 1, nFiltersScale: 1 }, training: { nGroups: 16, maxEpochs: 3, batchSize: 4, learningRate: 2e-3, ...training } },
+      { threads: 2, onProgress: (p) => seen.push(p.learningRate) });
+    return { model, seen };
+  };
+  const probe = await pinholeProbe(128, 16, 512);
+  const { dataset: big } = await simulate(data.objectGuess!, probe, spiralScan(data.objectGuess!.shape, 128, { count: 16, step: 4 }), { photons: 1e6, threads: 2 });
+  t.is(big.diffraction.shape[1], 128);
+  const atBig = await rates(big, {});
+  t.is(atBig.model.training!.scheduler, 'cosine');
+  t.is(atBig.seen.length, 12);
+  atBig.seen.forEach((rate, step) => t.true(Math.abs(rate - cosine(2e-3, step, 12, 4)) < 1e-12, `step ${step}: ${rate}`));
+  t.true(atBig.model.history!.epochLoss.every(Number.isFinite));
+  // asked for by name, a schedule is kept whatever N is
+  t.is((await rates(big, { scheduler: 'none' })).model.training!.scheduler, 'none');
+  const atSmall = await rates(data, { scheduler: 'auto' });
+  t.is(atSmall.model.training!.scheduler, 'none');
+  t.deepEqual([...new Set(atSmall.seen)], [2e-3]);
 });

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { loadModel, readManifest, saveModel } from '../bundle.js';
 import {
   AMP_ACTIVATIONS, type AmpActivation, LOSS_MODES, type LossMode, ModelConfigSchema, PRECISIONS, type Precision, SCHEDULERS, type Scheduler,
-  ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig, flagOf,
+  ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig, flagOf, resolveScheduler,
   INPUT_NORMS,
   MEMBER_NETWORKS,
   PROBE_INITS,
@@ -88,7 +88,7 @@ export function registerTrain(program: Command): void {
     .option('--disable_mlflow', 'no tracking (= --logger none)')
     .addOption(new Option('--loss_mode <mode>', `loss (alias --torch-loss-mode; default ${d.lossMode})`).choices(LOSS_MODES))
     .option('--learning_rate <rate>', `Adam learning rate (default ${d.learningRate})`, schemaValue(T.learningRate, 'learning_rate'))
-    .addOption(new Option('--scheduler <scheduler>', `learning-rate schedule (default ${d.scheduler})`).choices(SCHEDULERS))
+    .addOption(new Option('--scheduler <scheduler>', `learning-rate schedule; auto is cosine for patterns of 128 x 128 or larger and none below (default ${d.scheduler})`).choices(SCHEDULERS))
     .addOption(new Option('--precision <precision>', `precision of the network's convolutions: bf16 trains 1.35-1.5 times as fast on CPUs with AVX512_BF16 (physics and loss stay fp32) at about 0.02 less phase SSIM; auto picks bf16 on such CPUs, fp32 elsewhere (default ${d.precision})`).choices(PRECISIONS))
     .option('--early_stop_patience <n>', `epochs without improvement before stopping; the best epoch's weights are kept (default ${d.earlyStopPatience})`, schemaValue(T.earlyStopPatience, 'early_stop_patience'))
     .option('--deterministic', 'same seed and threads give the same numbers (always true here)', true)
@@ -180,7 +180,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   else if (logger === 'csv') tracker = await startCsvLog(dir);
   // snake_case, the flags' names, as the reference logs them
   const merged = { ...defaultModelConfig, ...definedOnly(model), ...defaultTrainingConfig, ...definedOnly(training) };
-  const config = { ...merged, precision: resolvePrecision(merged.precision) };
+  const config = { ...merged, precision: resolvePrecision(merged.precision), scheduler: resolveScheduler(merged.scheduler, data.diffraction.shape[1]) };
   await tracker?.logParams({ train_data_file: trainFile, test_data_file: flags.test_data_file,
     ...Object.fromEntries(Object.entries(config).map(([k, v]) => [flagOf(ModelConfigSchema, [k]) ?? flagOf(TrainingConfigSchema, [k]) ?? k, v])),
     threads: flags.threads });
