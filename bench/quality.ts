@@ -5,7 +5,8 @@
 //   [--scans run1084,spiral] [--methods pinn1,pinn2,epie,rpie] [--iterations 100] [--threads T]
 //   [--train-precision auto|fp32|bf16] (the network's precision in training; the default is train's)
 //   [--seed S] (the training seed; default train's, 42)
-//   [--save DIR]   (each reconstruction's files, as `infer` writes them, in DIR/METHOD-SCAN-DOSE/)
+//   [--save DIR]   (each reconstruction's files, as `infer` writes them, in DIR/METHOD-SCAN-DOSE/, with the
+//                  trained network's bundle as model.ptpinn beside them)
 //   methods pinn1w / pinn2w: trained on a wrong probe (defocusProbe(probe, 5), 20 % too
 //   bright) kept fixed; pinn1r / pinn2r: the same wrong probe refined in training (probeTrainable);
 //   pinn1e / pinn2e: the probe retrieved from the wrong one by ePIE before training (probeInit epie)
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type MemberNetwork, type Precision, resolveModelConfig, resolveTrainingConfig, type Scheduler } from '../lib/config.js';
 import type { Dataset } from '../lib/dataset.js';
+import { saveModel } from '../lib/bundle.js';
 import { readRun1084 } from '../lib/fixture.js';
 import { reconstructIterative } from '../lib/iterative.js';
 import { type Comparison, compareObjects } from '../lib/metrics.js';
@@ -134,6 +136,7 @@ for (const scan of values.scans.split(',')) {
           train_s: +((trained - started) / 1000).toFixed(1), reconstruct_s: +seconds.toFixed(2), ms_per_pattern: +(1000 * seconds / count).toFixed(3),
         }));
         await save(`${method}-${scan}-${dose}`, r, dataset);
+        if (values.save) await saveModel(model, join(values.save, `${method}-${scan}-${dose}`, 'model.ptpinn'));
         model.dispose();
       }
     }
