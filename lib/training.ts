@@ -92,7 +92,7 @@ function resumedConfig(from: PtychoPinnModel, config: TrainConfig): { model: Mod
     throw new ArgumentError('resume: this model holds no training state to resume from (it is a finished model, not a checkpoint or an interrupted run)');
   }
   const training = resolveTrainingConfig({ ...from.training, ...(config.training?.maxEpochs !== undefined ? { maxEpochs: config.training.maxEpochs } : {}) });
-  if (training.scheduler === 'cosine' && training.maxEpochs !== from.training.maxEpochs) {
+  if (resolveScheduler(training.scheduler, from.config.N) === 'cosine' && training.maxEpochs !== from.training.maxEpochs) {
     // the cosine schedule is drawn over the whole run: a longer run is another schedule
     throw new ConfigError('training.maxEpochs', 'max_epochs', `cannot change on resuming a run with the cosine schedule (it was ${from.training.maxEpochs})`);
   }

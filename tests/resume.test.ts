@@ -90,9 +90,10 @@ test.serial('a resumed run refuses another configuration or other data, and a fi
   await t.throwsAsync(train(data, {}, { ...options, resume: await loadModel(join(dir, 'finished.ptpinn')) }), { message: /holds no training state to resume from/ });
 });
 
-// The bundle records the precision that ran, never `auto`; `auto` given again on resuming is what
-// it picks on this CPU, so it resumes a run it trained, and the other precision is refused.
-test.serial('a run trained at precision auto resumes with auto, and refuses the other precision', async (t) => {
+// The bundle records the precision and schedule that ran, never `auto`; `auto` given again on
+// resuming is what it picks on this CPU and at this N, so it resumes a run it trained, and another
+// precision or schedule is refused.
+test.serial('a run trained at precision and schedule auto resumes with auto, and refuses others', async (t) => {
   t.timeout(300_000);
   const chosen = cpuHasBf16() ? 'bf16' : 'fp32';
   const auto = { ...config, training: { ...config.training, precision: 'auto' as const } };
@@ -100,12 +101,15 @@ test.serial('a run trained at precision auto resumes with auto, and refuses the 
   await train(data, auto, { ...options, checkpointEvery: 2, onCheckpoint: async (m) => { await saveModel(m, path, { resumable: true }); } });
   const checkpoint = await loadModel(path);
   t.is(checkpoint.training!.precision, chosen);
-  const resumed = await train(data, { training: { precision: 'auto' } }, { ...options, resume: checkpoint });
+  t.is(checkpoint.training!.scheduler, 'none');
+  const resumed = await train(data, { training: { precision: 'auto', scheduler: 'auto' } }, { ...options, resume: checkpoint });
   t.is(resumed.history!.epochLoss.length, 4);
   t.is(resumed.training!.precision, chosen);
   const other = chosen === 'bf16' ? 'fp32' : 'bf16';
   await t.throwsAsync(train(data, { training: { precision: other } }, { ...options, resume: await loadModel(path) }),
     { message: new RegExp(`training\\.precision is "${other}", but the run being resumed used "${chosen}"`) });
+  await t.throwsAsync(train(data, { training: { scheduler: 'cosine' } }, { ...options, resume: await loadModel(path) }),
+    { message: /training\.scheduler is "cosine", but the run being resumed used "none"/ });
 });
 
 test.serial('early stopping returns the best epoch\'s weights, not the last', async (t) => {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { compareObjects } from '../lib/metrics.js';
 import { type Dataset, loadDataset } from '../lib/dataset.js';
 import { PtychoPinnModel } from '../lib/model.js';
-import { ConfigError } from '../lib/config.js';
+import { ConfigError, resolveScheduler } from '../lib/config.js';
 import { TrainingError, type TrainingProgress, train } from '../lib/training.js';
 import { phaseCorrelation } from './helpers/quality.js';
 import { pinholeProbe } from '../lib/probe.js';
@@ -156,9 +156,11 @@ serial('the default schedule is cosine for 128 x 128 patterns and none for 64 x 
     const progress = Math.min(1, (step - warmup) / Math.max(1, total - 1 - warmup));
     return base * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * progress)));
   };
-  const rates = async (dataset: Dataset, training: { scheduler?: 'auto' | 'none' }) => {
+  t.deepEqual([64, 128, 256].map((N) => resolveScheduler('auto', N)), ['none', 'cosine', 'cosine']);
+  t.deepEqual(['none', 'exponential', 'plateau', 'cosine'].map((s) => resolveScheduler(s as 'none', 256)), ['none', 'exponential', 'plateau', 'cosine']);
+  const rates = async (dataset: Dataset, training: { scheduler?: 'auto' | 'none'; maxEpochs?: number }) => {
     const seen: number[] = [];
-    const model = await train(dataset, { model: { gridsize: 1, nFiltersScale: 1 }, training: { nGroups: 16, maxEpochs: 3, batchSize: 4, learningRate: 2e-3, ...training } },
+    const model = await train(dataset, { model: { gridsize: 1, nFiltersScale: 1 }, training: { nGroups: 16, maxEpochs: 3, batchSize: 2, learningRate: 2e-3, ...training } },
       { threads: 2, onProgress: (p) => seen.push(p.learningRate) });
     return { model, seen };
   };
@@ -167,11 +169,13 @@ serial('the default schedule is cosine for 128 x 128 patterns and none for 64 x 
   t.is(big.diffraction.shape[1], 128);
   const atBig = await rates(big, {});
   t.is(atBig.model.training!.scheduler, 'cosine');
-  t.is(atBig.seen.length, 12);
-  for (const [step, rate] of atBig.seen.entries()) t.true(Math.abs(rate - cosine(2e-3, step, 12, 4)) < 1e-12, `step ${step}: ${rate}`);
+  // 24 batches: a warm-up of 2, then the fall
+  t.is(atBig.seen.length, 24);
+  for (const [step, rate] of atBig.seen.entries()) t.true(Math.abs(rate - cosine(2e-3, step, 24, 8)) < 1e-12, `step ${step}: ${rate}`);
+  t.is(atBig.seen[0], 1e-3);
   t.true(atBig.model.history!.epochLoss.every(Number.isFinite));
   // asked for by name, a schedule is kept whatever N is
-  t.is((await rates(big, { scheduler: 'none' })).model.training!.scheduler, 'none');
+  t.is((await rates(big, { scheduler: 'none', maxEpochs: 1 })).model.training!.scheduler, 'none');
   const atSmall = await rates(data, { scheduler: 'auto' });
   t.is(atSmall.model.training!.scheduler, 'none');
   t.deepEqual([...new Set(atSmall.seen)], [2e-3]);

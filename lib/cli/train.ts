@@ -179,7 +179,9 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   else if (target?.kind === 'server') tracker = await startMlflowServerRun(target.url, runName);
   else if (logger === 'csv') tracker = await startCsvLog(dir);
   // snake_case, the flags' names, as the reference logs them
-  const merged = { ...defaultModelConfig, ...definedOnly(model), ...defaultTrainingConfig, ...definedOnly(training) };
+  // a resumed run's configuration is its bundle's, flags aside
+  const base = resumed?.training ? { ...(({ N: _, ...rest }) => rest)(resumed.config), ...resumed.training } : { ...defaultModelConfig, ...defaultTrainingConfig };
+  const merged = { ...base, ...definedOnly(model), ...definedOnly(training) };
   const config = { ...merged, precision: resolvePrecision(merged.precision), scheduler: resolveScheduler(merged.scheduler, data.diffraction.shape[1]) };
   await tracker?.logParams({ train_data_file: trainFile, test_data_file: flags.test_data_file,
     ...Object.fromEntries(Object.entries(config).map(([k, v]) => [flagOf(ModelConfigSchema, [k]) ?? flagOf(TrainingConfigSchema, [k]) ?? k, v])),
