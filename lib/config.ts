@@ -67,8 +67,8 @@ export const TrainingConfigSchema = z.strictObject({
   /**
    * The learning rate's schedule. `auto`: cosine (a warm-up of at most an epoch, then a fall to 5 %
    * of the rate) at N >= 128, where without it the network learnt a blurred object with one seed and
-   * nothing with another in 16 epochs; none at N = 64, where it changed the scores little and
-   * coarsened the FRC. A trained model records which ran.
+   * nothing with another in 16 epochs; none at N = 64, where it helped one seed, not another, and
+   * cost a little at the reference's budget. A trained model records which ran.
    */
   scheduler: flag(oneOf(SCHEDULERS).default('auto'), 'scheduler'),
   earlyStopPatience: flag(integer(1, 1e6).default(100), 'early_stop_patience'),
