@@ -66,8 +66,8 @@ export const TrainingConfigSchema = z.strictObject({
   lossMode: flag(oneOf(LOSS_MODES).default('poisson'), 'loss_mode'),
   /**
    * The learning rate's schedule. `auto`: cosine (a warm-up of at most an epoch, then a fall to 5 %
-   * of the rate) at N >= 128, where without it the network learnt a blurred object with one seed and
-   * nothing with another in 16 epochs; none at N = 64, where it helped one seed, not another, and
+   * of the rate) at N >= 128, where without it the network learnt nothing in 16 epochs with two
+   * seeds of three (with it, two reached the object); none at N = 64, where it helped one seed, not another, and
    * cost a little at the reference's budget. A trained model records which ran.
    */
   scheduler: flag(oneOf(SCHEDULERS).default('auto'), 'scheduler'),
