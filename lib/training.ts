@@ -3,7 +3,7 @@
 import type { NativeGrouped, NativeTrainOutcome } from './binding.js';
 import {
   ConfigError, type ModelConfig, ModelConfigSchema, type Precision, type TrainingConfig, TrainingConfigSchema, flagOf,
-  type Scheduler, resolveModelConfig, resolveScheduler, resolveTrainingConfig,
+  type ResolvedScheduler, type Scheduler, resolveModelConfig, resolveScheduler, resolveTrainingConfig,
 } from './config.js';
 import { type Dataset, DatasetError, checkDataset, patternCount, patternSize } from './dataset.js';
 import { countedProgress, runNative } from './jobs.js';
@@ -85,6 +85,12 @@ const emptyHistory = (): TrainingHistory => ({
   epochLoss: [], validationLoss: [], batchLoss: [], learningRate: [], stop: 'completed', seconds: 0,
 });
 
+/** `training` with its `auto` choices made for this CPU and pattern size N: what runs, and what the model records. */
+export function resolveAutoChoices<T extends Pick<TrainingConfig, 'precision' | 'scheduler'>>(training: T, N: number):
+  Omit<T, 'precision' | 'scheduler'> & { precision: 'fp32' | 'bf16'; scheduler: ResolvedScheduler } {
+  return { ...training, precision: resolvePrecision(training.precision), scheduler: resolveScheduler(training.scheduler, N) };
+}
+
 // A resumed run takes its configuration from the bundle; only max_epochs may change (to extend a
 // run), anything else given explicitly must equal what the run was started with.
 function resumedConfig(from: PtychoPinnModel, config: TrainConfig): { model: ModelConfig; training: TrainingConfig } {
@@ -126,7 +132,7 @@ export async function train(dataset: Dataset, config: TrainConfig = {},
     ? resumedConfig(resumed, config)
     : { model: resolveModelConfig({ ...config.model, N }), training: resolveTrainingConfig(config.training) };
   // the bundle records the precision and schedule that ran, not `auto`
-  const training = { ...requested, precision: resolvePrecision(requested.precision), scheduler: resolveScheduler(requested.scheduler, N) };
+  const training = resolveAutoChoices(requested, N);
   if (modelConfig.N !== N) throw new ArgumentError(`${dataset.source}: patterns are ${N} x ${N}, the run being resumed has N = ${modelConfig.N}`);
   const threads = resolveThreads(options.threads);
   if (options.checkpointEvery !== undefined && !(Number.isInteger(options.checkpointEvery) && options.checkpointEvery >= 1)) {

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { loadModel, readManifest, saveModel } from '../bundle.js';
 import {
   AMP_ACTIVATIONS, type AmpActivation, LOSS_MODES, type LossMode, ModelConfigSchema, PRECISIONS, type Precision, SCHEDULERS, type Scheduler,
-  ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig, flagOf, resolveScheduler,
+  ThreadsSchema, TrainingConfigSchema, defaultModelConfig, defaultTrainingConfig, flagOf,
   INPUT_NORMS,
   MEMBER_NETWORKS,
   PROBE_INITS,
@@ -18,8 +18,7 @@ import type { PtychoPinnModel } from '../model.js';
 import { writeJson, writeLossPlot } from '../outputs.js';
 import { type Tracker, fileStoreHint, mlflowTarget, startCsvLog, startMlflowRun } from '../tracking.js';
 import { startMlflowServerRun } from '../tracking-server.js';
-import { TrainingError, train } from '../training.js';
-import { resolvePrecision } from '../threads.js';
+import { TrainingError, resolveAutoChoices, train } from '../training.js';
 import { UsageError, checkDevice, integer, outputFolder, schemaValue, seconds } from './common.js';
 import { JSON_HELP, Reporter } from './reporter.js';
 import { signalReceived, stopGracefully } from './signals.js';
@@ -182,7 +181,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   // a resumed run's configuration is its bundle's, flags aside
   const base = resumed?.training ? { ...(({ N: _, ...rest }) => rest)(resumed.config), ...resumed.training } : { ...defaultModelConfig, ...defaultTrainingConfig };
   const merged = { ...base, ...definedOnly(model), ...definedOnly(training) };
-  const config = { ...merged, precision: resolvePrecision(merged.precision), scheduler: resolveScheduler(merged.scheduler, data.diffraction.shape[1]) };
+  const config = resolveAutoChoices(merged, data.diffraction.shape[1]);
   await tracker?.logParams({ train_data_file: trainFile, test_data_file: flags.test_data_file,
     ...Object.fromEntries(Object.entries(config).map(([k, v]) => [flagOf(ModelConfigSchema, [k]) ?? flagOf(TrainingConfigSchema, [k]) ?? k, v])),
     threads: flags.threads });
