@@ -214,7 +214,7 @@ PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed) {
   return PtychoPinn(config);
 }
 
-PtychoPinn ChannelsLastCopy(PtychoPinn& net) {
+PtychoPinn ChannelsLastCopy(PtychoPinn& net, torch::ScalarType dtype) {
   PtychoPinn copy{nullptr};
   {
     // the copy's own initial values are overwritten below; the lock keeps its draws from the
@@ -226,7 +226,8 @@ PtychoPinn ChannelsLastCopy(PtychoPinn& net) {
   const auto source = net->named_parameters();
   for (auto& item : copy->named_parameters()) {
     const torch::Tensor& from = source[item.key()];
-    item.value().set_data(from.dim() == 4 ? from.contiguous(at::MemoryFormat::ChannelsLast) : from.clone());
+    item.value().set_data(from.dim() == 4 ? from.to(dtype).contiguous(at::MemoryFormat::ChannelsLast)
+                                          : from.to(dtype, false, true));
   }
   return copy;
 }

@@ -279,7 +279,8 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
   // The channels-last copy is made outside inference mode: its parameters are ordinary tensors,
   // like the network's.
   const bool channelsLast = InferenceChannelsLast();
-  if (channelsLast) net = ChannelsLastCopy(net);
+  if (channelsLast)
+    net = ChannelsLastCopy(net, options.precision == Precision::kBFloat16 ? torch::kBFloat16 : torch::kFloat);
   c10::InferenceMode guard;
   const PrecisionScope precision(options.precision);
   const int64_t count = groups.size(0), c = groups.size(1), n = diffraction.size(-1);
@@ -298,7 +299,11 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
     const int64_t size = std::min(perBatch, count - start);
     const torch::Tensor idx = groups.narrow(0, start, size).reshape({-1});
     torch::Tensor x = options.inputNorm.Apply(diffraction.index_select(0, idx).view({size, c, n, n}) / options.scale);
-    if (channelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    // Strides that say NHWC even with one channel: a (B, 1, N, N) tensor is already "contiguous"
+    // channels-last, so contiguous(ChannelsLast) kept its NCHW strides and LibTorch 2.13 copied
+    // the first convolution's 64-channel output to NHWC at bf16 (190 ms of a 1.4 s prediction of
+    // 512 patterns on an AMX CPU; 130 ms with these strides: oneDNN still copies part of it).
+    if (channelsLast) x = x.permute({0, 2, 3, 1}).contiguous().permute({0, 3, 1, 2});
     const torch::Tensor patches = net->forward(x);
     if (options.keepPatches) out.patches.narrow(0, start, size).copy_(patches);
     if (sum) sum->Add(patches.reshape({size * c, n, n}), options.positions.narrow(0, start * c, size * c));
