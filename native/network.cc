@@ -88,6 +88,16 @@ torch::Tensor MaxPool2(const torch::Tensor& x) {
   return torch::maximum(torch::maximum(quarter(0, 0), quarter(0, 1)), torch::maximum(quarter(1, 0), quarter(1, 1)));
 }
 
+}  // namespace
+
+torch::Tensor ToChannelsLast(const torch::Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != 1) return x.contiguous(at::MemoryFormat::ChannelsLast);
+  const torch::Tensor c = x.contiguous();
+  return c.as_strided(c.sizes(), {c.size(2) * c.size(3), 1, c.size(3), 1}, c.storage_offset());
+}
+
+namespace {
+
 // Number of encoder blocks: N / 2^blocks = 8.
 int64_t EncoderDepth(int64_t n) {
   if (n != 64 && n != 128 && n != 256) {
@@ -185,7 +195,12 @@ PtychoPinnImpl::PtychoPinnImpl(const NetworkConfig& c)
 
 torch::Tensor PtychoPinnImpl::forward(const torch::Tensor& x) {
   const auto sizes = x.sizes().vec();
-  torch::Tensor features = encoder(config.sharedMembers ? x.flatten(0, 1).unsqueeze(1) : x);
+  torch::Tensor in = x;
+  if (config.sharedMembers) {
+    in = x.flatten(0, 1).unsqueeze(1);
+    if (x.suggest_memory_format() == at::MemoryFormat::ChannelsLast) in = ToChannelsLast(in);
+  }
+  torch::Tensor features = encoder(in);
   // fp32 from here on whatever precision the convolutions ran in: the physics needs it
   const torch::Tensor amplitude = decoder_amp(features).to(torch::kFloat);
   const torch::Tensor phase = decoder_phase(features).to(torch::kFloat);
@@ -226,8 +241,9 @@ PtychoPinn ChannelsLastCopy(PtychoPinn& net, torch::ScalarType dtype) {
   const auto source = net->named_parameters();
   for (auto& item : copy->named_parameters()) {
     const torch::Tensor& from = source[item.key()];
-    item.value().set_data(from.dim() == 4 ? from.to(dtype).contiguous(at::MemoryFormat::ChannelsLast)
-                                          : from.to(dtype, false, true));
+    // a copy, never the training network's storage, which training goes on changing
+    const torch::Tensor owned = from.to(dtype, false, true);
+    item.value().set_data(from.dim() == 4 ? ToChannelsLast(owned) : owned);
   }
   return copy;
 }

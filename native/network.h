@@ -114,8 +114,16 @@ PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed);
 // its blocked layout at each layer. Training keeps NCHW (see MakeNetwork). With `dtype` bf16 the
 // weights are stored rounded to bf16, as autocast would round them at every convolution: the same
 // numbers, without autocast's casts (LibTorch 2.13 does not cache them in inference mode: 44
-// casts a batch, 4.5 % of a bf16 prediction's time on an AMX CPU).
+// casts a batch, 4.5 % of a bf16 prediction's time on an AMX CPU). Such a copy runs only inside a
+// PrecisionScope of bf16 (Predict opens one): an fp32 input would not meet its bf16 weights.
 PtychoPinn ChannelsLastCopy(PtychoPinn& net, torch::ScalarType dtype = torch::kFloat);
+
+// contiguous(ChannelsLast), except that a one-channel (B, 1, H, W) tensor gets NHWC strides
+// (H W, 1, W, 1): it counts as contiguous in both layouts, contiguous(ChannelsLast) keeps its NCHW
+// strides, and LibTorch then runs the first convolution NCHW and copies its output to NHWC before
+// the second (LibTorch 2.13, bf16, gridsize 1: one 8 MB copy a batch of 16). The same for the
+// first convolution's (O, 1, 3, 3) weights.
+torch::Tensor ToChannelsLast(const torch::Tensor& x);
 
 // Whether inference runs channels-last: every LibTorch 2.x, and 1.x on CPUs with AVX-512. The
 // oneDNN of LibTorch 1.13 (Debian's links oneDNN 2.6) has slower NHWC than NCHW convolutions on

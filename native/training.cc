@@ -299,11 +299,7 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
     const int64_t size = std::min(perBatch, count - start);
     const torch::Tensor idx = groups.narrow(0, start, size).reshape({-1});
     torch::Tensor x = options.inputNorm.Apply(diffraction.index_select(0, idx).view({size, c, n, n}) / options.scale);
-    // Strides that say NHWC even with one channel: a (B, 1, N, N) tensor is already "contiguous"
-    // channels-last, so contiguous(ChannelsLast) kept its NCHW strides and LibTorch 2.13 copied
-    // the first convolution's 64-channel output to NHWC at bf16 (190 ms of a 1.4 s prediction of
-    // 512 patterns on an AMX CPU; 130 ms with these strides: oneDNN still copies part of it).
-    if (channelsLast) x = x.permute({0, 2, 3, 1}).contiguous().permute({0, 3, 1, 2});
+    if (channelsLast) x = ToChannelsLast(x);
     const torch::Tensor patches = net->forward(x);
     if (options.keepPatches) out.patches.narrow(0, start, size).copy_(patches);
     if (sum) sum->Add(patches.reshape({size * c, n, n}), options.positions.narrow(0, start * c, size * c));
