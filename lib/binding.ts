@@ -34,8 +34,8 @@ export interface NativeBinding {
   torchVersion: string;
   /** How the addon set up the C library's allocator for tensors (native/allocator.cc). */
   allocator: string;
-  /** The network's memory layout in inference, chosen by LibTorch version and CPU (native/network.h). */
-  inferenceLayout: string;
+  /** The network's memory layout in training and inference, chosen by LibTorch version and CPU (native/network.h). */
+  layout: string;
   /** Whether this LibTorch was built with CUDA and sees a GPU. */
   cudaAvailable: boolean;
   /** Complex patch (interleaved) of shape patchShape and complex probe -> amplitudes. */

@@ -144,7 +144,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace ptpinn;
   exports.Set("allocator", Napi::String::New(env, ConfigureAllocator()));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
-  exports.Set("inferenceLayout", Napi::String::New(env, InferenceChannelsLast() ? "NHWC (channels-last)" : "NCHW"));
+  exports.Set("layout", Napi::String::New(env, ChannelsLastLayout() ? "NHWC (channels-last)" : "NCHW"));
   exports.Set("cudaAvailable", Napi::Boolean::New(env, torch::cuda::is_available()));
   exports.Set("diffract", Napi::Function::New(env, Entry<Diffract>, "diffract"));
   exports.Set("extractPatches", Napi::Function::New(env, Entry<ExtractPatches>, "extractPatches"));

@@ -158,7 +158,7 @@ DecoderLastImpl::DecoderLastImpl(const NetworkConfig& c, DecoderKind k)
 
 torch::Tensor DecoderLastImpl::forward(const torch::Tensor& x) {
   const int64_t channels = x.size(1);
-  torch::Tensor inner = HeadConv(conv1, x.narrow(1, 0, channels - outerChannels));
+  torch::Tensor inner = HeadConv(conv1, conv1TakesAll ? x : x.narrow(1, 0, channels - outerChannels));
   inner = kind == DecoderKind::kPhase ? M_PI * torch::tanh(inner) : Activate(inner, activation);
   const int64_t pad = n / 4;
   torch::Tensor out = torch::constant_pad_nd(inner, {pad, pad, pad, pad}, 0);
@@ -223,9 +223,7 @@ std::mutex initMutex;
 PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed) {
   std::lock_guard<std::mutex> lock(initMutex);
   torch::manual_seed(seed);
-  // NCHW weights: channels-last (oneDNN on NHWC, no reorders) bought 10-15 % at bf16 inference
-  // but moved training onto another trajectory, and the fixture's 3-epoch schedule is bimodal
-  // across seeds (issue 17)
+  // NCHW weights, as LibTorch makes them: Train and Predict choose the layout they run in
   return PtychoPinn(config);
 }
 
@@ -245,10 +243,21 @@ PtychoPinn ChannelsLastCopy(PtychoPinn& net, torch::ScalarType dtype) {
     const torch::Tensor owned = from.to(dtype, false, true);
     item.value().set_data(from.dim() == 4 ? ToChannelsLast(owned) : owned);
   }
+  // A channel slice of NHWC activations is not contiguous, and LibTorch copies it before the
+  // convolution (the 28f channels at N/2 x N/2 a pattern, twice: 79 ms of a 1.44 s bf16 prediction
+  // on an AMX CPU). Zero weights for the channels path 1 does not use make the slice unnecessary:
+  // their products are exact zeros.
+  for (DecoderLast last : {copy->decoder_amp->last, copy->decoder_phase->last}) {
+    const torch::Tensor& w = last->conv1->weight;
+    torch::Tensor all = torch::zeros({w.size(0), w.size(1) + last->outerChannels, w.size(2), w.size(3)}, w.options());
+    all.narrow(1, 0, w.size(1)).copy_(w);
+    last->conv1->weight.set_data(ToChannelsLast(all));
+    last->conv1TakesAll = true;
+  }
   return copy;
 }
 
-bool InferenceChannelsLast() {
+bool ChannelsLastLayout() {
 #if TORCH_VERSION_MAJOR < 2 && (defined(__x86_64__) || defined(__i386__))
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   return avx512;

@@ -78,6 +78,9 @@ struct DecoderLastImpl : torch::nn::Module {
   Activation activation;
   int64_t n, outerChannels;
   bool probeBig;
+  // conv1's weights cover all 32f input channels, the last c_outer of them zero (inference copies
+  // only: see ChannelsLastCopy), so path 1 reads x whole instead of a channel slice
+  bool conv1TakesAll = false;
 };
 TORCH_MODULE(DecoderLast);
 
@@ -111,7 +114,7 @@ PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed);
 
 // A copy of the network for inference, its convolution weights in channels-last (NHWC) layout:
 // oneDNN then runs every convolution on NHWC activations without reordering them in and out of
-// its blocked layout at each layer. Training keeps NCHW (see MakeNetwork). With `dtype` bf16 the
+// its blocked layout at each layer (training converts the network's own weights: see Train). With `dtype` bf16 the
 // weights are stored rounded to bf16, as autocast would round them at every convolution: the same
 // numbers, without autocast's casts (LibTorch 2.13 does not cache them in inference mode: 44
 // casts a batch, 4.5 % of a bf16 prediction's time on an AMX CPU). Such a copy runs only inside a
@@ -125,12 +128,14 @@ PtychoPinn ChannelsLastCopy(PtychoPinn& net, torch::ScalarType dtype = torch::kF
 // first convolution's (O, 1, 3, 3) weights.
 torch::Tensor ToChannelsLast(const torch::Tensor& x);
 
-// Whether inference runs channels-last: every LibTorch 2.x, and 1.x on CPUs with AVX-512. The
-// oneDNN of LibTorch 1.13 (Debian's links oneDNN 2.6) has slower NHWC than NCHW convolutions on
-// AVX2 alone. Network rates at batch 16, N = 64, fp32, NCHW -> NHWC: 1.13 on AVX2 57 -> 48
-// patterns/s; 2.13 on the same CPU 48 -> 70; on an AVX-512 CPU the whole infer 8.3 -> 7.4 s
-// with 1.13 and 10.2 -> 7.1 s with 2.13. A fixed rule, not a timing at run time: the two
-// layouts' kernels round differently, and the same call must give the same numbers.
-bool InferenceChannelsLast();
+// Whether training and inference run channels-last: every LibTorch 2.x, and 1.x on CPUs with
+// AVX-512. The oneDNN of LibTorch 1.13 (Debian's links oneDNN 2.6) has slower NHWC than NCHW
+// convolutions on AVX2 alone. Network rates at batch 16, N = 64, fp32, NCHW -> NHWC: 1.13 on AVX2
+// 57 -> 48 patterns/s; 2.13 on the same CPU 48 -> 70; on an AVX-512 CPU the whole infer 8.3 -> 7.4
+// s with 1.13 and 10.2 -> 7.1 s with 2.13. Training on an AVX-512 CPU (AMD, 1.13, gridsize 1,
+// samples/s): fp32 batch 4 about 40 -> 46, batch 16 about 49 -> 54, bf16 batch 16 71 -> 91. A
+// fixed rule, not a timing at run time: the two layouts' kernels round differently, and the same
+// call must give the same numbers.
+bool ChannelsLastLayout();
 
 }  // namespace ptpinn

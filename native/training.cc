@@ -27,7 +27,9 @@ torch::Tensor BatchLoss(PtychoPinn& net, const GroupedData& data, const torch::T
   {
     // the network alone in the chosen precision: merge, physics and likelihood stay fp32
     const PrecisionScope precision(options.precision);
-    patches = net->forward(options.inputNorm.Apply(x));
+    torch::Tensor in = options.inputNorm.Apply(x);
+    if (ChannelsLastLayout()) in = ToChannelsLast(in);
+    patches = net->forward(in);
   }
   if (c > 1 && options.objectBig) {
     patches = physics::MergeGroup(patches, data.offsets.index_select(0, rows));
@@ -108,8 +110,9 @@ void RestoreAdam(torch::optim::Adam& adam, const torch::OrderedDict<std::string,
     }
     auto moments = std::make_unique<torch::optim::AdamParamState>();
     moments->step(m.step);
-    moments->exp_avg(m.expAvg.clone());
-    moments->exp_avg_sq(m.expAvgSq.clone());
+    // in the parameter's layout, as Adam makes them
+    moments->exp_avg(torch::empty_like(*p).copy_(m.expAvg));
+    moments->exp_avg_sq(torch::empty_like(*p).copy_(m.expAvgSq));
     state[StateKey<decltype(state)>(*p)] = std::move(moments);
   }
 }
@@ -133,6 +136,14 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
                    double scale, const TrainOptions& options, const TrainState& start,
                    const std::function<void(const Progress&)>& report, const std::atomic<bool>& cancel) {
   net->train();
+  if (ChannelsLastLayout()) {
+    // the weights in place (a network fresh from MakeNetwork or a bundle is NCHW): their gradients
+    // and Adam's moments follow them, so each step runs NHWC without a reorder
+    torch::NoGradGuard noGrad;
+    for (auto& p : net->parameters()) {
+      if (p.dim() == 4) p.set_data(ToChannelsLast(p.detach()));
+    }
+  }
   // a trainable probe: a leaf of real and imaginary parts, held at its starting power
   torch::Tensor probeParts;
   double probePower = 0;
@@ -278,7 +289,7 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
   // no eval(): several predictions may overlap, and the network has no train/eval difference
   // The channels-last copy is made outside inference mode: its parameters are ordinary tensors,
   // like the network's.
-  const bool channelsLast = InferenceChannelsLast();
+  const bool channelsLast = ChannelsLastLayout();
   if (channelsLast)
     net = ChannelsLastCopy(net, options.precision == Precision::kBFloat16 ? torch::kBFloat16 : torch::kFloat);
   c10::InferenceMode guard;

@@ -79,13 +79,13 @@ serial('bf16 convolutions reconstruct what fp32 does, within a stated tolerance'
   await t.throwsAsync(model.reconstruct(data, { precision: 'fp16' as never }), { message: /precision/ });
 });
 
-test('inference runs channels-last except with LibTorch 1.x on a CPU without AVX-512', (t) => {
+test('training and inference run channels-last except with LibTorch 1.x on a CPU without AVX-512', (t) => {
   const { binding } = addon();
   const major = Number(binding.torchVersion.split('.')[0]);
   // the kernel's CPU flags, read independently of the addon's __builtin_cpu_supports
   const flags = process.arch === 'x64' ? (readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '').split(/\s+/) : [];
   const nchw = major < 2 && process.arch === 'x64' && !flags.includes('avx512f');
-  t.is(binding.inferenceLayout, nchw ? 'NCHW' : 'NHWC (channels-last)');
+  t.is(binding.layout, nchw ? 'NCHW' : 'NHWC (channels-last)');
 });
 
 serial('tensor memory is reused from batch to batch, not mapped and faulted in afresh', async (t) => {

@@ -47,7 +47,7 @@ function makeProgram(): Command {
       console.log(`addon: ${file} (${origin})`);
       console.log(`LibTorch: ${binding.torchVersion}${binding.cudaAvailable ? ' (CUDA available)' : ' (CPU)'}`);
       console.log(`allocator: ${binding.allocator}`);
-      console.log(`inference layout: ${binding.inferenceLayout}`);
+      console.log(`layout (training and inference): ${binding.layout}`);
       console.log(`threads: ${availableParallelism()} (default)`);
     });
   return program;
