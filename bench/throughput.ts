@@ -81,8 +81,8 @@ function twin(args: string[]): TwinResult | null {
 }
 
 // `peer`: the twin as plain PyTorch code is usually written (NCHW); `tuned`: with channels-last
-// weights and activations, the layout our inference uses except with LibTorch 1.x on a CPU
-// without AVX-512 (`ptychopinn info` prints it).
+// weights and activations, the layout our training and inference use except with LibTorch 1.x on a
+// CPU without AVX-512 (`ptychopinn info` prints it).
 function report(bench: string, precision: string, batch: number, rate: number, unit: 'samples' | 'patterns', gflopEach: number,
   peer: TwinResult | null, tuned: TwinResult | null = null) {
   const gflops = rate * gflopEach;

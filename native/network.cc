@@ -56,7 +56,7 @@ torch::Tensor Upsample2(const torch::Tensor& x) { return torch::upsample_nearest
 // calls oneDNN directly: for 1 x 1 kernels on one thread below batch 16 LibTorch picks its
 // im2col path, which runs on the reference BLAS in Debian's build. Training's steps keep the plain
 // convolution (its backward, and the trajectories the tests were tuned on; the validation loss,
-// without autograd, takes this path: differences near 1e-7), as does bf16, whose oneDNN path
+// without autograd, takes this path where training runs NCHW: differences near 1e-7), as does bf16, whose oneDNN path
 // depends on the CPU. At 16 outputs (gridsize 4) nothing is padded and the taps measured 0.94 times
 // the plain convolution's rate at n_filters_scale 2 (gridsize 3's nine: 1.02-1.03 times, within the
 // noise). That was NCHW on Debian's 1.13. Channels-last inference (LibTorch 2.x; 1.x with AVX-512,
@@ -223,8 +223,19 @@ std::mutex initMutex;
 PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed) {
   std::lock_guard<std::mutex> lock(initMutex);
   torch::manual_seed(seed);
-  // NCHW weights, as LibTorch makes them: Train and Predict choose the layout they run in
-  return PtychoPinn(config);
+  PtychoPinn net(config);
+  // Drawn in NCHW order as LibTorch draws them (the same values in either layout), then stored in
+  // the layout training runs in, so that gradients and Adam's moments follow it and each step
+  // runs its convolutions NHWC. Done here, on the JS thread before any job holds the network,
+  // rather than in Train: no job changes a parameter's storage while another reads its sizes.
+  // Bundles load by copy_, which keeps the layout.
+  if (ChannelsLastLayout()) {
+    torch::NoGradGuard noGrad;
+    for (auto& p : net->parameters()) {
+      if (p.dim() == 4) p.set_data(ToChannelsLast(p.detach()));
+    }
+  }
+  return net;
 }
 
 PtychoPinn ChannelsLastCopy(PtychoPinn& net, torch::ScalarType dtype) {
@@ -248,10 +259,12 @@ PtychoPinn ChannelsLastCopy(PtychoPinn& net, torch::ScalarType dtype) {
   // on an AMX CPU). Zero weights for the channels path 1 does not use make the slice unnecessary:
   // their products are exact zeros.
   for (DecoderLast last : {copy->decoder_amp->last, copy->decoder_phase->last}) {
+    TORCH_CHECK(!last->conv1TakesAll, "ChannelsLastCopy of a copy");
     const torch::Tensor& w = last->conv1->weight;
     torch::Tensor all = torch::zeros({w.size(0), w.size(1) + last->outerChannels, w.size(2), w.size(3)}, w.options());
     all.narrow(1, 0, w.size(1)).copy_(w);
     last->conv1->weight.set_data(ToChannelsLast(all));
+    last->conv1->options.in_channels(all.size(1));
     last->conv1TakesAll = true;
   }
   return copy;

@@ -105,17 +105,18 @@ struct PtychoPinnImpl : torch::nn::Module {
 };
 TORCH_MODULE(PtychoPinn);
 
-// Builds the network with weights drawn from `seed`: LibTorch's default initialisation draws from
-// the global generator, so construction is serialised and the generator re-seeded.
 // Copies of the weights by name, in registration order (not views: training goes on changing them).
 std::vector<std::pair<std::string, torch::Tensor>> CopyParameters(PtychoPinn& net);
 
+// Builds the network with weights drawn from `seed`: LibTorch's default initialisation draws from
+// the global generator, so construction is serialised and the generator re-seeded. Its
+// convolution weights are stored in the layout training runs in (ChannelsLastLayout).
 PtychoPinn MakeNetwork(const NetworkConfig& config, uint64_t seed);
 
 // A copy of the network for inference, its convolution weights in channels-last (NHWC) layout:
 // oneDNN then runs every convolution on NHWC activations without reordering them in and out of
-// its blocked layout at each layer (training converts the network's own weights: see Train). With `dtype` bf16 the
-// weights are stored rounded to bf16, as autocast would round them at every convolution: the same
+// its blocked layout at each layer (the network itself is built NHWC where training runs so: see MakeNetwork). With
+// `dtype` bf16 the weights are stored rounded to bf16, as autocast would round them at every convolution: the same
 // numbers, without autocast's casts (LibTorch 2.13 does not cache them in inference mode: 44
 // casts a batch, 4.5 % of a bf16 prediction's time on an AMX CPU). Such a copy runs only inside a
 // PrecisionScope of bf16 (Predict opens one): an fp32 input would not meet its bf16 weights.
@@ -128,8 +129,8 @@ PtychoPinn ChannelsLastCopy(PtychoPinn& net, torch::ScalarType dtype = torch::kF
 // first convolution's (O, 1, 3, 3) weights.
 torch::Tensor ToChannelsLast(const torch::Tensor& x);
 
-// Whether training and inference run channels-last: every LibTorch 2.x, and 1.x on CPUs with
-// AVX-512. The oneDNN of LibTorch 1.13 (Debian's links oneDNN 2.6) has slower NHWC than NCHW
+// Whether training and inference run channels-last: every LibTorch 2.x, and 1.x except on x86
+// CPUs without AVX-512. The oneDNN of LibTorch 1.13 (Debian's links oneDNN 2.6) has slower NHWC than NCHW
 // convolutions on AVX2 alone. Network rates at batch 16, N = 64, fp32, NCHW -> NHWC: 1.13 on AVX2
 // 57 -> 48 patterns/s; 2.13 on the same CPU 48 -> 70; on an AVX-512 CPU the whole infer 8.3 -> 7.4
 // s with 1.13 and 10.2 -> 7.1 s with 2.13. Training on an AVX-512 CPU (AMD, 1.13, gridsize 1,

@@ -28,6 +28,7 @@ torch::Tensor BatchLoss(PtychoPinn& net, const GroupedData& data, const torch::T
     // the network alone in the chosen precision: merge, physics and likelihood stay fp32
     const PrecisionScope precision(options.precision);
     torch::Tensor in = options.inputNorm.Apply(x);
+    // the weights are NHWC there (MakeNetwork)
     if (ChannelsLastLayout()) in = ToChannelsLast(in);
     patches = net->forward(in);
   }
@@ -136,14 +137,6 @@ TrainOutcome Train(PtychoPinn net, const GroupedData& train, const GroupedData* 
                    double scale, const TrainOptions& options, const TrainState& start,
                    const std::function<void(const Progress&)>& report, const std::atomic<bool>& cancel) {
   net->train();
-  if (ChannelsLastLayout()) {
-    // the weights in place (a network fresh from MakeNetwork or a bundle is NCHW): their gradients
-    // and Adam's moments follow them, so each step runs NHWC without a reorder
-    torch::NoGradGuard noGrad;
-    for (auto& p : net->parameters()) {
-      if (p.dim() == 4) p.set_data(ToChannelsLast(p.detach()));
-    }
-  }
   // a trainable probe: a leaf of real and imaginary parts, held at its starting power
   torch::Tensor probeParts;
   double probePower = 0;
