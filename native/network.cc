@@ -195,11 +195,9 @@ PtychoPinnImpl::PtychoPinnImpl(const NetworkConfig& c)
 
 torch::Tensor PtychoPinnImpl::forward(const torch::Tensor& x) {
   const auto sizes = x.sizes().vec();
-  torch::Tensor in = x;
-  if (config.sharedMembers) {
-    in = x.flatten(0, 1).unsqueeze(1);
-    if (x.suggest_memory_format() == at::MemoryFormat::ChannelsLast) in = ToChannelsLast(in);
-  }
+  torch::Tensor in = config.sharedMembers ? x.flatten(0, 1).unsqueeze(1) : x;
+  // the weights are NHWC there (MakeNetwork, ChannelsLastCopy); once, after the members' flatten
+  if (ChannelsLastLayout()) in = ToChannelsLast(in);
   torch::Tensor features = encoder(in);
   // fp32 from here on whatever precision the convolutions ran in: the physics needs it
   const torch::Tensor amplitude = decoder_amp(features).to(torch::kFloat);

@@ -27,10 +27,7 @@ torch::Tensor BatchLoss(PtychoPinn& net, const GroupedData& data, const torch::T
   {
     // the network alone in the chosen precision: merge, physics and likelihood stay fp32
     const PrecisionScope precision(options.precision);
-    torch::Tensor in = options.inputNorm.Apply(x);
-    // the weights are NHWC there (MakeNetwork)
-    if (ChannelsLastLayout()) in = ToChannelsLast(in);
-    patches = net->forward(in);
+    patches = net->forward(options.inputNorm.Apply(x));
   }
   if (c > 1 && options.objectBig) {
     patches = physics::MergeGroup(patches, data.offsets.index_select(0, rows));
@@ -282,8 +279,7 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
   // no eval(): several predictions may overlap, and the network has no train/eval difference
   // The channels-last copy is made outside inference mode: its parameters are ordinary tensors,
   // like the network's.
-  const bool channelsLast = ChannelsLastLayout();
-  if (channelsLast)
+  if (ChannelsLastLayout())
     net = ChannelsLastCopy(net, options.precision == Precision::kBFloat16 ? torch::kBFloat16 : torch::kFloat);
   c10::InferenceMode guard;
   const PrecisionScope precision(options.precision);
@@ -303,7 +299,6 @@ Prediction Predict(PtychoPinn net, const torch::Tensor& diffraction, const torch
     const int64_t size = std::min(perBatch, count - start);
     const torch::Tensor idx = groups.narrow(0, start, size).reshape({-1});
     torch::Tensor x = options.inputNorm.Apply(diffraction.index_select(0, idx).view({size, c, n, n}) / options.scale);
-    if (channelsLast) x = ToChannelsLast(x);
     const torch::Tensor patches = net->forward(x);
     if (options.keepPatches) out.patches.narrow(0, start, size).copy_(patches);
     if (sum) sum->Add(patches.reshape({size * c, n, n}), options.positions.narrow(0, start * c, size * c));
